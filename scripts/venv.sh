@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Create or update the project virtualenv from the lock file; idempotent, shows progress.
+set -euo pipefail
+python=${1:-python3}
+venv=${2:-.venv}
+cd "$(dirname "$0")/.."
+
+if ! "$python" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
+  echo "error: Python 3.11 is required ($python is $("$python" --version 2>&1 || echo missing)); set PYTHON=/path/to/python3.11" >&2
+  exit 1
+fi
+if [ ! -x "$venv/bin/python" ]; then
+  echo "==> creating virtualenv $venv"
+  "$python" -m venv "$venv"
+fi
+echo "==> installing locked dependencies into $venv (requirements/dev.txt; first time takes a few minutes)"
+"$venv/bin/python" -m pip install --quiet --upgrade pip
+"$venv/bin/python" -m pip install --progress-bar on -r requirements/dev.txt
+"$venv/bin/python" -m pip install --quiet --no-deps -e .
+echo "==> $venv is ready"
