@@ -1,1 +1,1 @@
-"""The local stack: real emulators, resources and the end-to-end run behind `make run` and the tests."""
+"""The local stack behind `make run` and the tests: real emulators, resources, the run."""

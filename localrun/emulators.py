@@ -152,7 +152,9 @@ def start_pubsub_emulator(log_dir: Path, port: int | None = None, timeout: float
     if binary is None:
         raise EmulatorError(f"Pub/Sub emulator not found: {PUBSUB_INSTALL_HINT}")
     if shutil.which("java") is None:
-        raise EmulatorError("the Pub/Sub emulator needs Java 11+: `apt-get install default-jre-headless`")
+        raise EmulatorError(
+            "the Pub/Sub emulator needs Java 11+: `apt-get install default-jre-headless`"
+        )
     port = port or free_port()
     emulator = _start(
         "pubsub-emulator", [str(binary), "--host=127.0.0.1", f"--port={port}"], port, log_dir

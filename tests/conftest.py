@@ -1,4 +1,4 @@
-"""Shared pytest fixtures: real emulators on free ports, started once per session, always stopped."""
+"""Shared fixtures: real emulators on free ports, started once per session, always stopped."""
 
 from __future__ import annotations
 
