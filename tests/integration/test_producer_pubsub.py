@@ -1,0 +1,216 @@
+"""The producer, as a process, against the real Pub/Sub emulator: counts, attributes, no
+credentials, lossless SIGTERM, and one-line configuration errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+from google.api_core.exceptions import DeadlineExceeded
+from google.cloud import pubsub_v1
+
+from contract import CREDENTIAL_FIELDS, SCHEMA
+from tests.conftest import FIXTURES, ROOT
+
+pytestmark = pytest.mark.integration
+
+PROJECT = "producer-it"
+
+
+@pytest.fixture(scope="module")
+def clients(pubsub_emulator):
+    publisher, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
+    yield publisher, subscriber
+    subscriber.close()
+
+
+@pytest.fixture
+def topic(clients):
+    """A fresh topic with one subscription; yields (topic path, subscription path)."""
+    publisher, subscriber = clients
+    name = f"customers-{uuid.uuid4().hex[:8]}"
+    topic_path = publisher.topic_path(PROJECT, name)
+    subscription = subscriber.subscription_path(PROJECT, name)
+    publisher.create_topic(name=topic_path)
+    subscriber.create_subscription(name=subscription, topic=topic_path, ack_deadline_seconds=60)
+    yield topic_path, subscription
+    subscriber.delete_subscription(subscription=subscription)
+    publisher.delete_topic(topic=topic_path)
+
+
+def _pull(subscriber, subscription: str, timeout: float) -> list:
+    """One synchronous pull of up to 1,000 messages, acknowledged; [] when none came in time."""
+    try:
+        response = subscriber.pull(
+            request={"subscription": subscription, "max_messages": 1000},
+            timeout=timeout,
+            retry=None,
+        )
+    except DeadlineExceeded:
+        return []
+    received = response.received_messages
+    if received:
+        subscriber.acknowledge(
+            request={"subscription": subscription, "ack_ids": [m.ack_id for m in received]}
+        )
+    return [m.message for m in received]
+
+
+def pull_all(subscriber, subscription: str, expected: int, timeout: float = 60.0) -> list:
+    """Messages until `expected` distinct ones arrived, plus whatever one more short pull finds."""
+    messages: dict[str, object] = {}
+    deadline = time.monotonic() + timeout
+    while len(messages) < expected and time.monotonic() < deadline:
+        messages.update((m.message_id, m) for m in _pull(subscriber, subscription, 10))
+    messages.update((m.message_id, m) for m in _pull(subscriber, subscription, 2))
+    return list(messages.values())
+
+
+def producer_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PRODUCER_")}
+    return {**env, "PYTHONPATH": str(ROOT), **extra}
+
+
+def run_producer(*args: str, env: dict[str, str] | None = None, timeout: float = 120.0):
+    return subprocess.run(
+        [sys.executable, "-m", "producer", *args],
+        capture_output=True,
+        text=True,
+        env=env or producer_env(),
+        cwd=ROOT,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def log_lines(stderr: str) -> list[dict]:
+    return [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+
+
+def summary(stderr: str) -> dict:
+    (line,) = [entry for entry in log_lines(stderr) if entry["message"] == "summary"]
+    return line
+
+
+def test_publishes_20000_fake_customers_with_attributes_and_no_credentials(clients, topic):
+    topic_path, subscription = topic
+    result = run_producer("--topic", topic_path, "--source", "fake", "--rate", "0",
+                          "--count", "20000", "--seed", "it")  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = summary(result.stderr)
+    assert (report["published"], report["failed"], report["stop_reason"]) == (20000, 0, "count")
+
+    messages = pull_all(clients[1], subscription, expected=20000)
+    assert len(messages) == 20000
+    ids = set()
+    for message in messages:
+        user = json.loads(message.data)
+        assert not set(CREDENTIAL_FIELDS) & set(user["login"])
+        assert dict(message.attributes) == {
+            "customer_id": user["login"]["uuid"],
+            "event_time": user["registered"]["date"],
+            "source": "fake",
+            "schema": SCHEMA,
+        }
+        ids.add(user["login"]["uuid"])
+    assert len(ids) == 20000
+    for credential in CREDENTIAL_FIELDS:
+        assert not any(f'"{credential}"'.encode() in m.data for m in messages)
+
+
+def test_sigterm_flushes_everything_reported_as_sent(clients, topic, tmp_path):
+    topic_path, subscription = topic
+    record = tmp_path / "sent.jsonl"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "producer", "--topic", topic_path, "--source", "fake",
+         "--rate", "3000", "--progress-interval", "0.2", "--record", str(record)],
+        stderr=subprocess.PIPE, text=True, env=producer_env(), cwd=ROOT,
+    )  # fmt: skip
+    lines = []
+    try:
+        for line in process.stderr:  # wait until publishing is under way
+            lines.append(line)
+            if '"progress"' in line and json.loads(line)["published"] > 500:
+                break
+        process.send_signal(signal.SIGTERM)
+        _, rest = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 0, "".join(lines) + rest
+    report = summary("".join(lines) + rest)
+    assert report["stop_reason"] == "SIGTERM"
+    assert report["failed"] == 0
+
+    sent = [json.loads(line)["login"]["uuid"] for line in record.read_text().splitlines()]
+    assert len(sent) == report["published"] > 500
+    pulled = pull_all(clients[1], subscription, expected=len(sent))
+    pulled_ids = [message.attributes["customer_id"] for message in pulled]
+    assert sorted(pulled_ids) == sorted(sent)
+
+
+def test_replays_a_saved_api_response(clients, topic):
+    topic_path, subscription = topic
+    saved = FIXTURES / "28_api_nat_all_v1.4_results50.json"
+    result = run_producer("--topic", topic_path, "--source", "file", "--input", str(saved),
+                          "--rate", "0", "--log-format", "text")  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "summary published=50 failed=0" in result.stderr
+    messages = pull_all(clients[1], subscription, expected=50)
+    assert {m.attributes["source"] for m in messages} == {"file"}
+    assert len(messages) == 50
+
+
+def test_publishes_from_a_self_hosted_randomuser_api(clients, topic, httpserver):
+    """The default source end to end, against a local server answering like the API."""
+    topic_path, subscription = topic
+    body = (FIXTURES / "05_api_results10_nat_br_us_de_fr_gb.json").read_text()
+    httpserver.expect_request("/api/1.4/").respond_with_data(body, content_type="application/json")
+    result = run_producer("--topic", topic_path, "--api-url", httpserver.url_for("/api/"),
+                          "--batch-size", "10", "--count", "10", "--rate", "0")  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    messages = pull_all(clients[1], subscription, expected=10)
+    assert sorted(m.attributes["customer_id"] for m in messages) == sorted(
+        user["login"]["uuid"] for user in json.loads(body)["results"]
+    )
+    assert {m.attributes["source"] for m in messages} == {"randomuser"}
+
+
+def test_a_failing_api_ends_with_exit_4_after_flushing(topic, httpserver):
+    topic_path, _ = topic
+    httpserver.expect_request("/api/1.4/").respond_with_data("Not Found", status=404)
+    result = run_producer("--topic", topic_path, "--api-url", httpserver.url_for("/api/"))
+    assert result.returncode == 4
+    assert "404 Not Found: check --api-url and --api-version" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def assert_one_line_config_error(result, message: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert message in line
+
+
+def test_unknown_topic_is_one_line(pubsub_emulator):
+    result = run_producer("--topic", f"projects/{PROJECT}/topics/missing", "--source", "fake")
+    assert_one_line_config_error(result, f"topic projects/{PROJECT}/topics/missing does not exist")
+
+
+def test_unreachable_emulator_is_one_line(pubsub_emulator):
+    env = producer_env(PUBSUB_EMULATOR_HOST="127.0.0.1:1")
+    result = run_producer("--topic", f"projects/{PROJECT}/topics/any", "--source", "fake", env=env)
+    assert_one_line_config_error(result, "the Pub/Sub emulator at 127.0.0.1:1 is not reachable")
+
+
+def test_missing_credentials_is_one_line(tmp_path):
+    env = producer_env(CLOUDSDK_CONFIG=str(tmp_path), HOME=str(tmp_path))
+    for name in ("PUBSUB_EMULATOR_HOST", "GOOGLE_APPLICATION_CREDENTIALS"):
+        env.pop(name, None)
+    result = run_producer("--topic", f"projects/{PROJECT}/topics/any", "--source", "fake", env=env)
+    assert_one_line_config_error(result, "gcloud auth application-default login")

@@ -1,0 +1,106 @@
+"""The fake source gives users shaped like the API's, which the pipeline accepts."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from pipeline.transforms import InvalidCustomer, to_customer_row
+from producer.fake import NATIONALITIES, FakeSource
+from tests.conftest import FIXTURES
+
+pytestmark = pytest.mark.unit
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def _real_users() -> list[dict]:
+    users = []
+    for name in ("28_api_nat_all_v1.4_results50.json", "03_api_results100_seed_kbs.json"):
+        users += json.loads((FIXTURES / name).read_text())["results"]
+    return users
+
+
+REAL = {user["nat"]: user for user in _real_users()}
+
+
+def shape(value):
+    """Keys and JSON types, recursively: what the pipeline's parsing depends on."""
+    if isinstance(value, dict):
+        return {key: shape(item) for key, item in value.items()}
+    return type(value).__name__
+
+
+@pytest.fixture(scope="module")
+def fake() -> FakeSource:
+    return FakeSource(seed="unit")
+
+
+@pytest.fixture(scope="module")
+def users_by_nat(fake) -> dict[str, list[dict]]:
+    users: dict[str, list[dict]] = {code: [] for code in NATIONALITIES}
+    for _ in range(3000):
+        user = fake.user(NOW)
+        users[user["nat"]].append(user)
+    return users
+
+
+def test_knows_every_nationality_of_the_api():
+    assert set(NATIONALITIES) == set(REAL)
+
+
+def test_covers_every_nationality(users_by_nat):
+    assert all(users_by_nat[code] for code in NATIONALITIES)
+
+
+@pytest.mark.parametrize("code", sorted(NATIONALITIES))
+def test_same_keys_and_types_as_the_api(users_by_nat, code):
+    """Including the quirks: postcode int or str, id.value null for IR, NZ, TR, UA."""
+    expected = shape(REAL[code])
+    for user in users_by_nat[code][:20]:
+        assert shape(user) == expected
+        assert user["location"]["country"] == REAL[code]["location"]["country"]
+        assert user["id"]["name"] == REAL[code]["id"]["name"]
+
+
+@pytest.mark.parametrize("code", sorted(NATIONALITIES))
+def test_every_user_passes_the_pipelines_validation(users_by_nat, code):
+    for user in users_by_nat[code]:
+        try:
+            row = to_customer_row(user, source="fake")
+        except InvalidCustomer as error:  # pragma: no cover - the message is the diagnosis
+            pytest.fail(f"{code} user rejected by the pipeline: {error}\n{json.dumps(user)}")
+        assert row["customer_id"] == user["login"]["uuid"]
+        assert row["nationality"] == code
+
+
+def test_carries_credentials_like_the_api_so_stripping_is_exercised(fake):
+    login = fake.user(NOW)["login"]
+    assert set(REAL["US"]["login"]) == set(login)
+
+
+def test_a_seed_makes_users_reproducible():
+    def users(seed: str) -> list[dict]:
+        fake = FakeSource(nat=("GB", "IR"), seed=seed)
+        return [fake.user(NOW) for _ in range(5)]
+
+    assert users("s") == users("s")
+    assert users("s") != users("t")
+
+
+def test_restricts_to_the_requested_nationalities():
+    fake = FakeSource(nat=("NO", "CA"))
+    assert {fake.user(NOW)["nat"] for _ in range(200)} == {"NO", "CA"}
+
+
+def test_registration_is_the_sign_up_moment(fake):
+    user = fake.user(NOW)
+    assert user["registered"] == {"date": "2026-11-25T12:00:00.000Z", "age": 0}
+    assert 18 <= user["dob"]["age"] <= 80
+
+
+def test_ids_are_unique(fake):
+    ids = [fake.user(NOW)["login"]["uuid"] for _ in range(5000)]
+    assert len(set(ids)) == len(ids)
