@@ -10,6 +10,29 @@ PY     := $(VENV)/bin/python
 N      ?= 500
 SOURCE ?= fake
 KEEP   ?= 0
+# cloud targets: PROJECT is required; the rest come from `terraform output` unless given
+PROJECT     ?=
+REGION      ?= europe-west1
+TAG         ?= latest
+LOCAL_TAG   ?= dev
+COMMIT      ?= $(shell git rev-parse HEAD 2>/dev/null || echo manual)
+JOB         ?= customers-$(shell date -u +%Y%m%d-%H%M%S)
+MAX_WORKERS ?= 3
+KEY         ?=
+TF          := terraform -chdir=terraform
+TF_VARS      = -var=project_id=$(PROJECT) -var=region=$(REGION)
+# One Terraform output; a value is one word, so anything longer is terraform's "no outputs" warning.
+one_word     = $(if $(word 2,$(1)),,$(1))
+out          = $(or $(call one_word,$(shell $(TF) output -no-color -raw $(1) 2>/dev/null)),$(error no Terraform output "$(1)": run `make infra PROJECT=$(or $(PROJECT),<project id>)` first))
+require      = $(if $($(1)),,$(error $(1) is not set: run `make $@ $(1)=<project id>`))
+BUCKET         ?= $(call out,bucket)
+REPOSITORY     ?= $(call out,repository)
+PIPELINE_IMAGE ?= $(call out,pipeline_image)
+PRODUCER_IMAGE ?= $(call out,producer_image)
+CREDENTIALS     = $(or $(KEY),$(HOME)/.config/gcloud/application_default_credentials.json)
+# The image's user (uid 10001) cannot read a 0600 key of yours: run as your uid unless you are root.
+DOCKER_USER     = $(if $(filter 0,$(shell id -u)),,--user $(shell id -u):$(shell id -g))
+BASE_ARG        = $(foreach arg,PYTHON_BASE BEAM_SDK_IMAGE LAUNCHER_IMAGE,$(if $($(arg)),--build-arg $(arg)=$($(arg))))
 
 ##@ Local
 
@@ -27,7 +50,7 @@ $(VENV)/.installed: requirements/dev.txt pyproject.toml
 run: venv ## Run the whole flow locally on emulators (N=500 SOURCE=fake|randomuser|file KEEP=1)
 	@$(PY) -m localrun --count "$(N)" --source "$(SOURCE)" $(if $(filter 1 yes true,$(KEEP)),--keep)
 
-test: venv ## Run every test tier (unit, integration, e2e, container, static); CI runs exactly this
+test: venv tools ## Run every test tier (unit, integration, e2e, container, static); CI runs exactly this
 	@scripts/test.sh
 
 test-unit: venv ## Unit tests only (no services)
@@ -39,7 +62,7 @@ test-integration: venv ## Integration and end-to-end tests on the real emulators
 test-container: venv ## Container tests: real docker build / docker run of both images
 	@$(PY) -m pytest -m container
 
-test-static: venv ## Static checks: ruff, yamllint, hadolint, terraform fmt, checkov
+test-static: venv tools ## Static checks: ruff, yamllint, hadolint, terraform fmt, checkov
 	@$(PY) -m pytest -m static
 
 lint: venv ## ruff check and format check on all Python
@@ -57,4 +80,66 @@ lock: venv ## Re-resolve requirements/*.txt from requirements/*.in
 clean: ## Remove the virtualenvs, caches and local run state
 	rm -rf $(VENV) .tools .pytest_cache .ruff_cache .hypothesis .run build dist *.egg-info
 
-.PHONY: help venv run test test-unit test-integration test-container test-static lint format bench lock clean
+##@ Images and tools
+
+images: ## Build both images locally (PIP_CA=ca.pem behind a TLS proxy; PYTHON_BASE, BEAM_SDK_IMAGE, LAUNCHER_IMAGE)
+	@echo "==> building customer-pipeline:$(LOCAL_TAG) and customer-producer:$(LOCAL_TAG)"
+	scripts/docker-build.sh --file Dockerfile.pipeline --tag customer-pipeline:$(LOCAL_TAG) $(BASE_ARG) .
+	scripts/docker-build.sh --file Dockerfile.producer --tag customer-producer:$(LOCAL_TAG) $(BASE_ARG) .
+	@docker image ls --format '{{.Repository}}:{{.Tag}}  {{.Size}}' | grep -E '^customer-(pipeline|producer):$(LOCAL_TAG) '
+
+tools: ## Install checkov in its own virtualenv (.tools/checkov) for the static tests
+	@scripts/tools.sh "$(PYTHON)" .tools
+
+##@ Cloud (PROJECT=<project id> required; REGION=europe-west1; nothing here runs in make test)
+
+infra: ## terraform init, plan and apply (asks before applying; AUTO_APPROVE=1 skips the question)
+	$(call require,PROJECT)
+	@echo "==> Terraform: create or update every resource in project $(PROJECT), region $(REGION)"
+	$(TF) init -input=false
+	$(TF) plan -input=false $(TF_VARS) -out=infra.tfplan
+	@[ "$(AUTO_APPROVE)" = 1 ] || { read -r -p "Apply this plan to project $(PROJECT)? [y/N] " ok; [ "$$ok" = y ]; }
+	$(TF) apply -input=false infra.tfplan
+	@rm -f terraform/infra.tfplan
+
+build: ## Cloud Build: tests, both images pushed (commit + latest tags), Flex Template spec
+	$(call require,PROJECT)
+	@echo "==> Cloud Build in $(PROJECT): test, build and push customer-pipeline and customer-producer"
+	@echo "    to $(REGION)-docker.pkg.dev/$(PROJECT)/$(REPOSITORY) (tags $(COMMIT) and latest),"
+	@echo "    then write gs://$(BUCKET)/templates/customers.json"
+	gcloud builds submit . --project=$(PROJECT) --config=cloudbuild.yaml \
+	  --service-account=$(call out,cloudbuild_service_account) \
+	  --gcs-source-staging-dir=gs://$(BUCKET)/source \
+	  --substitutions=_REGION=$(REGION),_REPOSITORY=$(REPOSITORY),_BUCKET=$(BUCKET),COMMIT_SHA=$(COMMIT)
+
+template: ## Write only the Flex Template spec for an image already pushed (TAG=latest)
+	$(call require,PROJECT)
+	@echo "==> Flex Template spec gs://$(BUCKET)/templates/customers.json -> $(PIPELINE_IMAGE):$(TAG)"
+	gcloud dataflow flex-template build gs://$(BUCKET)/templates/customers.json --project=$(PROJECT) \
+	  --image=$(PIPELINE_IMAGE):$(TAG) --sdk-language=PYTHON --metadata-file=metadata.json
+
+deploy: ## Start the streaming Dataflow job from the template (TAG=latest, JOB=customers-<time>)
+	$(call require,PROJECT)
+	@echo "==> Dataflow job $(JOB) in $(PROJECT)/$(REGION): $(call out,subscription) -> $(call out,output_table)"
+	gcloud dataflow flex-template run "$(JOB)" --project=$(PROJECT) --region=$(REGION) \
+	  --template-file-gcs-location=gs://$(BUCKET)/templates/customers.json \
+	  --service-account-email=$(call out,dataflow_service_account) \
+	  --temp-location=gs://$(BUCKET)/temp --staging-location=gs://$(BUCKET)/staging \
+	  --enable-streaming-engine --max-workers=$(MAX_WORKERS) \
+	  --parameters=input_subscription=$(call out,subscription) \
+	  --parameters=output_table=$(call out,output_table),dlq_table=$(call out,dlq_table) \
+	  --parameters=write_method=STORAGE_WRITE_API,create_disposition=CREATE_NEVER \
+	  --parameters=sdk_container_image=$(PIPELINE_IMAGE):$(TAG)
+
+producer: ## Run the producer image against the project's topic (N=500 SOURCE=fake KEY=sa-key.json)
+	$(call require,PROJECT)
+	@echo "==> customer-producer:$(TAG): $(N) $(SOURCE) customers -> $(call out,topic)"
+	@echo "    credentials: $(if $(KEY),key file $(KEY),your gcloud application-default login)"
+	@[ -r "$(CREDENTIALS)" ] || { echo "error: no credentials at $(CREDENTIALS): pass KEY=key.json or run gcloud auth application-default login" >&2; exit 2; }
+	docker run --rm $(DOCKER_USER) -v "$(CREDENTIALS):/var/secrets/google.json:ro" \
+	  -e GOOGLE_APPLICATION_CREDENTIALS=/var/secrets/google.json -e GOOGLE_CLOUD_PROJECT=$(PROJECT) \
+	  -e PRODUCER_TOPIC=$(call out,topic) -e PRODUCER_SOURCE=$(SOURCE) -e PRODUCER_COUNT=$(N) \
+	  $(PRODUCER_IMAGE):$(TAG)
+
+.PHONY: help venv run test test-unit test-integration test-container test-static lint format bench lock clean \
+        images tools infra build template deploy producer

@@ -4,7 +4,7 @@
 #   2. start dockerd in the background unless a daemon already answers;
 #   3. build the offline Python 3.11 base image ($PYTHON_BASE_IMAGE) if absent, because no
 #      image registry is reachable here: debootstrap a minimal Debian bookworm, import it,
-#      then add Debian's python3 (3.11) in one small Dockerfile.
+#      then add Debian's python3 (3.11, with venv) in one small Dockerfile.
 # Root is needed for steps 1-2 (CI and the dev machines run as root).
 set -euo pipefail
 
@@ -55,6 +55,7 @@ if ! docker image inspect "$base_image" >/dev/null 2>&1; then
       echo "error: debootstrap failed; see $state_dir/debootstrap.log" >&2
       exit 1
     }
+    rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
     tar -C "$rootfs" -c . | docker import - "$rootfs_image" >/dev/null
   fi
   log "building $base_image (Debian's Python 3.11 on $rootfs_image)"
@@ -62,7 +63,7 @@ if ! docker image inspect "$base_image" >/dev/null 2>&1; then
 FROM $rootfs_image
 RUN apt-get update \\
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \\
-      python3 python3-venv python3-pip ca-certificates \\
+      python3 python3-venv ca-certificates \\
  && ln -s /usr/bin/python3 /usr/local/bin/python \\
  && rm -rf /var/lib/apt/lists/*
 CMD ["python3"]

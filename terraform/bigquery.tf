@@ -1,0 +1,41 @@
+# The table definitions are the pipeline's own schema files (BigQuery Table resource format):
+# one source of truth for Terraform, the pipeline, the local stack and the tests.
+locals {
+  table_files = {
+    customers     = "${path.module}/../pipeline/schemas/customers.json"
+    customers_dlq = "${path.module}/../pipeline/schemas/customers_dlq.json"
+  }
+  tables = { for key, file_path in local.table_files : key => jsondecode(file(file_path)) }
+}
+
+resource "google_bigquery_dataset" "customers" {
+  #checkov:skip=CKV_GCP_81:Google-managed encryption keys; a CMEK is an organisation-level choice, set default_encryption_configuration when one exists.
+  dataset_id                 = var.dataset_id
+  location                   = coalesce(var.bigquery_location, var.region)
+  description                = "Customer stream: every registered customer (customers) and every unusable message (customers_dlq)."
+  delete_contents_on_destroy = false
+  labels                     = local.labels
+
+  depends_on = [google_project_service.required]
+}
+
+resource "google_bigquery_table" "tables" {
+  #checkov:skip=CKV_GCP_80:Google-managed encryption keys; a CMEK is an organisation-level choice, set encryption_configuration when one exists.
+  for_each = local.tables
+
+  dataset_id          = google_bigquery_dataset.customers.dataset_id
+  table_id            = each.value.tableReference.tableId
+  description         = each.value.description
+  schema              = jsonencode(each.value.schema.fields)
+  clustering          = try(each.value.clustering.fields, null)
+  deletion_protection = var.deletion_protection
+  labels              = local.labels
+
+  dynamic "time_partitioning" {
+    for_each = can(each.value.timePartitioning) ? [each.value.timePartitioning] : []
+    content {
+      type  = time_partitioning.value.type
+      field = try(time_partitioning.value.field, null)
+    }
+  }
+}

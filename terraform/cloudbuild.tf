@@ -1,0 +1,32 @@
+# Builds on every push to trigger_branch: tests, both images, the Flex Template spec
+# (cloudbuild.yaml). Created only when the GitHub repository is connected (github_owner set).
+resource "google_cloudbuild_trigger" "main" {
+  count = var.github_owner == "" ? 0 : 1
+
+  name            = "${var.name}-main"
+  location        = "global"
+  description     = "Test, build and push both images, then write the Flex Template spec."
+  filename        = "cloudbuild.yaml"
+  service_account = google_service_account.cloudbuild.id
+
+  github {
+    owner = var.github_owner
+    name  = var.github_repo
+    push {
+      branch = var.trigger_branch
+    }
+  }
+
+  substitutions = {
+    _REGION     = var.region
+    _REPOSITORY = google_artifact_registry_repository.images.repository_id
+    _BUCKET     = google_storage_bucket.dataflow.name
+  }
+
+  depends_on = [
+    google_project_service.required,
+    google_project_iam_member.cloudbuild_logs,
+    google_artifact_registry_repository_iam_member.cloudbuild_writer,
+    google_storage_bucket_iam_member.cloudbuild_objects,
+  ]
+}

@@ -1,0 +1,182 @@
+variable "project_id" {
+  description = "Google Cloud project that holds every resource."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", var.project_id))
+    error_message = "project_id must be a project ID (6-30 characters: lowercase letters, digits, hyphens), not its name or number."
+  }
+}
+
+variable "region" {
+  description = "Region of the Dataflow job, the Artifact Registry repository, the bucket and the BigQuery dataset."
+  type        = string
+  default     = "europe-west1"
+
+  validation {
+    condition     = can(regex("^[a-z]+-[a-z]+[0-9]+$", var.region))
+    error_message = "region must be a Google Cloud region such as europe-west1 or us-central1."
+  }
+}
+
+variable "name" {
+  description = "Base name of the resources (repository, bucket suffix, service accounts, job)."
+  type        = string
+  default     = "customer-stream"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{2,20}$", var.name))
+    error_message = "name must be 3-21 characters: lowercase letters, digits and hyphens, starting with a letter."
+  }
+}
+
+variable "topic_name" {
+  description = "Pub/Sub topic the producer publishes new customers to."
+  type        = string
+  default     = "customers"
+
+  validation {
+    condition     = can(regex("^[a-zA-Z][a-zA-Z0-9._~%+-]{2,254}$", var.topic_name)) && !startswith(var.topic_name, "goog")
+    error_message = "topic_name must be a valid Pub/Sub topic ID (3-255 characters, starts with a letter, not 'goog')."
+  }
+}
+
+variable "ack_deadline_seconds" {
+  description = "Ack deadline of the pipeline's subscription; Dataflow extends it while a message is in flight."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.ack_deadline_seconds >= 10 && var.ack_deadline_seconds <= 600
+    error_message = "ack_deadline_seconds must be between 10 and 600."
+  }
+}
+
+variable "message_retention_duration" {
+  description = "How long the subscription keeps unacknowledged messages (the pipeline can be stopped this long without losing data)."
+  type        = string
+  default     = "604800s"
+
+  validation {
+    condition     = can(regex("^[0-9]+s$", var.message_retention_duration)) && try(tonumber(trimsuffix(var.message_retention_duration, "s")) >= 600 && tonumber(trimsuffix(var.message_retention_duration, "s")) <= 604800, false)
+    error_message = "message_retention_duration must be between 600s (10 minutes) and 604800s (7 days), in seconds with an 's' suffix."
+  }
+}
+
+variable "max_delivery_attempts" {
+  description = "Deliveries of one message before Pub/Sub moves it to the dead-letter topic (messages Dataflow could never take)."
+  type        = number
+  default     = 20
+
+  validation {
+    condition     = var.max_delivery_attempts >= 5 && var.max_delivery_attempts <= 100
+    error_message = "max_delivery_attempts must be between 5 and 100 (Pub/Sub's limits)."
+  }
+}
+
+variable "dataset_id" {
+  description = "BigQuery dataset of the customers and customers_dlq tables."
+  type        = string
+  default     = "customer_stream"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_]{1,1024}$", var.dataset_id))
+    error_message = "dataset_id may contain only letters, digits and underscores."
+  }
+}
+
+variable "bigquery_location" {
+  description = "BigQuery dataset location (a region or the EU/US multi-region); empty means var.region."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.bigquery_location == "" || can(regex("^(EU|US|[a-z]+-[a-z]+[0-9]+)$", var.bigquery_location))
+    error_message = "bigquery_location must be empty, EU, US or a region such as europe-west1."
+  }
+}
+
+variable "temp_files_retention_days" {
+  description = "Days after which Dataflow's temp/ and staging/ files in the bucket are deleted."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = var.temp_files_retention_days >= 1 && var.temp_files_retention_days <= 365
+    error_message = "temp_files_retention_days must be between 1 and 365."
+  }
+}
+
+variable "deletion_protection" {
+  description = "Protect the BigQuery tables from `terraform destroy`; set false only for throw-away projects."
+  type        = bool
+  default     = true
+}
+
+variable "github_owner" {
+  description = "GitHub owner of the repository the Cloud Build trigger watches; empty means no trigger (the repository must be connected to Cloud Build first)."
+  type        = string
+  default     = ""
+}
+
+variable "github_repo" {
+  description = "GitHub repository name the Cloud Build trigger watches."
+  type        = string
+  default     = "customer-stream"
+}
+
+variable "trigger_branch" {
+  description = "Branch regex that starts a build."
+  type        = string
+  default     = "^main$"
+
+  validation {
+    condition     = length(var.trigger_branch) > 0
+    error_message = "trigger_branch must be a branch regex such as ^main$."
+  }
+}
+
+variable "deploy_job" {
+  description = "Also run the pipeline as a Dataflow Flex Template job from Terraform (needs the images and the template built first: make build)."
+  type        = bool
+  default     = false
+}
+
+variable "image_tag" {
+  description = "Tag of the pipeline image the Terraform-managed job runs (a commit SHA or latest)."
+  type        = string
+  default     = "latest"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", var.image_tag))
+    error_message = "image_tag must be a valid Docker tag."
+  }
+}
+
+variable "write_method" {
+  description = "How the pipeline writes to BigQuery; STORAGE_WRITE_API is the better choice on Dataflow."
+  type        = string
+  default     = "STORAGE_WRITE_API"
+
+  validation {
+    condition     = contains(["STREAMING_INSERTS", "STORAGE_WRITE_API"], var.write_method)
+    error_message = "write_method must be STREAMING_INSERTS or STORAGE_WRITE_API."
+  }
+}
+
+variable "max_workers" {
+  description = "Upper bound of Dataflow autoscaling for the Terraform-managed job."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = var.max_workers >= 1 && var.max_workers <= 1000
+    error_message = "max_workers must be between 1 and 1000."
+  }
+}
+
+variable "labels" {
+  description = "Labels added to every resource that takes labels."
+  type        = map(string)
+  default     = {}
+}

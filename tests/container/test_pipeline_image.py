@@ -1,0 +1,107 @@
+"""The pipeline image: Flex Template launcher image and Dataflow SDK container in one.
+
+Exercised here: the dependencies (`pip check`), the launcher's entry file, `--help`, and a short
+streaming run of the image's own Python and code on Beam's direct runner against the emulators.
+Not exercised offline: Google's template launcher and Beam's boot binary (see conftest.py).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import pytest
+from google.cloud import pubsub_v1
+
+from contract import attributes_for, strip_credentials
+from localrun.emulators import OFFLINE_AUTH_ENV
+from localrun.stack import counts, pipeline_argv
+from tests.conftest import FIXTURES
+
+pytestmark = pytest.mark.container
+
+
+def image_config(docker_run, image: str) -> dict:
+    return json.loads(docker_run("image", "inspect", "--format", "{{json .Config}}", image).stdout)
+
+
+def test_dependencies_are_consistent(pipeline_image, docker_run):
+    result = docker_run("run", "--rm", "--entrypoint", "pip", pipeline_image, "check", check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_flex_template_entry_file_runs_the_pipeline(pipeline_image, docker_run):
+    """The launcher runs `python $FLEX_TEMPLATE_PYTHON_PY_FILE ARGS`: do exactly that."""
+    env = dict(item.split("=", 1) for item in image_config(docker_run, pipeline_image)["Env"])
+    # Nothing may be pip-installed at launch: no requirements or setup file for the launcher.
+    assert "FLEX_TEMPLATE_PYTHON_REQUIREMENTS_FILE" not in env
+    assert "FLEX_TEMPLATE_PYTHON_SETUP_FILE" not in env
+    launch = (
+        'test -f "$FLEX_TEMPLATE_PYTHON_PY_FILE" && python "$FLEX_TEMPLATE_PYTHON_PY_FILE" --help'
+    )
+    result = docker_run("run", "--rm", "--entrypoint", "sh", pipeline_image, "-c", launch)
+    assert "--input_subscription" in result.stdout
+    assert "--output_table" in result.stdout
+
+
+def test_help(pipeline_image, docker_run):
+    result = docker_run(
+        "run", "--rm", "--entrypoint", "python", pipeline_image, "-m", "pipeline", "--help"
+    )
+    for option in ("--input_subscription", "--input_topic", "--output_table", "--dlq_table"):
+        assert option in result.stdout
+
+
+def test_sdk_container_layout(pipeline_image, docker_run):
+    """Entrypoint and binaries where Dataflow expects them (offline: placeholders, see conftest)."""
+    assert image_config(docker_run, pipeline_image)["Entrypoint"] == ["/opt/apache/beam/boot"]
+    docker_run(
+        "run", "--rm", "--entrypoint", "test", pipeline_image,
+        "-x", "/opt/apache/beam/boot", "-a", "-x", "/opt/google/dataflow/python_template_launcher",
+    )  # fmt: skip
+
+
+def publish_fixture_users(topic_path: str) -> int:
+    """The 100 real API users of one fixture (without credentials) plus one unusable message."""
+    users = json.loads((FIXTURES / "03_api_results100_seed_kbs.json").read_text())["results"]
+    publisher = pubsub_v1.PublisherClient()
+    try:
+        futures = [
+            publisher.publish(
+                topic_path, json.dumps(strip_credentials(u)).encode(), **attributes_for(u, "file")
+            )
+            for u in users
+        ]
+        futures.append(publisher.publish(topic_path, b"this is not JSON", source="file"))
+        for future in futures:
+            future.result(timeout=30)
+    finally:
+        publisher.stop()
+    return len(users)
+
+
+def test_streaming_run_on_the_emulators(pipeline_image, fresh_resources, docker_run):
+    names = fresh_resources.names
+    name = f"pipeline-test-{uuid.uuid4().hex[:8]}"
+    env = {**OFFLINE_AUTH_ENV, "PUBSUB_EMULATOR_HOST": fresh_resources.pubsub_address}
+    args = pipeline_argv(names, fresh_resources.bigquery_endpoint)[1:]  # drop the host's python
+    docker_run(
+        "run", "--detach", "--name", name, "--network", "host",
+        *(f"--env={key}={value}" for key, value in env.items()),
+        "--entrypoint", "python", pipeline_image, *args,
+    )  # fmt: skip
+    try:
+        expected = publish_fixture_users(names.topic_path)
+        deadline = time.monotonic() + 240
+        while (
+            now := counts(fresh_resources.bigquery, names)
+        ).rows < expected or not now.dead_letters:
+            running = docker_run("inspect", "--format", "{{.State.Running}}", name).stdout.strip()
+            logs = docker_run("logs", "--tail", "30", name).stderr
+            assert running == "true", f"the pipeline container exited:\n{logs}"
+            assert time.monotonic() < deadline, f"only {now} after 240 s:\n{logs}"
+            time.sleep(1)
+        assert (now.rows, now.dead_letters) == (expected, 1)
+    finally:
+        docker_run("rm", "--force", name, check=False)
