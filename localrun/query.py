@@ -1,0 +1,37 @@
+"""Run one SQL query against the BigQuery emulator of a stack left up by `make run KEEP=1`.
+
+.venv/bin/python -m localrun.query "SELECT COUNT(*) FROM `local-project.customer_stream.customers`"
+"""
+
+from __future__ import annotations
+
+import sys
+
+from google.api_core import exceptions
+
+from localrun import state
+from localrun.resources import bigquery_client, query
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        sys.exit('usage: python -m localrun.query "SQL"')
+    try:
+        kept = state.load()
+    except state.StateError as error:
+        sys.exit(f"localrun.query: error: {error}")
+    client = bigquery_client(kept["bigquery_endpoint"], kept["project"])
+    try:
+        rows = query(client, argv[0], state.names(kept))
+    except (exceptions.GoogleAPIError, KeyError, IndexError) as error:
+        sys.exit(f"localrun.query: error: {error}")
+    if rows:
+        print("\t".join(rows[0].keys()))
+    for row in rows:
+        print("\t".join("" if value is None else str(value) for value in row.values()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

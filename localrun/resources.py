@@ -1,0 +1,104 @@
+"""Topic, subscription, dataset and both tables on the emulators.
+
+The tables come from `pipeline/schemas/*.json` (via `pipeline.schema`), as in the cloud.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from google.api_core import retry as retries
+from google.api_core.client_options import ClientOptions
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import bigquery, pubsub_v1
+
+from pipeline.schema import CUSTOMERS, CUSTOMERS_DLQ
+
+# The emulator answers HTTP 500 to a badly typed request, and the client's default retry would
+# repeat that for 600 s: fail within seconds instead.
+SHORT_RETRY = retries.Retry(initial=0.2, maximum=2.0, timeout=20.0)
+TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class StackNames:
+    """Names of every resource of one local stack (one test gets its own set)."""
+
+    project: str = "local-project"
+    topic: str = "customers"
+    subscription: str = "customers-pipeline"
+    dataset: str = "customer_stream"
+
+    @property
+    def topic_path(self) -> str:
+        return f"projects/{self.project}/topics/{self.topic}"
+
+    @property
+    def subscription_path(self) -> str:
+        return f"projects/{self.project}/subscriptions/{self.subscription}"
+
+    def table(self, resource: dict) -> str:
+        """`project.dataset.table` for a table resource such as `CUSTOMERS`: for SQL."""
+        return f"{self.project}.{self.dataset}.{resource['tableReference']['tableId']}"
+
+    def beam_table(self, resource: dict) -> str:
+        """`project:dataset.table`: the form the pipeline's --output_table takes."""
+        return f"{self.project}:{self.dataset}.{resource['tableReference']['tableId']}"
+
+    @property
+    def customers(self) -> str:
+        return self.table(CUSTOMERS)
+
+    @property
+    def customers_dlq(self) -> str:
+        return self.table(CUSTOMERS_DLQ)
+
+
+def bigquery_client(endpoint: str, project: str) -> bigquery.Client:
+    """A real BigQuery client talking to the emulator at `endpoint` without credentials."""
+    return bigquery.Client(
+        project=project,
+        credentials=AnonymousCredentials(),
+        client_options=ClientOptions(api_endpoint=endpoint),
+    )
+
+
+def create_pubsub(names: StackNames) -> None:
+    """Topic and the pipeline's subscription; needs PUBSUB_EMULATOR_HOST."""
+    if not os.environ.get("PUBSUB_EMULATOR_HOST"):
+        raise RuntimeError("PUBSUB_EMULATOR_HOST is not set: refusing to touch a real project")
+    with pubsub_v1.PublisherClient() as publisher:  # type: ignore[attr-defined]
+        publisher.create_topic(name=names.topic_path, retry=SHORT_RETRY, timeout=TIMEOUT)
+    with pubsub_v1.SubscriberClient() as subscriber:
+        subscriber.create_subscription(
+            name=names.subscription_path,
+            topic=names.topic_path,
+            ack_deadline_seconds=60,
+            retry=SHORT_RETRY,
+            timeout=TIMEOUT,
+        )
+
+
+def create_bigquery(client: bigquery.Client, names: StackNames) -> None:
+    """Dataset and both tables, partitioned and clustered as the schema files say."""
+    client.create_dataset(names.dataset, exists_ok=True, retry=SHORT_RETRY, timeout=TIMEOUT)
+    for resource in (CUSTOMERS, CUSTOMERS_DLQ):
+        table = bigquery.Table.from_api_repr(
+            {
+                **resource,
+                "tableReference": {
+                    "projectId": names.project,
+                    "datasetId": names.dataset,
+                    "tableId": resource["tableReference"]["tableId"],
+                },
+            }
+        )
+        client.create_table(table, exists_ok=True, retry=SHORT_RETRY, timeout=TIMEOUT)
+
+
+def query(client: bigquery.Client, sql: str, names: StackNames | None = None) -> list[bigquery.Row]:
+    """Run `sql`, where `{customers}` and `{customers_dlq}` stand for the tables of `names`."""
+    if names:
+        sql = sql.format(customers=f"`{names.customers}`", customers_dlq=f"`{names.customers_dlq}`")
+    return list(client.query(sql, retry=SHORT_RETRY, timeout=TIMEOUT).result(timeout=60))

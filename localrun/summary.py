@@ -1,0 +1,78 @@
+"""What a local run produced, read back from the BigQuery emulator with SQL."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+
+from google.cloud import bigquery
+
+from localrun.resources import StackNames, query
+
+
+@dataclass(frozen=True)
+class Summary:
+    rows: int
+    distinct_customers: int
+    dead_letters_by_stage: dict[str, int]
+    top_countries: list[tuple[str, int]]
+    latency_p50_ms: float | None
+    latency_p95_ms: float | None
+
+    @property
+    def dead_letters(self) -> int:
+        return sum(self.dead_letters_by_stage.values())
+
+
+def collect(client: bigquery.Client, names: StackNames, top: int = 5) -> Summary:
+    rows, distinct = query(
+        client, "SELECT COUNT(*), COUNT(DISTINCT customer_id) FROM {customers}", names
+    )[0]
+    stages = query(
+        client, "SELECT stage, COUNT(*) FROM {customers_dlq} GROUP BY stage ORDER BY stage", names
+    )
+    countries = query(
+        client,
+        "SELECT country, COUNT(*) AS n FROM {customers} GROUP BY country ORDER BY n DESC, country",
+        names,
+    )[:top]
+    # End-to-end latency: Pub/Sub accepted the message -> the pipeline built its row.
+    latencies = [
+        row[0]
+        for row in query(
+            client,
+            "SELECT TIMESTAMP_DIFF(ingested_at, publish_time, MILLISECOND) FROM {customers}",
+            names,
+        )
+        if row[0] is not None
+    ]
+    p50 = p95 = None
+    if len(latencies) >= 2:
+        cuts = statistics.quantiles(latencies, n=100, method="inclusive")
+        p50, p95 = cuts[49], cuts[94]
+    elif latencies:
+        p50 = p95 = float(latencies[0])
+    return Summary(
+        rows=rows,
+        distinct_customers=distinct,
+        dead_letters_by_stage={stage: n for stage, n in stages},
+        top_countries=[(country, n) for country, n in countries],
+        latency_p50_ms=p50,
+        latency_p95_ms=p95,
+    )
+
+
+def render(summary: Summary) -> str:
+    stages = ", ".join(f"{stage} {n}" for stage, n in summary.dead_letters_by_stage.items())
+    countries = ", ".join(f"{country} {n}" for country, n in summary.top_countries)
+    lines = [
+        f"  rows:          {summary.rows} ({summary.distinct_customers} distinct customers)",
+        f"  dead letters:  {summary.dead_letters}" + (f" ({stages})" if stages else ""),
+        f"  top countries: {countries or '-'}",
+    ]
+    if summary.latency_p50_ms is not None:
+        lines.append(
+            f"  latency:       p50 {summary.latency_p50_ms / 1000:.2f}s, "
+            f"p95 {summary.latency_p95_ms / 1000:.2f}s (publish_time -> ingested_at)"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,27 @@
+"""Helpers for the end-to-end tests: customers whose ids the test knows, rows per customer."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+from contract import SCHEMA
+from localrun.resources import query
+from producer.fake import FakeSource
+from producer.runner import Message, to_message
+
+
+def fake_messages(count: int, seed: str) -> list[Message]:
+    """`count` contract messages of fake customers, as the producer publishes them."""
+    source = FakeSource(seed=seed)
+    return [to_message(source.user(), source.name, SCHEMA) for _ in range(count)]
+
+
+def customer_ids(resources) -> Counter:
+    """How many rows each customer_id has in the customers table."""
+    rows = query(resources.bigquery, "SELECT customer_id FROM {customers}", resources.names)
+    return Counter(row[0] for row in rows)
+
+
+def recorded_users(path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
