@@ -1,0 +1,1 @@
+"""Streaming pipeline: Pub/Sub customer messages -> typed BigQuery rows, dead letters aside."""

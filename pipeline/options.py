@@ -1,0 +1,193 @@
+"""The pipeline's parameters: one table here drives argparse, validation and metadata.json.
+
+`python -m pipeline.options` prints the Flex Template metadata; metadata.json is that output,
+and a test fails when the two disagree.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from apache_beam.options.pipeline_options import PipelineOptions
+
+STREAMING_INSERTS, STORAGE_WRITE_API = "STREAMING_INSERTS", "STORAGE_WRITE_API"
+CREATE_IF_NEEDED, CREATE_NEVER = "CREATE_IF_NEEDED", "CREATE_NEVER"
+
+_PROJECT = r"[a-z][-a-z0-9]{4,28}[a-z0-9]"
+TABLE_SPEC = rf"^{_PROJECT}[:.][A-Za-z0-9_]{{1,1024}}\.[-A-Za-z0-9_$]{{1,1024}}$"
+SUBSCRIPTION = rf"^projects/{_PROJECT}/subscriptions/[A-Za-z][-A-Za-z0-9._~%+]{{2,254}}$"
+TOPIC = rf"^projects/{_PROJECT}/topics/[A-Za-z][-A-Za-z0-9._~%+]{{2,254}}$"
+ENDPOINT = r"^https?://[^/\s]+/?$"
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One pipeline parameter; `regex` is what both the options and the template check."""
+
+    name: str
+    label: str
+    help: str
+    regex: str
+    param_type: str = "TEXT"
+    default: str | None = None
+    optional: bool = True
+    choices: tuple[str, ...] = ()
+
+    def metadata(self) -> dict[str, Any]:
+        """This parameter as a Flex Template ParameterMetadata entry."""
+        entry: dict[str, Any] = {
+            "name": self.name,
+            "label": self.label,
+            "helpText": self.help,
+            "isOptional": self.optional,
+            "regexes": [self.regex],
+            "paramType": self.param_type,
+        }
+        if self.choices:
+            entry["enumOptions"] = [{"value": choice} for choice in self.choices]
+        if self.default is not None:
+            entry["defaultValue"] = self.default
+        return entry
+
+
+PARAMETERS = (
+    Parameter(
+        "input_subscription",
+        "Pub/Sub input subscription",
+        "Subscription to read customer messages from, as projects/PROJECT/subscriptions/NAME. "
+        "Give exactly one of input_subscription and input_topic.",
+        SUBSCRIPTION,
+        param_type="PUBSUB_SUBSCRIPTION",
+    ),
+    Parameter(
+        "input_topic",
+        "Pub/Sub input topic",
+        "Topic to read from through a temporary subscription the runner creates, as "
+        "projects/PROJECT/topics/NAME (sees only messages published after the start). "
+        "Give exactly one of input_subscription and input_topic.",
+        TOPIC,
+        param_type="PUBSUB_TOPIC",
+    ),
+    Parameter(
+        "output_table",
+        "BigQuery customers table",
+        "Table for customer rows, as PROJECT:DATASET.TABLE or PROJECT.DATASET.TABLE.",
+        TABLE_SPEC,
+        param_type="BIGQUERY_TABLE",
+        optional=False,
+    ),
+    Parameter(
+        "dlq_table",
+        "BigQuery dead-letter table",
+        "Table for messages that could not be used, with the reason. "
+        "Defaults to the output table's name followed by _dlq.",
+        TABLE_SPEC,
+        param_type="BIGQUERY_TABLE",
+    ),
+    Parameter(
+        "write_method",
+        "BigQuery write method",
+        "How rows reach BigQuery: STREAMING_INSERTS (default) or STORAGE_WRITE_API.",
+        f"^({STREAMING_INSERTS}|{STORAGE_WRITE_API})$",
+        param_type="ENUM",
+        default=STREAMING_INSERTS,
+        choices=(STREAMING_INSERTS, STORAGE_WRITE_API),
+    ),
+    Parameter(
+        "create_disposition",
+        "Create tables if missing",
+        "CREATE_IF_NEEDED (default) creates missing tables from the schema files; "
+        "CREATE_NEVER expects them to exist (e.g. created by Terraform).",
+        f"^({CREATE_IF_NEEDED}|{CREATE_NEVER})$",
+        param_type="ENUM",
+        default=CREATE_IF_NEEDED,
+        choices=(CREATE_IF_NEEDED, CREATE_NEVER),
+    ),
+    Parameter(
+        "dedup_window_seconds",
+        "Duplicate window (seconds)",
+        "A customer_id seen again within this many seconds of processing time is dropped "
+        "as a duplicate. Default 600.",
+        r"^[1-9][0-9]{0,6}$",
+        param_type="NUMBER",
+        default="600",
+    ),
+)
+
+# Only for runs on emulators; never a Flex Template parameter.
+LOCAL_ONLY_PARAMETERS = (
+    Parameter(
+        "bigquery_endpoint",
+        "BigQuery endpoint (local runs only)",
+        "Send rows to this BigQuery API endpoint, e.g. http://127.0.0.1:9050 for the emulator. "
+        "The tables must exist (create_disposition is forced to CREATE_NEVER).",
+        ENDPOINT,
+    ),
+)
+LOCAL_ONLY_OPTIONS = tuple(parameter.name for parameter in LOCAL_ONLY_PARAMETERS)
+
+
+class InvalidOptions(ValueError):  # noqa: N818 (reads as the sentence it reports)
+    """A parameter value the pipeline cannot run with; the message is one readable line."""
+
+
+class CustomerPipelineOptions(PipelineOptions):
+    """The customer pipeline's own options, next to Beam's (--runner, --project, ...)."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser) -> None:
+        for parameter in PARAMETERS + LOCAL_ONLY_PARAMETERS:
+            kind = int if parameter.param_type == "NUMBER" else str
+            parser.add_argument(
+                f"--{parameter.name}",
+                type=kind,
+                default=None if parameter.default is None else kind(parameter.default),
+                help=parameter.help,
+            )
+
+
+def validate(options: CustomerPipelineOptions) -> None:
+    """Raises InvalidOptions for anything that would only fail once the job runs."""
+    for parameter in PARAMETERS + LOCAL_ONLY_PARAMETERS:
+        value = getattr(options, parameter.name)
+        if value is not None and not re.fullmatch(parameter.regex, str(value)):
+            raise InvalidOptions(f"--{parameter.name}={value!s:.200} is invalid: {parameter.help}")
+    if (options.input_subscription is None) == (options.input_topic is None):
+        raise InvalidOptions("give exactly one of --input_subscription and --input_topic")
+    if options.output_table is None:
+        raise InvalidOptions("--output_table is required (PROJECT:DATASET.TABLE)")
+    if options.bigquery_endpoint and options.write_method == STORAGE_WRITE_API:
+        raise InvalidOptions(
+            "--write_method=STORAGE_WRITE_API cannot use --bigquery_endpoint: "
+            "the Storage Write API runs only against real BigQuery"
+        )
+
+
+def dlq_table(options: CustomerPipelineOptions) -> str:
+    return options.dlq_table or f"{options.output_table}_dlq"
+
+
+def table_project(table_spec: str) -> str:
+    return re.split(r"[:.]", table_spec, maxsplit=1)[0]
+
+
+def template_metadata() -> dict[str, Any]:
+    """The Flex Template metadata (metadata.json) for PARAMETERS."""
+    return {
+        "name": "Customers: Pub/Sub to BigQuery",
+        "description": "Streams new-customer messages (randomuser.me users) from Pub/Sub into "
+        "a typed BigQuery table; unusable messages go to a dead-letter table with the reason.",
+        "streaming": True,
+        "supportsAtLeastOnce": True,
+        "supportsExactlyOnce": True,
+        "parameters": [parameter.metadata() for parameter in PARAMETERS],
+    }
+
+
+if __name__ == "__main__":
+    json.dump(template_metadata(), sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")

@@ -1,0 +1,129 @@
+"""The BigQuery tables, read from `pipeline/schemas/*.json`: the one place their columns live.
+
+Terraform, the local stack and the tests read the same files. Rows are checked against them
+before the write because the BigQuery emulator accepts what real BigQuery would reject.
+Beam-free, so the row builder can be used without a Beam install.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime
+import json
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from importlib import resources
+from typing import Any
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+# The canonical text forms BigQuery documents for DATE and TIMESTAMP values in JSON rows.
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})")
+
+
+def load_table(name: str) -> dict[str, Any]:
+    """The BigQuery Table resource (schema, partitioning, clustering) of `schemas/<name>.json`."""
+    text = resources.files("pipeline").joinpath("schemas", f"{name}.json").read_text("utf-8")
+    return json.loads(text)
+
+
+CUSTOMERS = load_table("customers")
+CUSTOMERS_DLQ = load_table("customers_dlq")
+
+
+def fields(table: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return table["schema"]["fields"]
+
+
+def column_names(table: Mapping[str, Any]) -> tuple[str, ...]:
+    return tuple(field["name"] for field in fields(table))
+
+
+def bigquery_schema(table: Mapping[str, Any]) -> dict[str, Any]:
+    """The schema in the dict form `WriteToBigQuery(schema=...)` accepts."""
+    return {"fields": fields(table)}
+
+
+def table_options(table: Mapping[str, Any]) -> dict[str, Any]:
+    """Partitioning and clustering, for `WriteToBigQuery(additional_bq_parameters=...)`."""
+    return {key: table[key] for key in ("timePartitioning", "clustering") if key in table}
+
+
+def parse_date(value: str) -> datetime.date:
+    if not _DATE.fullmatch(value):
+        raise ValueError(f"not a YYYY-MM-DD date: {value!r:.80}")
+    return datetime.date.fromisoformat(value)
+
+
+def parse_timestamp(value: str) -> datetime.datetime:
+    """An RFC 3339 timestamp with a time zone (what BigQuery accepts), as an aware datetime."""
+    if not _TIMESTAMP.fullmatch(value):
+        raise ValueError(f"not an RFC 3339 timestamp with a time zone: {value!r:.80}")
+    return datetime.datetime.fromisoformat(value)
+
+
+def _parse_bytes(value: str) -> bytes:
+    return base64.b64decode(value, validate=True)
+
+
+_TEXT_PARSERS: dict[str, Callable[[str], Any]] = {
+    "DATE": parse_date,
+    "TIMESTAMP": parse_timestamp,
+    "BYTES": _parse_bytes,
+}
+
+
+def _is_valid(value: Any, kind: str) -> bool:
+    if kind == "STRING":
+        return isinstance(value, str)
+    if kind in ("INTEGER", "INT64"):
+        is_int = isinstance(value, int) and not isinstance(value, bool)
+        return is_int and INT64_MIN <= value <= INT64_MAX
+    if kind in ("FLOAT", "FLOAT64"):
+        is_number = isinstance(value, int | float) and not isinstance(value, bool)
+        return is_number and math.isfinite(value)
+    if kind in ("BOOLEAN", "BOOL"):
+        return isinstance(value, bool)
+    if kind in _TEXT_PARSERS:
+        try:
+            _TEXT_PARSERS[kind](value)
+        except (TypeError, ValueError, binascii.Error):
+            return False
+        return isinstance(value, str)
+    raise ValueError(f"unsupported column type {kind}")
+
+
+def _value_error(value: Any, field: Mapping[str, Any]) -> str | None:
+    """Why `value` is not a valid insert_rows_json value for a non-null `field`, or None."""
+    name, kind = field["name"], field["type"]
+    if kind in ("RECORD", "STRUCT"):
+        if not isinstance(value, Mapping):
+            return f"{name}: expected an object, got {type(value).__name__}"
+        errors = row_errors(value, field["fields"])
+        return f"{name}: {'; '.join(errors)}" if errors else None
+    return None if _is_valid(value, kind) else f"{name}: {value!r:.80} is not a valid {kind}"
+
+
+def row_errors(row: Mapping[str, Any], schema_fields: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Every way `row` differs from the columns and types of `schema_fields` (empty: valid).
+
+    A valid row has exactly the schema's columns (None for a missing nullable value), in the
+    JSON form `insert_rows_json` sends: DATE "YYYY-MM-DD", TIMESTAMP RFC 3339, BYTES base64.
+    """
+    names = {field["name"] for field in schema_fields}
+    errors = [f"{name}: not a column" for name in row if name not in names]
+    for field in schema_fields:
+        name, mode = field["name"], field.get("mode", "NULLABLE")
+        if name not in row:
+            errors.append(f"{name}: missing")
+        elif row[name] is None:
+            if mode != "NULLABLE":
+                errors.append(f"{name}: {mode} column is null")
+        elif mode == "REPEATED" and not isinstance(row[name], list):
+            errors.append(f"{name}: REPEATED column is not a list")
+        else:
+            values = row[name] if mode == "REPEATED" else [row[name]]
+            errors.extend(error for value in values if (error := _value_error(value, field)))
+    return errors

@@ -1,0 +1,107 @@
+"""metadata.json (Flex Template parameters) is exactly what pipeline/options.py defines."""
+
+import argparse
+import json
+import re
+
+import pytest
+
+from pipeline import options as opts
+from pipeline.main import parse_options
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.unit
+
+METADATA = json.loads((ROOT / "metadata.json").read_text(encoding="utf-8"))
+PARAMETER_TYPES = {
+    "TEXT",
+    "PUBSUB_SUBSCRIPTION",
+    "PUBSUB_TOPIC",
+    "BIGQUERY_TABLE",
+    "ENUM",
+    "NUMBER",
+}
+
+
+def test_metadata_json_is_generated_from_the_options():
+    assert opts.template_metadata() == METADATA, (
+        "metadata.json is stale: run `python -m pipeline.options > metadata.json`"
+    )
+
+
+def test_every_option_is_a_template_parameter_except_local_only_ones():
+    parser = argparse.ArgumentParser()
+    opts.CustomerPipelineOptions._add_argparse_args(parser)
+    option_names = {action.dest for action in parser._actions if action.dest != "help"}
+    metadata_names = {parameter["name"] for parameter in METADATA["parameters"]}
+    assert metadata_names == option_names - set(opts.LOCAL_ONLY_OPTIONS)
+    assert not metadata_names & set(opts.LOCAL_ONLY_OPTIONS)
+
+
+def test_help_texts_and_defaults_agree_with_argparse():
+    parser = argparse.ArgumentParser()
+    opts.CustomerPipelineOptions._add_argparse_args(parser)
+    actions = {action.dest: action for action in parser._actions}
+    for parameter in METADATA["parameters"]:
+        action = actions[parameter["name"]]
+        assert action.help == parameter["helpText"]
+        default = None if action.default is None else str(action.default)
+        assert default == parameter.get("defaultValue")
+
+
+def test_only_output_table_is_required():
+    required = {p["name"] for p in METADATA["parameters"] if not p["isOptional"]}
+    assert required == {"output_table"}
+
+
+def test_parameters_use_flex_template_fields():
+    assert METADATA["streaming"] is True
+    for parameter in METADATA["parameters"]:
+        assert {"name", "label", "helpText", "isOptional", "regexes", "paramType"} <= set(parameter)
+        assert parameter["paramType"] in PARAMETER_TYPES
+        for regex in parameter["regexes"]:
+            re.compile(regex)
+        if parameter["paramType"] == "ENUM":
+            values = [option["value"] for option in parameter["enumOptions"]]
+            assert all(re.fullmatch(parameter["regexes"][0], value) for value in values)
+            assert parameter["defaultValue"] in values
+
+
+VALID = {
+    "input_subscription": "projects/my-project/subscriptions/customers-pipeline",
+    "input_topic": "projects/my-project/topics/customers",
+    "output_table": "my-project:shop.customers",
+    "dlq_table": "my-project.shop.customers_dlq",
+    "write_method": "STORAGE_WRITE_API",
+    "create_disposition": "CREATE_NEVER",
+    "dedup_window_seconds": "120",
+}
+INVALID = {
+    "input_subscription": "projects/my-project/topics/customers",
+    "input_topic": "customers",
+    "output_table": "shop.customers",
+    "dlq_table": "my-project:shop",
+    "write_method": "streaming_inserts",
+    "create_disposition": "CREATE_ALWAYS",
+    "dedup_window_seconds": "-5",
+}
+
+
+@pytest.mark.parametrize("parameter", METADATA["parameters"], ids=lambda p: p["name"])
+def test_template_regexes_accept_and_reject_what_the_options_do(parameter):
+    name, regex = parameter["name"], parameter["regexes"][0]
+    base = {
+        "input_subscription": VALID["input_subscription"],
+        "output_table": VALID["output_table"],
+    }
+    if name == "input_topic":
+        base.pop("input_subscription")
+
+    def argv(value):
+        return [f"--{key}={val}" for key, val in {**base, name: value}.items()]
+
+    assert re.fullmatch(regex, VALID[name])
+    parse_options(argv(VALID[name]))
+    assert not re.fullmatch(regex, INVALID[name])
+    with pytest.raises((opts.InvalidOptions, SystemExit)):
+        parse_options(argv(INVALID[name]))

@@ -1,0 +1,113 @@
+"""The Beam graph (TestPipeline + assert_that): every message becomes rows or dead letters."""
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import apache_beam as beam
+import pytest
+from apache_beam.io.gcp.pubsub import PubsubMessage
+from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
+from apache_beam.testing.test_stream import TestStream as BeamTestStream
+from apache_beam.testing.util import assert_that, equal_to
+from apache_beam.utils.timestamp import Timestamp
+
+from pipeline import schema, transforms
+from tests.conftest import FIXTURES, ROOT
+
+# A direct-runner pipeline that stalls must fail the test, not stall the whole suite.
+pytestmark = [pytest.mark.unit, pytest.mark.timeout(180)]
+# TestPipeline and TestStream are imported as Beam* so pytest does not collect them as tests.
+
+RUNNER = "BundleBasedDirectRunner"
+BAD_MESSAGES = sorted((ROOT / "tests" / "data" / "bad_messages").glob("*-*.*"))
+PUBLISHED = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+
+
+def _users(name: str) -> list[dict]:
+    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))["results"]
+
+
+def _message(data: bytes, message_id: str) -> PubsubMessage:
+    return PubsubMessage(data, {"source": "file"}, message_id=message_id, publish_time=PUBLISHED)
+
+
+def _good_users_in(path: Path) -> list[str]:
+    """Customer ids of the valid users of a bad-corpus envelope (the rest must dead-letter)."""
+    if "among_good" not in path.name:
+        return []
+    users = json.loads(path.read_bytes())["results"]
+    return [user["login"]["uuid"] for user in users if user.get("login", {}).get("uuid")]
+
+
+def test_bad_message_corpus_is_large_and_varied():
+    assert len(BAD_MESSAGES) >= 25
+    stages = {path.name.split("-", 1)[0] for path in BAD_MESSAGES}
+    assert stages == {"parse", "validate"}
+
+
+def test_every_message_becomes_rows_or_dead_letters():
+    singles = _users("28_api_nat_all_v1.4_results50.json")
+    envelope_users = _users("03_api_results100_seed_kbs.json")
+    messages = [_message(json.dumps(user).encode(), f"user-{i}") for i, user in enumerate(singles)]
+    messages.append(
+        _message((FIXTURES / "03_api_results100_seed_kbs.json").read_bytes(), "envelope")
+    )
+    messages.append(_message(json.dumps(singles[0]).encode(), "redelivery-of-user-0"))
+    messages += [_message(path.read_bytes(), path.name) for path in BAD_MESSAGES]
+
+    expected_rows = [user["login"]["uuid"] for user in singles + envelope_users]
+    expected_rows += [uuid for path in BAD_MESSAGES for uuid in _good_users_in(path)]
+    expected_dead_letters = [(path.name, path.name.split("-", 1)[0]) for path in BAD_MESSAGES]
+    # One duplicate is dropped; everything else is a row or a dead letter.
+    assert len(expected_rows) + len(expected_dead_letters) == 50 + 100 + len(BAD_MESSAGES) + sum(
+        len(_good_users_in(path)) for path in BAD_MESSAGES
+    )
+
+    with BeamTestPipeline(runner=RUNNER) as p:
+        rows, dead_letters = (
+            p | beam.Create(messages) | transforms.ToCustomerRows(dedup_window_seconds=600)
+        )
+        assert_that(
+            rows | "Ids" >> beam.Map(lambda row: row["customer_id"]),
+            equal_to(expected_rows),
+            label="rows",
+        )
+        assert_that(
+            dead_letters
+            | "Where" >> beam.Map(lambda letter: (letter["message_id"], letter["stage"])),
+            equal_to(expected_dead_letters),
+            label="dead letters",
+        )
+        customers_errors = rows | "CheckRows" >> beam.FlatMap(
+            schema.row_errors, schema.fields(schema.CUSTOMERS)
+        )
+        dlq_errors = dead_letters | "CheckDeadLetters" >> beam.FlatMap(
+            schema.row_errors, schema.fields(schema.CUSTOMERS_DLQ)
+        )
+        assert_that(customers_errors, equal_to([]), label="rows match the schema")
+        assert_that(dlq_errors, equal_to([]), label="dead letters match the schema")
+
+
+def _row(customer_id: str, n: int) -> dict:
+    return {"customer_id": customer_id, "n": n}
+
+
+def test_duplicates_within_the_window_are_dropped_and_later_ones_kept():
+    window = 600
+    # DeduplicatePerKey sets its expiry timer from the wall clock; the direct runner's test
+    # clock starts at 0, so jumping it past "now + window" expires every key.
+    after_window = int(Timestamp.now().micros // 1_000_000) + window + 1
+    stream = (
+        BeamTestStream()
+        .add_elements([_row("a", 1), _row("b", 2), _row("a", 3)])
+        .advance_processing_time(window - 1)
+        .add_elements([_row("a", 4), _row("c", 5)])
+        .advance_processing_time(after_window)
+        .add_elements([_row("a", 6), _row("c", 7), _row("c", 8)])
+        .advance_watermark_to_infinity()
+    )
+    with BeamTestPipeline(runner=RUNNER, options=PipelineOptions(streaming=True)) as p:
+        kept = p | stream | transforms.DeduplicateCustomers(window) | beam.Map(lambda row: row["n"])
+        assert_that(kept, equal_to([1, 2, 5, 6, 7]))

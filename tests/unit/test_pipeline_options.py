@@ -1,0 +1,165 @@
+"""Options: fail fast with one readable line; --help lists every parameter; the graph builds."""
+
+import subprocess
+import sys
+
+import apache_beam as beam
+import pytest
+from apache_beam.options.pipeline_options import StandardOptions
+
+from pipeline import bigquery
+from pipeline import options as opts
+from pipeline.main import build_pipeline, parse_options
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.unit
+
+SUBSCRIPTION = "--input_subscription=projects/my-project/subscriptions/customers-pipeline"
+TOPIC = "--input_topic=projects/my-project/topics/customers"
+OUTPUT = "--output_table=my-project:shop.customers"
+
+
+def _customer_options(*argv: str) -> opts.CustomerPipelineOptions:
+    return parse_options(list(argv)).view_as(opts.CustomerPipelineOptions)
+
+
+def test_defaults():
+    options = _customer_options(SUBSCRIPTION, OUTPUT)
+    assert options.write_method == opts.STREAMING_INSERTS
+    assert options.create_disposition == opts.CREATE_IF_NEEDED
+    assert options.dedup_window_seconds == 600
+    assert options.bigquery_endpoint is None
+    assert opts.dlq_table(options) == "my-project:shop.customers_dlq"
+    assert parse_options([SUBSCRIPTION, OUTPUT]).view_as(StandardOptions).streaming
+
+
+def test_explicit_values():
+    options = _customer_options(
+        TOPIC,
+        "--output_table=my-project.shop.customers",
+        "--dlq_table=my-project.audit.rejected",
+        "--write_method=STORAGE_WRITE_API",
+        "--create_disposition=CREATE_NEVER",
+        "--dedup_window_seconds=30",
+    )
+    assert opts.dlq_table(options) == "my-project.audit.rejected"
+    assert options.write_method == opts.STORAGE_WRITE_API
+    assert options.dedup_window_seconds == 30
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        ([OUTPUT], "give exactly one of --input_subscription and --input_topic"),
+        (
+            [SUBSCRIPTION, TOPIC, OUTPUT],
+            "give exactly one of --input_subscription and --input_topic",
+        ),
+        ([SUBSCRIPTION], "--output_table is required"),
+        (
+            [SUBSCRIPTION, "--output_table=shop.customers"],
+            "--output_table=shop.customers is invalid",
+        ),
+        (
+            [SUBSCRIPTION, "--output_table=my-project:shop"],
+            "--output_table=my-project:shop is invalid",
+        ),
+        ([SUBSCRIPTION, OUTPUT, "--dlq_table=x y"], "--dlq_table=x y is invalid"),
+        (["--input_subscription=customers", OUTPUT], "--input_subscription=customers is invalid"),
+        (
+            ["--input_topic=projects/p/topics/t", OUTPUT],
+            "--input_topic=projects/p/topics/t is invalid",
+        ),
+        (
+            [SUBSCRIPTION, OUTPUT, "--write_method=FILE_LOADS"],
+            "--write_method=FILE_LOADS is invalid",
+        ),
+        ([SUBSCRIPTION, OUTPUT, "--create_disposition=NO"], "--create_disposition=NO is invalid"),
+        ([SUBSCRIPTION, OUTPUT, "--dedup_window_seconds=0"], "--dedup_window_seconds=0 is invalid"),
+        (
+            [SUBSCRIPTION, OUTPUT, "--bigquery_endpoint=localhost"],
+            "--bigquery_endpoint=localhost is",
+        ),
+        (
+            [
+                SUBSCRIPTION,
+                OUTPUT,
+                "--write_method=STORAGE_WRITE_API",
+                "--bigquery_endpoint=http://h:1",
+            ],
+            "--write_method=STORAGE_WRITE_API cannot use --bigquery_endpoint",
+        ),
+    ],
+)
+def test_invalid_options_fail_before_any_job_is_built(argv, message):
+    with pytest.raises(opts.InvalidOptions) as raised:
+        parse_options(argv)
+    assert str(raised.value).startswith(message)
+    assert "\n" not in str(raised.value)
+
+
+def _run_module(*argv: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", *argv],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_help_lists_every_parameter():
+    result = _run_module("--help")
+    assert result.returncode == 0, result.stderr
+    for parameter in opts.PARAMETERS + opts.LOCAL_ONLY_PARAMETERS:
+        assert f"--{parameter.name}" in result.stdout
+
+
+def test_bad_options_print_one_line_not_a_traceback():
+    result = _run_module(SUBSCRIPTION, TOPIC, OUTPUT)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        "python -m pipeline: error: give exactly one of --input_subscription and --input_topic"
+    ]
+
+
+def _applied(transform):
+    yield transform
+    for part in transform.parts:
+        yield from _applied(part)
+
+
+@pytest.mark.parametrize("source", [SUBSCRIPTION, TOPIC])
+@pytest.mark.parametrize("endpoint", [None, "http://127.0.0.1:9050"])
+def test_build_pipeline_wires_every_step(source, endpoint):
+    argv = [source, OUTPUT] + ([f"--bigquery_endpoint={endpoint}"] if endpoint else [])
+    options = parse_options(argv)
+    p = beam.Pipeline(options=options)
+    build_pipeline(p, options.view_as(opts.CustomerPipelineOptions))
+
+    applied = {node.full_label: node.transform for node in _applied(p.transforms_stack[0])}
+    top = {label for label in applied if label and "/" not in label}
+    assert top == {
+        "ReadPubSub",
+        "ToCustomerRows",
+        "WriteCustomers",
+        "AllDeadLetters",
+        "WriteDeadLetters",
+    }
+    for sink, table in [
+        ("WriteCustomers/Write/WriteToBigQuery", "customers"),
+        ("WriteDeadLetters/Write/WriteToBigQuery", "customers_dlq"),
+    ]:
+        write = applied[sink]
+        assert write.table_reference.tableId == table
+        if endpoint:
+            assert isinstance(write.test_client, bigquery.EndpointClient)
+            assert (write.test_client.endpoint, write.test_client.project) == (
+                endpoint,
+                "my-project",
+            )
+            assert write.create_disposition == opts.CREATE_NEVER
+        else:
+            assert write.test_client is None
+            assert write.create_disposition == opts.CREATE_IF_NEEDED
