@@ -10,6 +10,7 @@ PY     := $(VENV)/bin/python
 N      ?= 500
 SOURCE ?= fake
 KEEP   ?= 0
+INPUT  ?=
 # cloud targets: PROJECT is required; the rest come from `terraform output` unless given
 PROJECT     ?=
 REGION      ?= europe-west1
@@ -47,8 +48,11 @@ $(VENV)/.installed: requirements/dev.txt pyproject.toml
 	@scripts/venv.sh "$(PYTHON)" "$(VENV)"
 	@touch $@
 
-run: venv ## Run the whole flow locally on emulators (N=500 SOURCE=fake|randomuser|file KEEP=1)
-	@$(PY) -m localrun --count "$(N)" --source "$(SOURCE)" $(if $(filter 1 yes true,$(KEEP)),--keep)
+run: venv ## Run the whole flow locally on emulators (N=500 SOURCE=fake|randomuser|file INPUT=f.jsonl KEEP=1)
+	@$(PY) -m localrun --count "$(N)" --source "$(SOURCE)" $(if $(INPUT),--input "$(INPUT)") $(if $(filter 1 yes true,$(KEEP)),--keep)
+
+stop: venv ## Stop a local stack left up by make run KEEP=1
+	@$(PY) -m localrun --stop
 
 test: venv tools ## Run every test tier (unit, integration, e2e, container, static); CI runs exactly this
 	@scripts/test.sh
@@ -141,5 +145,5 @@ producer: ## Run the producer image against the project's topic (N=500 SOURCE=fa
 	  -e PRODUCER_TOPIC=$(call out,topic) -e PRODUCER_SOURCE=$(SOURCE) -e PRODUCER_COUNT=$(N) \
 	  $(PRODUCER_IMAGE):$(TAG)
 
-.PHONY: help venv run test test-unit test-integration test-container test-static lint format bench lock clean \
+.PHONY: help venv run stop test test-unit test-integration test-container test-static lint format bench lock clean \
         images tools infra build template deploy producer

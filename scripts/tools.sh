@@ -8,7 +8,6 @@ tools=${2:-.tools}
 cd "$(dirname "$0")/.."
 
 lock=requirements/checkov.txt
-[ -f "$lock" ] || lock=requirements/checkov.in # until the lead locks it
 venv="$tools/checkov"
 stamp="$venv/.installed-$(sha256sum "$lock" | cut -c1-16)"
 
