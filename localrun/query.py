@@ -26,10 +26,13 @@ def main(argv: list[str] | None = None) -> int:
         rows = query(client, argv[0], state.names(kept))
     except (exceptions.GoogleAPIError, KeyError, IndexError) as error:
         sys.exit(f"localrun.query: error: {error}")
-    if rows:
-        print("\t".join(rows[0].keys()))
-    for row in rows:
-        print("\t".join("" if value is None else str(value) for value in row.values()))
+    try:
+        if rows:
+            print("\t".join(rows[0].keys()))
+        for row in rows:
+            print("\t".join("" if value is None else str(value) for value in row.values()))
+    except BrokenPipeError:  # `| head` closed the pipe: the reader has what it wanted
+        sys.stderr.close()
     return 0
 
 
