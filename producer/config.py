@@ -65,8 +65,8 @@ def _bounded(kind: Callable[[str], Any], low: float, high: float = float("inf"))
     def parse(value: str):
         number = kind(value)
         if not low <= number <= high:
-            upper = "" if high == float("inf") else f" and {high:g}"
-            raise argparse.ArgumentTypeError(f"{value} is not between {low:g}{upper}")
+            expected = f"at least {low:g}" if high == float("inf") else f"{low:g} to {high:g}"
+            raise argparse.ArgumentTypeError(f"{value} is out of range: expected {expected}")
         return number
 
     parse.__name__ = kind.__name__  # argparse names the type in its messages

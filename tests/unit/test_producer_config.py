@@ -64,8 +64,8 @@ def test_durations(text, seconds):
     [
         ([], {}, "--topic is required (or PRODUCER_TOPIC)"),
         (["--topic", "customers"], {}, "is not a topic path"),
-        (["--topic", TOPIC, "--rate", "-1"], {}, "-1 is not between 0"),
-        (["--topic", TOPIC, "--batch-size", "6000"], {}, "is not between 1 and 5000"),
+        (["--topic", TOPIC, "--rate", "-1"], {}, "-1 is out of range: expected at least 0"),
+        (["--topic", TOPIC, "--batch-size", "6000"], {}, "out of range: expected 1 to 5000"),
         (["--topic", TOPIC, "--api-url", "randomuser.me/api"], {}, "is not an http(s) URL"),
         (["--topic", TOPIC, "--nat", "us,zz"], {}, "unknown nationality 'ZZ'"),
         (["--topic", TOPIC, "--duration", "soon"], {}, "is not a duration"),
