@@ -54,7 +54,7 @@ run: venv ## Run the whole flow locally on emulators (N=500 SOURCE=fake|randomus
 stop: venv ## Stop a local stack left up by make run KEEP=1
 	@$(PY) -m localrun --stop
 
-test: venv tools ## Run every test tier (unit, integration, e2e, container, static); CI runs exactly this
+test: venv tools docker ## Run every test tier (unit, integration, e2e, container, static); CI runs exactly this
 	@scripts/test.sh
 
 test-unit: venv ## Unit tests only (no services)
@@ -63,7 +63,7 @@ test-unit: venv ## Unit tests only (no services)
 test-integration: venv ## Integration and end-to-end tests on the real emulators
 	@$(PY) -m pytest -m "integration or e2e"
 
-test-container: venv ## Container tests: real docker build / docker run of both images
+test-container: venv docker ## Container tests: real docker build / docker run of both images
 	@$(PY) -m pytest -m container
 
 test-static: venv tools ## Static checks: ruff, yamllint, hadolint, terraform fmt, checkov
@@ -91,6 +91,9 @@ images: ## Build both images locally (PIP_CA=ca.pem behind a TLS proxy; PYTHON_B
 	scripts/docker-build.sh --file Dockerfile.pipeline --tag customer-pipeline:$(LOCAL_TAG) $(BASE_ARG) .
 	scripts/docker-build.sh --file Dockerfile.producer --tag customer-producer:$(LOCAL_TAG) $(BASE_ARG) .
 	@docker image ls --format '{{.Repository}}:{{.Tag}}  {{.Size}}' | grep -E '^customer-(pipeline|producer):$(LOCAL_TAG) '
+
+docker: ## Make Docker ready for the container tests: install/start it, build the offline base image (root)
+	@scripts/docker-setup.sh
 
 tools: ## Install checkov in its own virtualenv (.tools/checkov) for the static tests
 	@scripts/tools.sh "$(PYTHON)" .tools
@@ -145,5 +148,5 @@ producer: ## Run the producer image against the project's topic (N=500 SOURCE=fa
 	  -e PRODUCER_TOPIC=$(call out,topic) -e PRODUCER_SOURCE=$(SOURCE) -e PRODUCER_COUNT=$(N) \
 	  $(PRODUCER_IMAGE):$(TAG)
 
-.PHONY: help venv run stop test test-unit test-integration test-container test-static lint format bench lock clean \
+.PHONY: help venv run stop docker test test-unit test-integration test-container test-static lint format bench lock clean \
         images tools infra build template deploy producer

@@ -26,5 +26,5 @@ for cli in "${candidates[@]}"; do
   fi
 done
 echo "error: no docker CLI with BuildKit found: install the buildx plugin (docker-buildx-plugin)" \
-  "or Debian's docker.io, or set DOCKER=/path/to/docker (scripts/ci-docker.sh sets one up)" >&2
+  "or Debian's docker.io, or set DOCKER=/path/to/docker (scripts/docker-setup.sh sets one up)" >&2
 exit 2

@@ -2,7 +2,7 @@
 
 The images are built with the same script as `make images` (scripts/docker-build.sh). Where no
 registry is reachable (CI, this project's machines) the Python base is the image that
-scripts/ci-docker.sh builds offline, and the official Google binaries (Beam's boot, the Flex
+scripts/docker-setup.sh builds offline, and the official Google binaries (Beam's boot, the Flex
 Template launcher) are replaced by a placeholder stage: that is said in the test output.
 """
 
@@ -21,7 +21,10 @@ ROOT = Path(__file__).resolve().parents[2]
 PYTHON_BASE = os.environ.get("PYTHON_BASE_IMAGE", "local/python:3.11-bookworm")
 PLACEHOLDER = "local/dataflow-binaries-placeholder:test"
 OFFICIAL_BINARIES = ("/opt/apache/beam/boot", "/opt/google/dataflow/python_template_launcher")
-SETUP_HINT = "run `sudo scripts/ci-docker.sh` (installs docker.io, starts dockerd, builds the base)"
+SETUP_HINT = (
+    "run `make docker` as root or `sudo scripts/docker-setup.sh` "
+    "(installs docker.io, starts dockerd, builds the base image)"
+)
 
 # testcontainers' reaper image cannot be pulled offline; each test removes its own containers.
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")

@@ -1,16 +1,28 @@
 #!/usr/bin/env bash
-# Give this machine a working Docker for the container tests; idempotent, safe to re-run.
-#   1. install docker.io (daemon + a BuildKit-capable client) and debootstrap if missing;
-#   2. start dockerd in the background unless a daemon already answers;
+# Give this machine a working Docker for the container tests; idempotent, and a no-op (about a
+# second) when everything is already there. `make test` and `make test-container` run it.
+#   1. install docker.io if there is no Docker daemon binary (root);
+#   2. start dockerd in the background unless a daemon already answers (root);
 #   3. build the offline Python 3.11 base image ($PYTHON_BASE_IMAGE) if absent, because no
-#      image registry is reachable here: debootstrap a minimal Debian bookworm, import it,
-#      then add Debian's python3 (3.11, with venv) in one small Dockerfile.
-# Root is needed for steps 1-2 (CI and the dev machines run as root).
+#      image registry may be reachable: debootstrap a minimal Debian bookworm (installing
+#      debootstrap if needed), import it, then add Debian's python3 (3.11, with venv).
 set -euo pipefail
 
 base_image=${PYTHON_BASE_IMAGE:-local/python:3.11-bookworm}
-state_dir=${DOCKER_STATE_DIR:-/var/tmp/ci-docker}
-log() { echo "==> ci-docker: $*"; }
+state_dir=${DOCKER_STATE_DIR:-/var/tmp/docker-setup}
+log() { echo "==> docker-setup: $*"; }
+as_root() {
+  [ "$(id -u)" -eq 0 ] && return 0
+  echo "error: $1 needs root: run \`sudo scripts/docker-setup.sh\` once" >&2
+  exit 1
+}
+apt_install() {
+  as_root "installing $*"
+  log "installing $* (apt-get)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
 
 debian_mirror() {
   local sources=/etc/apt/sources.list.d/debian.sources
@@ -21,16 +33,11 @@ debian_mirror() {
   fi
 }
 
-if ! command -v dockerd >/dev/null || ! command -v debootstrap >/dev/null \
-  || [ ! -x /usr/bin/docker ]; then
-  log "installing docker.io and debootstrap (apt-get)"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends docker.io debootstrap >/dev/null
-fi
+command -v dockerd >/dev/null || apt_install docker.io
 
 mkdir -p "$state_dir"
 if ! docker info >/dev/null 2>&1; then
+  as_root "starting dockerd (or start your Docker service)"
   log "starting dockerd (log: $state_dir/dockerd.log)"
   setsid dockerd >"$state_dir/dockerd.log" 2>&1 </dev/null &
   for _ in $(seq 1 60); do
@@ -48,6 +55,8 @@ log "daemon up: $(docker info --format 'server {{.ServerVersion}}, storage {{.Dr
 if ! docker image inspect "$base_image" >/dev/null 2>&1; then
   rootfs_image="${base_image%%:*}-rootfs:bookworm"
   if ! docker image inspect "$rootfs_image" >/dev/null 2>&1; then
+    as_root "building the base image with debootstrap"
+    command -v debootstrap >/dev/null || apt_install debootstrap
     rootfs=$(mktemp -d "$state_dir/rootfs.XXXXXX")
     trap 'rm -rf "$rootfs"' EXIT
     log "debootstrap minimal bookworm from $(debian_mirror) (about 30 s)"
