@@ -431,14 +431,15 @@ class ParseMessages(beam.DoFn):
 
 
 class CountRows(beam.DoFn):
-    """Passes rows through, counting them in the `customers` namespace as `name`."""
+    """Passes elements through, adding `step` per element to the `customers` counter `name`."""
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, step: int = 1):
         self._counter = Metrics.counter(METRICS_NAMESPACE, name)
+        self._step = step
 
-    def process(self, row: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        self._counter.inc()
-        yield row
+    def process(self, element: Any) -> Iterator[Any]:
+        self._counter.inc(self._step)
+        yield element
 
 
 class CountDeadLetters(beam.DoFn):
@@ -458,7 +459,10 @@ class DeduplicateCustomers(beam.PTransform):
     """Keeps the first row per `customer_id` seen within `window_seconds` of processing time.
 
     Beam's DeduplicatePerKey holds one flag per customer_id in per-key state and clears it with
-    a processing-time timer, so the guarantee holds across bundles, workers and restarts.
+    a processing-time timer, so the guarantee holds across bundles, workers and restarts. It
+    has no counter of its own: `duplicates_dropped` is +1 for every row going in and -1 for
+    every row coming out, so it settles on the number dropped (rows between the two steps
+    count as dropped for the moment they are in flight).
     """
 
     def __init__(self, window_seconds: int):
@@ -466,14 +470,15 @@ class DeduplicateCustomers(beam.PTransform):
         self._window = Duration(seconds=window_seconds)
 
     def expand(self, rows):
+        keyed_row = tuple[str, dict[str, Any]]
         return (
             rows
+            | "CountCandidates" >> beam.ParDo(CountRows("duplicates_dropped", +1))
             | "KeyByCustomerId"
-            >> beam.Map(lambda row: (row["customer_id"], row)).with_output_types(
-                tuple[str, dict[str, Any]]
-            )
+            >> beam.Map(lambda row: (row["customer_id"], row)).with_output_types(keyed_row)
             | "DeduplicatePerKey" >> DeduplicatePerKey(processing_time_duration=self._window)
             | "DropKeys" >> beam.Values()
+            | "CountKept" >> beam.ParDo(CountRows("duplicates_dropped", -1))
         )
 
 
