@@ -3,31 +3,15 @@
 from __future__ import annotations
 
 import json
-import time
-import uuid
 
 import pytest
-from google.cloud import pubsub_v1
 from testcontainers.core.container import DockerContainer
 
 from contract import ATTR_CUSTOMER_ID, CREDENTIAL_FIELDS
 from localrun.emulators import OFFLINE_AUTH_ENV
+from tests.conftest import producer_summary, pull_messages
 
 pytestmark = pytest.mark.container
-
-PROJECT = "container-project"
-
-
-@pytest.fixture
-def topic(pubsub_emulator):
-    """A fresh topic and subscription on the emulator: (topic path, subscription path)."""
-    name = f"customers-{uuid.uuid4().hex[:8]}"
-    topic_path = f"projects/{PROJECT}/topics/{name}"
-    subscription_path = f"projects/{PROJECT}/subscriptions/{name}"
-    pubsub_v1.PublisherClient().create_topic(name=topic_path)
-    with pubsub_v1.SubscriberClient() as subscriber:
-        subscriber.create_subscription(name=subscription_path, topic=topic_path)
-    return topic_path, subscription_path
 
 
 def producer_container(image: str, emulator_address: str, *args: str) -> DockerContainer:
@@ -35,34 +19,6 @@ def producer_container(image: str, emulator_address: str, *args: str) -> DockerC
     for key, value in {**OFFLINE_AUTH_ENV, "PUBSUB_EMULATOR_HOST": emulator_address}.items():
         container = container.with_env(key, value)
     return container.with_kwargs(network_mode="host")  # reaches the emulator on 127.0.0.1
-
-
-def pull(subscription: str, at_least: int, timeout: float = 60.0, *, drain: bool = True) -> list:
-    """Pull (and ack) until at least `at_least` messages came; with `drain`, also what follows."""
-    messages: list = []
-    deadline = time.monotonic() + timeout
-    with pubsub_v1.SubscriberClient() as subscriber:
-        while time.monotonic() < deadline:
-            response = subscriber.pull(
-                subscription=subscription, max_messages=1000, timeout=5, return_immediately=False
-            )
-            if response.received_messages:
-                messages += [m.message for m in response.received_messages]
-                subscriber.acknowledge(
-                    subscription=subscription,
-                    ack_ids=[m.ack_id for m in response.received_messages],
-                )
-            if len(messages) >= at_least and not (drain and response.received_messages):
-                return messages
-    return messages
-
-
-def summary(logs: str) -> dict:
-    """The producer's closing JSON log line."""
-    for line in reversed(logs.splitlines()):
-        if line.startswith("{") and json.loads(line).get("message") == "summary":
-            return json.loads(line)
-    raise AssertionError(f"no summary line in the producer's log:\n{logs[-2000:]}")
 
 
 def test_runs_as_non_root(producer_image, docker_run):
@@ -84,8 +40,8 @@ def test_image_has_no_beam_and_no_pip(producer_image, docker_run):
     assert result.stdout.strip() == "[]"
 
 
-def test_n_customers_arrive(producer_image, pubsub_emulator, topic):
-    topic_path, subscription = topic
+def test_n_customers_arrive(producer_image, pubsub_emulator, pubsub_topic):
+    topic_path, subscription = pubsub_topic
     count = 300
     container = producer_container(
         producer_image,
@@ -101,9 +57,9 @@ def test_n_customers_arrive(producer_image, pubsub_emulator, topic):
         exit_code = wrapped.wait(timeout=120)["StatusCode"]
         logs = wrapped.logs().decode()
     assert exit_code == 0, logs[-2000:]
-    assert summary(logs)["published"] == count
+    assert producer_summary(logs)["published"] == count
 
-    messages = pull(subscription, at_least=count)
+    messages = pull_messages(subscription, at_least=count)
     ids = {m.attributes[ATTR_CUSTOMER_ID] for m in messages}
     assert len(ids) == count
     for message in messages:
@@ -111,8 +67,10 @@ def test_n_customers_arrive(producer_image, pubsub_emulator, topic):
         assert not set(CREDENTIAL_FIELDS) & set(login)
 
 
-def test_docker_stop_flushes_and_exits_zero(producer_image, pubsub_emulator, topic, docker_run):
-    topic_path, subscription = topic
+def test_docker_stop_flushes_and_exits_zero(
+    producer_image, pubsub_emulator, pubsub_topic, docker_run
+):
+    topic_path, subscription = pubsub_topic
     container = producer_container(
         producer_image,
         pubsub_emulator.address,
@@ -123,7 +81,7 @@ def test_docker_stop_flushes_and_exits_zero(producer_image, pubsub_emulator, top
     )
     with container:
         wrapped = container.get_wrapped_container()
-        first = pull(subscription, at_least=50, drain=False)
+        first = pull_messages(subscription, at_least=50, drain=False)
         assert len(first) >= 50, wrapped.logs().decode()[-2000:]
         wrapped.stop(timeout=20)  # docker stop: SIGTERM, SIGKILL only after 20 s
         state = docker_run("inspect", "--format", "{{json .State}}", wrapped.id).stdout
@@ -131,10 +89,10 @@ def test_docker_stop_flushes_and_exits_zero(producer_image, pubsub_emulator, top
     state = json.loads(state)
     assert state["ExitCode"] == 0, logs[-2000:]
     assert not state["OOMKilled"]
-    closing = summary(logs)
+    closing = producer_summary(logs)
     assert closing["stop_reason"] == "SIGTERM"
     assert closing["failed"] == 0
     # Flushed: everything the producer counted as published is in the subscription.
-    rest = pull(subscription, at_least=closing["published"] - len(first), timeout=30)
+    rest = pull_messages(subscription, at_least=closing["published"] - len(first), timeout=30)
     ids = {m.attributes[ATTR_CUSTOMER_ID] for m in first + rest}
     assert len(ids) == closing["published"]

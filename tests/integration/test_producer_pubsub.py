@@ -8,68 +8,15 @@ import os
 import signal
 import subprocess
 import sys
-import time
-import uuid
 
 import pytest
-from google.api_core.exceptions import DeadlineExceeded
-from google.cloud import pubsub_v1
 
 from contract import CREDENTIAL_FIELDS, SCHEMA
-from tests.conftest import FIXTURES, ROOT
+from tests.conftest import FIXTURES, ROOT, producer_summary, pull_messages
 
 pytestmark = pytest.mark.integration
 
 PROJECT = "producer-it"
-
-
-@pytest.fixture(scope="module")
-def clients(pubsub_emulator):
-    publisher, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
-    yield publisher, subscriber
-    subscriber.close()
-
-
-@pytest.fixture
-def topic(clients):
-    """A fresh topic with one subscription; yields (topic path, subscription path)."""
-    publisher, subscriber = clients
-    name = f"customers-{uuid.uuid4().hex[:8]}"
-    topic_path = publisher.topic_path(PROJECT, name)
-    subscription = subscriber.subscription_path(PROJECT, name)
-    publisher.create_topic(name=topic_path)
-    subscriber.create_subscription(name=subscription, topic=topic_path, ack_deadline_seconds=60)
-    yield topic_path, subscription
-    subscriber.delete_subscription(subscription=subscription)
-    publisher.delete_topic(topic=topic_path)
-
-
-def _pull(subscriber, subscription: str, timeout: float) -> list:
-    """One synchronous pull of up to 1,000 messages, acknowledged; [] when none came in time."""
-    try:
-        response = subscriber.pull(
-            request={"subscription": subscription, "max_messages": 1000},
-            timeout=timeout,
-            retry=None,
-        )
-    except DeadlineExceeded:
-        return []
-    received = response.received_messages
-    if received:
-        subscriber.acknowledge(
-            request={"subscription": subscription, "ack_ids": [m.ack_id for m in received]}
-        )
-    return [m.message for m in received]
-
-
-def pull_all(subscriber, subscription: str, expected: int, timeout: float = 60.0) -> list:
-    """Messages until `expected` distinct ones arrived, plus whatever one more short pull finds."""
-    messages: dict[str, object] = {}
-    deadline = time.monotonic() + timeout
-    while len(messages) < expected and time.monotonic() < deadline:
-        messages.update((m.message_id, m) for m in _pull(subscriber, subscription, 10))
-    messages.update((m.message_id, m) for m in _pull(subscriber, subscription, 2))
-    return list(messages.values())
 
 
 def producer_env(**extra: str) -> dict[str, str]:
@@ -89,24 +36,15 @@ def run_producer(*args: str, env: dict[str, str] | None = None, timeout: float =
     )
 
 
-def log_lines(stderr: str) -> list[dict]:
-    return [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
-
-
-def summary(stderr: str) -> dict:
-    (line,) = [entry for entry in log_lines(stderr) if entry["message"] == "summary"]
-    return line
-
-
-def test_publishes_20000_fake_customers_with_attributes_and_no_credentials(clients, topic):
-    topic_path, subscription = topic
+def test_publishes_20000_fake_customers_with_attributes_and_no_credentials(pubsub_topic):
+    topic_path, subscription = pubsub_topic
     result = run_producer("--topic", topic_path, "--source", "fake", "--rate", "0",
                           "--count", "20000", "--seed", "it")  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
-    report = summary(result.stderr)
+    report = producer_summary(result.stderr)
     assert (report["published"], report["failed"], report["stop_reason"]) == (20000, 0, "count")
 
-    messages = pull_all(clients[1], subscription, expected=20000)
+    messages = pull_messages(subscription, 20000)
     assert len(messages) == 20000
     ids = set()
     for message in messages:
@@ -124,8 +62,8 @@ def test_publishes_20000_fake_customers_with_attributes_and_no_credentials(clien
         assert not any(f'"{credential}"'.encode() in m.data for m in messages)
 
 
-def test_sigterm_flushes_everything_reported_as_sent(clients, topic, tmp_path):
-    topic_path, subscription = topic
+def test_sigterm_flushes_everything_reported_as_sent(pubsub_topic, tmp_path):
+    topic_path, subscription = pubsub_topic
     record = tmp_path / "sent.jsonl"
     process = subprocess.Popen(
         [sys.executable, "-m", "producer", "--topic", topic_path, "--source", "fake",
@@ -143,46 +81,46 @@ def test_sigterm_flushes_everything_reported_as_sent(clients, topic, tmp_path):
     finally:
         process.kill()
     assert process.returncode == 0, "".join(lines) + rest
-    report = summary("".join(lines) + rest)
+    report = producer_summary("".join(lines) + rest)
     assert report["stop_reason"] == "SIGTERM"
     assert report["failed"] == 0
 
     sent = [json.loads(line)["login"]["uuid"] for line in record.read_text().splitlines()]
     assert len(sent) == report["published"] > 500
-    pulled = pull_all(clients[1], subscription, expected=len(sent))
+    pulled = pull_messages(subscription, len(sent))
     pulled_ids = [message.attributes["customer_id"] for message in pulled]
     assert sorted(pulled_ids) == sorted(sent)
 
 
-def test_replays_a_saved_api_response(clients, topic):
-    topic_path, subscription = topic
+def test_replays_a_saved_api_response(pubsub_topic):
+    topic_path, subscription = pubsub_topic
     saved = FIXTURES / "28_api_nat_all_v1.4_results50.json"
     result = run_producer("--topic", topic_path, "--source", "file", "--input", str(saved),
                           "--rate", "0", "--log-format", "text")  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     assert "summary published=50 failed=0" in result.stderr
-    messages = pull_all(clients[1], subscription, expected=50)
+    messages = pull_messages(subscription, 50)
     assert {m.attributes["source"] for m in messages} == {"file"}
     assert len(messages) == 50
 
 
-def test_publishes_from_a_self_hosted_randomuser_api(clients, topic, httpserver):
+def test_publishes_from_a_self_hosted_randomuser_api(pubsub_topic, httpserver):
     """The default source end to end, against a local server answering like the API."""
-    topic_path, subscription = topic
+    topic_path, subscription = pubsub_topic
     body = (FIXTURES / "05_api_results10_nat_br_us_de_fr_gb.json").read_text()
     httpserver.expect_request("/api/1.4/").respond_with_data(body, content_type="application/json")
     result = run_producer("--topic", topic_path, "--api-url", httpserver.url_for("/api/"),
                           "--batch-size", "10", "--count", "10", "--rate", "0")  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
-    messages = pull_all(clients[1], subscription, expected=10)
+    messages = pull_messages(subscription, 10)
     assert sorted(m.attributes["customer_id"] for m in messages) == sorted(
         user["login"]["uuid"] for user in json.loads(body)["results"]
     )
     assert {m.attributes["source"] for m in messages} == {"randomuser"}
 
 
-def test_a_failing_api_ends_with_exit_4_after_flushing(topic, httpserver):
-    topic_path, _ = topic
+def test_a_failing_api_ends_with_exit_4_after_flushing(pubsub_topic, httpserver):
+    topic_path, _ = pubsub_topic
     httpserver.expect_request("/api/1.4/").respond_with_data("Not Found", status=404)
     result = run_producer("--topic", topic_path, "--api-url", httpserver.url_for("/api/"))
     assert result.returncode == 4
