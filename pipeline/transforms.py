@@ -92,6 +92,14 @@ def _json_type(value: Any) -> str:
     return names.get(type(value), type(value).__name__)
 
 
+def _shown(value: Any, limit: int = 80) -> str:
+    """A scalar as in `repr`, cut at `limit`; a container by its JSON type only (its repr
+    could be megabytes long, or nested deeper than the recursion limit)."""
+    if isinstance(value, str | int | float | bool) or value is None:
+        return f"{value if not isinstance(value, str) else value[: limit + 1]!r:.{limit}}"
+    return f"(a JSON {_json_type(value)})"
+
+
 def _text(user: Mapping[str, Any], path: str) -> str | None:
     value = _at(user, path)
     if value is None:
@@ -191,7 +199,7 @@ def _instant(user: Mapping[str, Any], key: str) -> datetime | None:
     except ValueError:  # e.g. month 13
         pass
     raise InvalidCustomer(
-        f"{key} {node!r:.80} is neither an object with a date (API 1.2+), "
+        f"{key} {_shown(node)} is neither an object with a date (API 1.2+), "
         "a 'YYYY-MM-DD HH:MM:SS' string (1.1) nor Unix seconds (1.0)"
     )
 
@@ -488,7 +496,7 @@ def _single_user(document: dict[str, Any]) -> dict[str, Any]:
             f"envelope results must be an array, got {_json_type(document['results'])}"
         )
     if "error" in document and "login" not in document:
-        raise InvalidMessage(f"payload is an API error response: {document['error']!r:.200}")
+        raise InvalidMessage(f"payload is an API error response: {_shown(document['error'], 200)}")
     return document
 
 

@@ -83,9 +83,7 @@ def test_version_1_0_fields_map_once_a_uuid_is_there():
 def test_version_1_1_dates_without_a_zone_are_read_as_utc():
     user = {**V11["results"][1], "login": {"uuid": CAPTURED["results"][0]["login"]["uuid"]}}
     row = _valid(transforms.to_customer_row(user))
-    assert row["registered_at"] == contract.to_rfc3339(
-        user["registered"].replace(" ", "T") + "Z"
-    )
+    assert row["registered_at"] == contract.to_rfc3339(user["registered"].replace(" ", "T") + "Z")
     assert row["date_of_birth"] == user["dob"][:10]
     assert row["postcode"] == user["location"]["postcode"]  # GB: a string
 
