@@ -126,16 +126,22 @@ def _row(customer_id: str, n: int) -> dict:
 
 
 def test_duplicates_within_the_window_are_dropped_and_later_ones_kept():
-    window = 600
-    # DeduplicatePerKey sets its expiry timer from the wall clock; the direct runner's test
-    # clock starts at 0, so jumping it past "now + window" expires every key.
-    after_window = int(Timestamp.now().micros // 1_000_000) + window + 1
+    """A wrong window fails this test: 1 s keeps "a" at +599 s, 1200 s drops it at +720 s.
+
+    DeduplicatePerKey sets its expiry timer from the wall clock (`Timestamp.now() + window`),
+    while the direct runner fires processing-time timers by its TestStream clock, which starts
+    at 0. So the stream first moves that clock to the wall clock's "now"; the pipeline starts
+    (and sets every timer) a few seconds later by the wall clock, which SLACK absorbs.
+    """
+    window, slack = 600, 120
+    now = Timestamp.now()
     stream = (
         BeamTestStream()
+        .advance_processing_time(now.micros // 1_000_000)
         .add_elements([_row("a", 1), _row("b", 2), _row("a", 3)])
-        .advance_processing_time(window - 1)
+        .advance_processing_time(window - 1)  # every timer still pending: drop "a" again
         .add_elements([_row("a", 4), _row("c", 5)])
-        .advance_processing_time(after_window)
+        .advance_processing_time(1 + slack)  # past every timer: all keys are new again
         .add_elements([_row("a", 6), _row("c", 7), _row("c", 8)])
         .advance_watermark_to_infinity()
     )
