@@ -28,6 +28,7 @@ from localrun.resources import StackNames, bigquery_client, create_bigquery, cre
 from localrun.stack import (
     Counts,
     StackError,
+    failed_pulls,
     follow,
     publish,
     start_pipeline,
@@ -153,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
         timeout = args.timeout or 60 + expected.rows / 10
         wait_for(client, names, expected, timeout, watch=[pipeline], progress=out.counts(expected))
         out.say("every message is a row or a dead letter")
-        print(render(collect(client, names)), flush=True)
+        print(render(collect(client, names), unread_pulls=failed_pulls(pipeline)), flush=True)
         if args.keep:
             state.save(names, pubsub, bigquery, started)
             keep_up = True
