@@ -104,6 +104,29 @@ def test_replays_a_saved_api_response(pubsub_topic):
     assert len(messages) == 50
 
 
+def test_bad_file_lines_are_one_error_each_and_a_count_never_a_traceback(pubsub_topic, tmp_path):
+    topic_path, subscription = pubsub_topic
+    good = json.loads((FIXTURES / "01_api_results1.json").read_text())["results"][0]
+    surrogate = json.dumps({**good, "name": {"first": "x"}}).replace('"x"', '"\\ud800"')
+    lines = [surrogate, "not json", "[" * 100_000 + "]" * 100_000, json.dumps(good)]
+    saved = tmp_path / "users.jsonl"
+    saved.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = run_producer("--topic", topic_path, "--source", "file", "--input", str(saved),
+                          "--rate", "0", "--log-format", "json")  # fmt: skip
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert result.returncode == 4, result.stderr[-2000:]
+    skipped = [json.loads(line) for line in result.stderr.splitlines() if "skipped input" in line]
+    assert [(entry["line"], entry["reason"]) for entry in skipped] == [
+        (1, "name.first holds a lone surrogate, which UTF-8 cannot encode"),
+        (2, "not JSON: Expecting value: line 1 column 1 (char 0)"),
+        (3, "JSON nested too deeply"),
+    ]
+    summary = producer_summary(result.stderr)
+    assert (summary["published"], summary["skipped"]) == (1, 3)
+    (message,) = pull_messages(subscription, 1)
+    assert message.attributes["customer_id"] == good["login"]["uuid"]
+
+
 def test_publishes_from_a_self_hosted_randomuser_api(pubsub_topic, httpserver):
     """The default source end to end, against a local server answering like the API."""
     topic_path, subscription = pubsub_topic
