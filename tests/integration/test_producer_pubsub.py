@@ -3,6 +3,7 @@ credentials, lossless SIGTERM, and one-line configuration errors."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -10,8 +11,10 @@ import subprocess
 import sys
 
 import pytest
+from google.cloud import pubsub_v1
 
 from contract import CREDENTIAL_FIELDS, SCHEMA
+from localrun.emulators import start_pubsub_emulator
 from tests.conftest import FIXTURES, ROOT, producer_summary, pull_messages
 
 pytestmark = pytest.mark.integration
@@ -90,6 +93,68 @@ def test_sigterm_flushes_everything_reported_as_sent(pubsub_topic, tmp_path):
     pulled = pull_messages(subscription, len(sent))
     pulled_ids = [message.attributes["customer_id"] for message in pulled]
     assert sorted(pulled_ids) == sorted(sent)
+
+
+@contextlib.contextmanager
+def frozen(emulator):
+    """The emulator stops answering (SIGSTOP, or docker pause) but keeps its connections."""
+    if hasattr(emulator, "container"):
+        container = emulator.container.get_wrapped_container()
+        container.pause()
+        try:
+            yield
+        finally:
+            container.unpause()
+        return
+    emulator.signal(signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        emulator.signal(signal.SIGCONT)
+
+
+def test_a_flush_pubsub_cannot_finish_ends_within_the_stop_grace_with_a_summary(
+    tmp_path, monkeypatch
+):
+    """docker stop sends SIGTERM and SIGKILLs 10 s later: the producer must have reported by
+    then, counting what it could not confirm, instead of vanishing mid-flush."""
+    emulator = start_pubsub_emulator(tmp_path)  # its own: this test freezes it
+    try:
+        monkeypatch.setenv("PUBSUB_EMULATOR_HOST", emulator.address)
+        env = producer_env()
+        topic = f"projects/{PROJECT}/topics/frozen"
+        publisher = pubsub_v1.PublisherClient()
+        publisher.create_topic(name=topic)
+        publisher.stop()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "producer", "--topic", topic, "--source", "fake",
+             "--rate", "0", "--progress-interval", "0.2"],
+            stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
+        )  # fmt: skip
+        lines = []
+        try:
+            for line in process.stderr:
+                lines.append(line)
+                if '"progress"' in line and json.loads(line)["published"] > 200:
+                    break
+            with frozen(emulator):
+                process.send_signal(signal.SIGTERM)
+                try:  # what docker stop does: 10 s, then SIGKILL
+                    _, rest = process.communicate(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    _, rest = process.communicate()
+        finally:
+            process.kill()
+    finally:
+        emulator.stop()
+    log = "".join(lines) + rest
+    assert process.returncode == 3, log[-3000:]  # exited by itself, not SIGKILLed (-9)
+    summary = producer_summary(log)
+    assert summary["stop_reason"] == "SIGTERM"
+    assert summary["unconfirmed"] > 0
+    assert summary["exit_code"] == 3
+    assert "stop grace over" in log
 
 
 def test_replays_a_saved_api_response(pubsub_topic):
