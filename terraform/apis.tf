@@ -8,6 +8,7 @@ locals {
     "dataflow.googleapis.com",
     "iam.googleapis.com",
     "logging.googleapis.com",
+    "monitoring.googleapis.com", # alert policies, notification channel, dashboard (monitoring.tf)
     "pubsub.googleapis.com",
     "storage.googleapis.com",
   ])
