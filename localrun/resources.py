@@ -109,7 +109,7 @@ def create_bigquery(client: bigquery.Client, names: StackNames) -> None:
 
 
 def query(client: bigquery.Client, sql: str, names: StackNames | None = None) -> list[bigquery.Row]:
-    """Run `sql`, where `{customers}`, `{customers_dlq}` and `{<view>}` stand for those of `names`."""
+    """Run `sql`; `{customers}`, `{customers_dlq}` and `{<view>}` stand for those of `names`."""
     if names:
         sql = sql.format(
             customers=f"`{names.customers}`",
