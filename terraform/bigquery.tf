@@ -54,7 +54,7 @@ resource "google_bigquery_table" "views" {
   dataset_id          = google_bigquery_dataset.customers.dataset_id
   table_id            = each.key
   description         = trimspace(trimprefix(split("\n", each.value)[0], "--"))
-  deletion_protection = false # a view holds no data: recreating it from its file loses nothing
+  deletion_protection = var.deletion_protection # a changed query updates in place; a renamed file needs it off
   labels              = local.labels
 
   view {

@@ -4,14 +4,11 @@
 #  https://cloud.google.com/monitoring/api/metrics_gcp_p_z#gcp-pubsub). The runbook for each alert
 # is the README's "Operate" section.
 locals {
-  # The streaming jobs this project runs: `make deploy` names them customers-<UTC time>, the
-  # Terraform-managed job (deploy_job = true) is var.name.
-  job_name_regex = coalesce(var.job_name_regex, "customers-.*|${var.name}")
-  job_filter     = "resource.type = \"dataflow_job\" AND resource.label.job_name = monitoring.regex.full_match(\"${local.job_name_regex}\")"
+  job_filter = "resource.type = \"dataflow_job\" AND resource.label.job_name = monitoring.regex.full_match(\"${var.job_name_regex}\")"
   # PromQL selector of the pipeline's Beam counters (namespace `customers`, pipeline/transforms.py):
   # Dataflow exports each as dataflow.googleapis.com/job/user_counter, a GAUGE holding the job's
   # running total, with the counter's name in metric_name.
-  user_counter = "\"__name__\"=\"dataflow.googleapis.com/job/user_counter\", \"monitored_resource\"=\"dataflow_job\", \"job_name\"=~\"${local.job_name_regex}\""
+  user_counter = "\"__name__\"=\"dataflow.googleapis.com/job/user_counter\", \"monitored_resource\"=\"dataflow_job\", \"job_name\"=~\"${var.job_name_regex}\""
 
   notification_channels = concat(google_monitoring_notification_channel.email[*].id, var.notification_channels)
   runbook               = "Runbook: README.md, section \"Operate\" (customer-stream)."
@@ -206,14 +203,14 @@ resource "google_monitoring_alert_policy" "job_not_running" {
   documentation {
     mime_type = "text/markdown"
     subject   = "${var.name}: the streaming job is not running"
-    content   = "A job matching ${local.job_name_regex} failed or stopped reporting. Customers wait in the subscription (retention ${var.message_retention_duration}). ${local.runbook}"
+    content   = "A job matching ${var.job_name_regex} failed or stopped reporting. Customers wait in the subscription (retention ${var.message_retention_duration}). ${local.runbook}"
   }
 }
 
 resource "google_monitoring_dashboard" "pipeline" {
   dashboard_json = templatefile("${path.module}/dashboard.json.tftpl", {
     name            = var.name
-    job_name_regex  = local.job_name_regex
+    job_name_regex  = var.job_name_regex
     subscription_id = google_pubsub_subscription.dataflow.name
   })
 

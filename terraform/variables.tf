@@ -206,12 +206,12 @@ variable "notification_channels" {
 }
 
 variable "job_name_regex" {
-  description = "RE2 regex of the Dataflow job names the alerts and the dashboard watch; empty means `customers-.*|<name>` (make deploy's and Terraform's jobs)."
+  description = "RE2 regex of the Dataflow job names the alerts and the dashboard watch: make deploy names its jobs customers-<UTC time>, the Terraform-managed job is var.name (change both together)."
   type        = string
-  default     = ""
+  default     = "customers-.*|customer-stream"
 
   validation {
-    condition     = !can(regex("[\"\\\\]", var.job_name_regex))
+    condition     = length(var.job_name_regex) > 0 && !can(regex("[\"\\\\]", var.job_name_regex))
     error_message = "job_name_regex must not contain double quotes or backslashes (it is embedded in filters and PromQL)."
   }
 }
