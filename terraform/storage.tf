@@ -17,8 +17,8 @@ resource "google_storage_bucket" "dataflow" {
   }
 
   # staging/ is never aged out: every worker a streaming job starts, for as long as it runs, reads
-  # the files the launcher staged there (Beam's PackageUtil re-stages files older than a day for
-  # exactly this race with lifecycle deletion: apache/beam#41258).
+  # the files the launcher staged there (the race between lifecycle deletion and a running job
+  # that apache/beam#41258 works around by re-staging files older than a day).
   lifecycle_rule {
     condition {
       age            = var.temp_files_retention_days

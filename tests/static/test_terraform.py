@@ -114,8 +114,8 @@ def test_bucket_is_private_with_temp_lifecycle(hcl):
     ]
     assert "temp/" in prefixes
     # Every worker a streaming job starts reads the launcher's staged files, however old the job:
-    # ageing staging/ out would break a long-running job (apache/beam#41258 re-stages files for
-    # this race with lifecycle deletion).
+    # ageing staging/ out would break a long-running job (the race with lifecycle deletion that
+    # apache/beam#41258 works around by re-staging old files).
     assert not any(prefix.startswith("staging") for prefix in prefixes)
 
 
@@ -166,9 +166,10 @@ def test_subscription_keeps_what_the_readme_promises(hcl):
     (expiration,) = subscription["expiration_policy"]
     assert expiration["ttl"] == "", "an empty ttl is Pub/Sub's 'never expire'"
     assert subscription["ack_deadline_seconds"] == "${var.ack_deadline_seconds}"
+    assert hcl["variable"]["ack_deadline_seconds"]["default"] == 60
     readme = (ROOT / "README.md").read_text()
     deploy = readme.split("## Deploy to Google Cloud", 1)[1].split("\n## ", 1)[0]
-    for promise in ("7 days", "never expires", "no dead-letter", "ack deadline"):
+    for promise in ("7 days", "never expires", "no dead-letter", "60 s ack deadline"):
         assert promise in deploy, f"README deploy section no longer says {promise!r}"
 
 
