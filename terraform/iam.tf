@@ -24,10 +24,10 @@ resource "google_service_account" "cloudbuild" {
 }
 
 # Bucket prefixes are scoped with IAM Conditions on the object name, which for Cloud Storage is
-# projects/_/buckets/BUCKET/objects/OBJECT (https://cloud.google.com/iam/docs/conditions-resource-attributes,
-# https://cloud.google.com/storage/docs/access-control/iam#conditions; the bucket needs uniform
-# bucket-level access). Listing and buckets.get are checked on the bucket itself, which such a
-# condition never matches: legacyBucketReader grants exactly those two, unconditionally.
+# projects/_/buckets/BUCKET/objects/OBJECT (https://cloud.google.com/iam/docs/conditions-resource-attributes;
+# Google's startsWith sample: https://cloud.google.com/storage/docs/samples/storage-add-bucket-conditional-iam-binding;
+# conditions need uniform bucket-level access). Listing and buckets.get are checked on the bucket
+# itself, which such a condition never matches: legacyBucketReader grants those, unconditionally.
 locals {
   objects = "projects/_/buckets/${google_storage_bucket.dataflow.name}/objects"
 }
