@@ -469,11 +469,13 @@ def test_every_resource_waits_for_its_api(hcl):
 def test_service_agents_exist_before_they_are_granted(hcl):
     """A Google-managed service agent appears on first use of its service; a binding to one on a
     fresh project fails unless google_project_service_identity created it first."""
-    identities = resources(hcl, "google_project_service_identity")
-    assert {body["service"] for body in identities.values()} >= {
-        "dataflow.googleapis.com",
-        "cloudbuild.googleapis.com",
+    identities = {
+        body["service"] for body in resources(hcl, "google_project_service_identity").values()
     }
+    assert identities >= {"dataflow.googleapis.com", "cloudbuild.googleapis.com"}
+    assert identities <= set(re.findall(r'"([a-z.]+)"', hcl["locals"]["services"])), (
+        "API not enabled"
+    )
     text = "\n".join(path.read_text() for path in TERRAFORM.glob("*.tf"))
     assert "gserviceaccount.com" not in text, "a service agent's address built by hand"
     (trigger,) = resources(hcl, "google_cloudbuild_trigger").values()
