@@ -2,8 +2,8 @@
 --
 -- "Per day" is the day the customer registered (registered.date, the sign-up event), not the day the
 -- pipeline ingested the row: a replayed or late message still counts on its sign-up day. The table is
--- partitioned by ingested_at, so a query on this view reads every partition unless it also filters
--- the base table; for a cheap "today" count query customers with an ingested_at filter instead.
+-- partitioned by ingested_at, not registered_at, so a query on this view reads the whole table; for
+-- a cheap "today so far" count query customers with an ingested_at filter instead.
 -- A customer can land twice (a copy after the pipeline's duplicate window): the first row wins.
 -- BigQuery requires a WHERE, GROUP BY or HAVING clause next to QUALIFY, hence WHERE TRUE.
 SELECT
