@@ -3,7 +3,7 @@
 -- No contact details or names: join customers on customer_id where a campaign needs them.
 -- Age is in whole years on today's date (UTC); age_band is NULL-safe ('unknown' without a birth date).
 -- A customer can land twice (a copy after the pipeline's duplicate window): the first row wins.
--- BigQuery requires a WHERE, GROUP BY or HAVING clause next to QUALIFY, hence WHERE TRUE.
+-- WHERE TRUE: BigQuery has rejected a QUALIFY without a WHERE, GROUP BY or HAVING clause; harmless where it does not.
 SELECT
   customer_id,
   CASE

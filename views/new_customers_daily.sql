@@ -5,7 +5,7 @@
 -- partitioned by ingested_at, not registered_at, so a query on this view reads the whole table; for
 -- a cheap "today so far" count query customers with an ingested_at filter instead.
 -- A customer can land twice (a copy after the pipeline's duplicate window): the first row wins.
--- BigQuery requires a WHERE, GROUP BY or HAVING clause next to QUALIFY, hence WHERE TRUE.
+-- WHERE TRUE: BigQuery has rejected a QUALIFY without a WHERE, GROUP BY or HAVING clause; harmless where it does not.
 SELECT
   DATE(registered_at) AS signup_date,
   country,
