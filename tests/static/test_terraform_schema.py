@@ -143,7 +143,8 @@ def pin_problems(directory: Path, schemas: dict[str, Schema]) -> list[str]:
 
 
 def test_versions_pin_the_checked_provider_version(schemas):
-    assert not pin_problems(TERRAFORM, schemas)
+    problems = pin_problems(TERRAFORM, schemas)
+    assert not problems, "terraform/versions.tf: " + "\n".join(problems)
 
 
 @pytest.mark.parametrize(
@@ -152,7 +153,7 @@ def test_versions_pin_the_checked_provider_version(schemas):
      (">= 6.50", "admits 7.0.0"), ("~> 6.51", "excludes the checked 6.50.0")],
 )  # fmt: skip
 def test_a_pin_apart_from_the_checked_version_fails(tmp_path, schemas, pin, wrong):
-    copy = mutated(tmp_path, "versions.tf", r'"~> 6\.50"', f'"{pin}"', count=2)
+    copy = mutated(tmp_path, "versions.tf", r'(\bversion\s*=\s*)"[^"]*"', rf'\1"{pin}"', count=2)
     problems = pin_problems(copy, schemas)
     assert len(problems) == 2 and all(wrong in problem for problem in problems), problems
 
