@@ -8,7 +8,8 @@ terraform {
       source  = "hashicorp/google"
       version = "~> 6.50"
     }
-    # google_dataflow_flex_template_job is only in the beta provider.
+    # google_dataflow_flex_template_job and google_project_service_identity are only in the beta
+    # provider.
     google-beta = {
       source  = "hashicorp/google-beta"
       version = "~> 6.50"
@@ -24,8 +25,4 @@ provider "google" {
 provider "google-beta" {
   project = var.project_id
   region  = var.region
-}
-
-data "google_project" "this" {
-  project_id = var.project_id
 }
