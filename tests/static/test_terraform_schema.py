@@ -24,7 +24,6 @@ ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = ROOT / ".tools" / "terraform-schema"
 LOCK = ROOT / "requirements" / "terraform-schema.txt"
 GOOGLE, BETA = "hashicorp/google", "hashicorp/google-beta"
-PAGE = "https://registry.terraform.io/providers/hashicorp/{}/6.50.0/docs/{}"
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +65,8 @@ def test_schemas_are_the_locked_packages(schemas):
 
 def test_index_keeps_terraform_names_and_required_arguments(schemas):
     google = schemas[GOOGLE]
-    page, block = google.types["resource"]["google_pubsub_subscription"]
-    assert page == PAGE.format("google", "resources/pubsub_subscription")
+    link, block = google.types["resource"]["google_pubsub_subscription"]
+    assert link == page("resources", "pubsub_subscription")
     assert set(google.blocks[block].required) == {"name", "topic"}
     assert google.blocks[block].arguments["dead_letter_policy"]  # a nested block
     # jsii renames `build` to buildAttribute: the name comes from the registry link's anchor.
@@ -153,127 +152,193 @@ def test_versions_pin_the_checked_provider_version(schemas):
      (">= 6.50", "admits 7.0.0"), ("~> 6.51", "excludes the checked 6.50.0")],
 )  # fmt: skip
 def test_a_pin_apart_from_the_checked_version_fails(tmp_path, schemas, pin, wrong):
-    copy = mutated(tmp_path, "versions.tf", r'(\bversion\s*=\s*)"[^"]*"', rf'\1"{pin}"', count=2)
+    copy = terraform_copy(tmp_path, "versions.tf", r'(\bversion\s*=\s*)"[^"]*"', rf'\1"{pin}"')
     problems = pin_problems(copy, schemas)
-    assert len(problems) == 2 and all(wrong in problem for problem in problems), problems
+    assert len(problems) == len(schemas), problems
+    assert all(wrong in problem for problem in problems), problems
 
 
-def mutated(tmp_path: Path, file: str, pattern: str, replacement: str, count: int = 1) -> Path:
-    """A copy of terraform/ with `pattern` replaced in `file` (`count` times, asserted)."""
+# The mutation tests add these blocks to a copy of terraform/ and put one mistake into them: the
+# blocks are this test's own, so a change to terraform/ cannot quietly take a mistake away. They
+# use every meta-argument, a nested block two levels deep, a dynamic block and a beta-only type.
+MUTANTS = """
+resource "google_pubsub_subscription" "mutant" {
+  name                 = "mutant"
+  topic                = "projects/p/topics/t"
+  ack_deadline_seconds = 60
+  depends_on           = [google_storage_bucket.mutant]
+
+  retry_policy {
+    minimum_backoff = "10s"
+  }
+
+  lifecycle {
+    prevent_destroy = true
+    ignore_changes  = [labels]
+  }
+
+  timeouts {
+    create = "5m"
+  }
+}
+
+resource "google_storage_bucket" "mutant" {
+  for_each = toset(["a"])
+  name     = "mutant-${each.key}"
+  location = "EU"
+
+  lifecycle_rule {
+    condition {
+      age = 1
+    }
+    action {
+      type = "Delete"
+    }
+  }
+}
+
+resource "google_bigquery_table" "mutant" {
+  count      = 1
+  dataset_id = "d"
+  table_id   = "t"
+
+  dynamic "time_partitioning" {
+    for_each = ["DAY"]
+    content {
+      type = time_partitioning.value
+    }
+  }
+}
+
+resource "google_project_service_identity" "mutant" {
+  provider = google-beta
+  service  = "pubsub.googleapis.com"
+}
+
+data "google_project" "mutant" {
+  project_id = "p"
+}
+"""
+MUTANT_FILE = "terraform/mutants.tf"
+
+
+def terraform_copy(
+    tmp_path: Path, file: str = "", pattern: str = "", replacement: str = ""
+) -> Path:
+    """A copy of terraform/ plus MUTANTS, with `pattern` replaced in `file` if given (it must
+    match)."""
     copy = tmp_path / "terraform"
-    if not copy.exists():
-        shutil.copytree(TERRAFORM, copy, ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*"))
-    path = copy / file
-    text, made = re.subn(
-        pattern, replacement, path.read_text() if path.exists() else "", count=count
-    )
-    assert made == count, f"{file}: {pattern!r} is no longer there: update this mutation"
-    path.write_text(text)
+    shutil.copytree(TERRAFORM, copy, ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*"))
+    (copy / "mutants.tf").write_text(MUTANTS)
+    if pattern:
+        path = copy / file
+        text, made = re.subn(pattern, replacement, path.read_text())
+        assert made, f"{file}: {pattern!r} is no longer there: update this mutation"
+        path.write_text(text)
     return copy
 
 
-SUBSCRIPTION = "google_pubsub_subscription.dataflow"
-PUBSUB_PAGE = PAGE.format("google", "resources/pubsub_subscription")
-BUCKET_PAGE = PAGE.format("google", "resources/storage_bucket")
-TABLE_PAGE = PAGE.format("google", "resources/bigquery_table")
+def test_meta_arguments_dynamic_blocks_and_timeouts_are_understood(tmp_path, schemas):
+    """The mutants as they are: count, for_each, depends_on, provider, lifecycle, timeouts and
+    dynamic all pass, so each mistake below is the only thing a mutation test finds."""
+    report = check_dir(terraform_copy(tmp_path), schemas)
+    assert not report.problems, "\n".join(map(str, report.problems))
+    assert {"google_pubsub_subscription.mutant", "data.google_project.mutant"} <= set(
+        report.checked
+    )
+
+
+def page(kind: str, name: str, provider: str = "google") -> str:
+    return f"https://registry.terraform.io/providers/hashicorp/{provider}/6.50.0/docs/{kind}/{name}"
+
+
+def found(block: str, argument: str, message: str, link: str) -> Problem:
+    return Problem(MUTANT_FILE, block, argument, message, link)
+
+
+SUBSCRIPTION, SUBSCRIPTION_PAGE = (
+    "google_pubsub_subscription.mutant",
+    page("resources", "pubsub_subscription"),
+)
+BUCKET, BUCKET_PAGE = "google_storage_bucket.mutant", page("resources", "storage_bucket")
+TABLE, TABLE_PAGE = "google_bigquery_table.mutant", page("resources", "bigquery_table")
+IN_GOOGLE = "(hashicorp/google 6.50.0)"
 MUTATIONS = {
     "misspelt argument": (
-        "pubsub.tf", r"ack_deadline_seconds(\s+)= var", r"ack_deadline_secs\1= var",
-        [(SUBSCRIPTION, "ack_deadline_secs",
-          "ack_deadline_secs is not an argument or block here (hashicorp/google 6.50.0); "
-          "did you mean ack_deadline_seconds?", PUBSUB_PAGE)],
+        r"ack_deadline_seconds = 60", "ack_deadline_secs = 60",
+        [found(SUBSCRIPTION, "ack_deadline_secs", "ack_deadline_secs is not an argument or block "
+               f"here {IN_GOOGLE}; did you mean ack_deadline_seconds?", SUBSCRIPTION_PAGE)],
     ),
     "removed required argument": (
-        "pubsub.tf", r"\n\s*topic\s*= google_pubsub_topic\.customers\.id", "",
-        [(SUBSCRIPTION, "topic", "required argument topic is missing (hashicorp/google 6.50.0)",
-          PUBSUB_PAGE + "#topic")],
+        r'\n  topic += "projects/p/topics/t"', "",
+        [found(SUBSCRIPTION, "topic", f"required argument topic is missing {IN_GOOGLE}",
+               SUBSCRIPTION_PAGE + "#topic")],
     ),
     "unknown nested block": (
-        "pubsub.tf", r"retry_policy \{", "retry_polcy {",
-        [(SUBSCRIPTION, "retry_polcy", "retry_polcy is not an argument or block here "
-          "(hashicorp/google 6.50.0); did you mean retry_policy?", PUBSUB_PAGE)],
+        r"retry_policy \{", "retry_polcy {",
+        [found(SUBSCRIPTION, "retry_polcy", "retry_polcy is not an argument or block here "
+               f"{IN_GOOGLE}; did you mean retry_policy?", SUBSCRIPTION_PAGE)],
     ),
     "unknown block two levels deep, so its required twin is missing": (
-        "storage.tf", r"condition \{", "conditions {",
-        [("google_storage_bucket.dataflow", "lifecycle_rule.conditions",
-          "conditions is not an argument or block here (hashicorp/google 6.50.0); "
-          "did you mean condition?", BUCKET_PAGE),
-         ("google_storage_bucket.dataflow", "lifecycle_rule.condition",
-          "required argument condition is missing (hashicorp/google 6.50.0)",
-          BUCKET_PAGE + "#condition")],
+        r"condition \{", "conditions {",
+        [found(BUCKET, "lifecycle_rule.conditions", "conditions is not an argument or block "
+               f"here {IN_GOOGLE}; did you mean condition?", BUCKET_PAGE),
+         found(BUCKET, "lifecycle_rule.condition",
+               f"required argument condition is missing {IN_GOOGLE}", BUCKET_PAGE + "#condition")],
     ),
     "misspelt argument in a dynamic block's content": (
-        "bigquery.tf", r"type(\s+)= time_partitioning", r"tipe\1= time_partitioning",
-        [("google_bigquery_table.tables", "time_partitioning.tipe",
-          "tipe is not an argument or block here (hashicorp/google 6.50.0); did you mean type?",
-          TABLE_PAGE),
-         ("google_bigquery_table.tables", "time_partitioning.type",
-          "required argument type is missing (hashicorp/google 6.50.0)", TABLE_PAGE + "#type")],
+        r"type = time_partitioning", "tipe = time_partitioning",
+        [found(TABLE, "time_partitioning.tipe",
+               f"tipe is not an argument or block here {IN_GOOGLE}; did you mean type?",
+               TABLE_PAGE),
+         found(TABLE, "time_partitioning.type",
+               f"required argument type is missing {IN_GOOGLE}", TABLE_PAGE + "#type")],
     ),
     "unknown dynamic block": (
-        "bigquery.tf", r'dynamic "time_partitioning"', 'dynamic "time_partitionin"',
-        [("google_bigquery_table.tables", "time_partitionin",
-          'dynamic "time_partitionin": time_partitionin is not a block here '
-          "(hashicorp/google 6.50.0); did you mean time_partitioning?", TABLE_PAGE)],
+        r'dynamic "time_partitioning"', 'dynamic "time_partitionin"',
+        [found(TABLE, "time_partitionin", 'dynamic "time_partitionin": time_partitionin is not '
+               f"a block here {IN_GOOGLE}; did you mean time_partitioning?", TABLE_PAGE)],
     ),
     "beta-only resource without provider = google-beta": (
-        "dataflow.tf", r"\n\s*provider\s*= google-beta", "",
-        [("google_dataflow_flex_template_job.customers", "",
-          "resource type google_dataflow_flex_template_job is not in hashicorp/google 6.50.0, "
-          "only in hashicorp/google-beta: set provider = google-beta",
-          # cdktf links google-beta pages by the full type name (so do many docs)
-          PAGE.format("google-beta", "resources/google_dataflow_flex_template_job"))],
+        r"\n  provider = google-beta", "",
+        [found("google_project_service_identity.mutant", "",
+               "resource type google_project_service_identity is not in hashicorp/google 6.50.0, "
+               "only in hashicorp/google-beta: set provider = google-beta",
+               # cdktf links google-beta's pages by the full type name (as many docs do).
+               page("resources", "google_project_service_identity", "google-beta"))],
     ),
     "unknown resource type": (
-        "pubsub.tf", r'"google_pubsub_subscription" "dead_letter"',
-        '"google_pubsub_subscriptions" "dead_letter"',
-        [("google_pubsub_subscriptions.dead_letter", "",
-          "no resource type google_pubsub_subscriptions in hashicorp/google 6.50.0; "
-          "did you mean google_pubsub_subscription?",
-          PAGE.format("google", "").rstrip("/"))],
+        r'"google_storage_bucket" "mutant"', '"google_storage_buckets" "mutant"',
+        [found("google_storage_buckets.mutant", "",
+               "no resource type google_storage_buckets in hashicorp/google 6.50.0; "
+               "did you mean google_storage_bucket?",
+               "https://registry.terraform.io/providers/hashicorp/google/6.50.0/docs")],
     ),
     "misspelt argument of a data source": (
-        "versions.tf", r"project_id = var", "projekt_id = var",
-        [("data.google_project.this", "projekt_id",
-          "projekt_id is not an argument or block here (hashicorp/google 6.50.0); "
-          "did you mean project_id?", PAGE.format("google", "data-sources/project"))],
+        r'project_id = "p"', 'projekt_id = "p"',
+        [found("data.google_project.mutant", "projekt_id", "projekt_id is not an argument or "
+               f"block here {IN_GOOGLE}; did you mean project_id?",
+               page("data-sources", "project"))],
     ),
     "misspelt lifecycle argument": (
-        "pubsub.tf", r"(retain_acked_messages\s*= false)",
-        r"\1\n  lifecycle {\n    prevent_destroi = true\n  }",
-        [(SUBSCRIPTION, "lifecycle.prevent_destroi",
-          "prevent_destroi is not a lifecycle argument of a resource block; "
-          "did you mean prevent_destroy?",
-          "https://developer.hashicorp.com/terraform/language/meta-arguments/lifecycle")],
+        r"prevent_destroy = true", "prevent_destroi = true",
+        [found(SUBSCRIPTION, "lifecycle.prevent_destroi", "prevent_destroi is not a lifecycle "
+               "argument of a resource block; did you mean prevent_destroy?",
+               "https://developer.hashicorp.com/terraform/language/meta-arguments/lifecycle")],
     ),
     "a provider with no schema": (
-        "extra.tf", r"\A", 'resource "random_id" "suffix" {\n  byte_length = 4\n}\n',
-        [("random_id.suffix", "", "no schema of provider hashicorp/random to check it against "
-          "(have hashicorp/google, hashicorp/google-beta): add its package to "
-          "requirements/terraform-schema.txt", "https://registry.terraform.io/providers")],
+        r"\Z", 'resource "random_id" "mutant" {\n  byte_length = 4\n}\n',
+        [found("random_id.mutant", "", "no schema of provider hashicorp/random to check it "
+               "against (have hashicorp/google, hashicorp/google-beta): add its package to "
+               "requirements/terraform-schema.txt", "https://registry.terraform.io/providers")],
     ),
 }  # fmt: skip
 
 
 @pytest.mark.parametrize("mutation", MUTATIONS)
 def test_a_mistake_is_caught_with_file_block_argument_and_link(tmp_path, schemas, mutation):
-    file, pattern, replacement, expected = MUTATIONS[mutation]
-    report = check_dir(mutated(tmp_path, file, pattern, replacement), schemas)
-    found = sorted(report.problems, key=lambda p: p.argument)
-    assert found == sorted(
-        (Problem(f"terraform/{file}", *problem) for problem in expected), key=lambda p: p.argument
-    ), "\n".join(map(str, found))
-
-
-def test_meta_arguments_and_timeouts_are_understood(tmp_path, schemas):
-    """count, for_each, depends_on and provider are in today's HCL; add lifecycle and timeouts."""
-    copy = mutated(
-        tmp_path, "pubsub.tf", r"(retain_acked_messages\s*= false)",
-        r"\1\n  lifecycle {\n    prevent_destroy = true\n    ignore_changes = [labels]\n  }"
-        r'\n  timeouts {\n    create = "5m"\n  }',
-    )  # fmt: skip
-    report = check_dir(copy, schemas)
-    assert not report.problems, "\n".join(map(str, report.problems))
-    text = "".join(path.read_text() for path in copy.glob("*.tf"))
-    for meta in ("count", "for_each", "depends_on", "provider", "lifecycle", "timeouts", "dynamic"):
-        assert re.search(rf"^\s*{meta}\b", text, re.MULTILINE), f"no {meta} in the HCL checked"
+    pattern, replacement, expected = MUTATIONS[mutation]
+    report = check_dir(terraform_copy(tmp_path, "mutants.tf", pattern, replacement), schemas)
+    assert sorted(report.problems, key=str) == sorted(expected, key=str), "\n".join(
+        map(str, report.problems)
+    )
