@@ -2,17 +2,18 @@
 
 `terraform validate` needs the providers from the Terraform registry, which is not reachable here.
 The prebuilt CDK for Terraform providers (`cdktf-cdktf-provider-google[-beta]`, pinned with hashes
-in requirements/terraform-schema.txt) are generated from the providers' own schema: their jsii
-assembly holds every resource and data source as a `...Config` interface whose properties are the
-arguments a configuration may set (`optional` unless required; computed-only attributes are left
-out) and whose nested blocks are further interfaces. Each property's doc links the registry page
-with the argument's Terraform name as the anchor (`.../resources/pubsub_subscription#topic`).
+in requirements/terraform-schema.txt) are generated from the providers' own schema (what
+`terraform providers schema -json` prints): their jsii assembly holds every resource and data
+source as a `...Config` interface whose properties are the arguments a configuration may set
+(`optional` unless required; computed-only attributes are left out) and whose nested blocks are
+further interfaces. Each property's doc links the registry page with the argument's Terraform name
+as the anchor (`.../resources/pubsub_subscription#topic`).
 
 Two halves, both stdlib only:
 - `index`: run once by `make tools` (`python tests/static/terraform_schema.py index WHEEL...
   --out DIR`, before .venv exists). Reads the assembly inside each wheel (about 100 MB of JSON)
   and writes DIR/<provider>.json, a compact index of types, arguments and required arguments
-  that the static test loads in milliseconds. It records the wheel's sha256, which the test
+  that the static test loads in a tenth of a second. It records the wheel's sha256, which the test
   matches against the lock file and the wheel itself.
 - `check`: every `resource` and `data` block of a parsed Terraform module against the schema of
   the provider it uses: the type exists, every argument and nested block exists at any depth
@@ -83,7 +84,7 @@ def read_package(wheel: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         with archive.open(member) as tgz, tarfile.open(fileobj=tgz, mode="r|gz") as tar:
             for entry in tar:
                 if entry.name in ("package/.jsii", "package/package.json"):
-                    found[entry.name] = json.load(tar.extractfile(entry))  # type: ignore[arg-type]
+                    found[entry.name] = json.load(tar.extractfile(entry))
     return found["package/.jsii"], found["package/package.json"]
 
 
@@ -109,7 +110,7 @@ def nested_type(type_ref: dict[str, Any]) -> str | None:
         return nested_type(type_ref["collection"]["elementtype"])
     found = {nested_type(t) for t in type_ref.get("union", {}).get("types", [])} - {None}
     if len(found) > 1:
-        raise ValueError(f"a property of several block types: {sorted(found)}")  # type: ignore[arg-type]
+        raise ValueError(f"a property of several block types: {found}")
     return found.pop() if found else None
 
 
