@@ -81,7 +81,7 @@ test-integration: venv ## Integration and end-to-end tests on the real emulators
 test-container: venv docker ## Container tests: real docker build / docker run of both images
 	@$(PY) -m pytest -m container
 
-test-static: venv tools ## Static checks: ruff, yamllint, hadolint, terraform fmt, checkov
+test-static: venv tools ## Static checks: ruff, yamllint, hadolint, terraform fmt, checkov, provider schemas
 	@$(PY) -m pytest -m static
 
 lint: venv ## ruff check and format check on all Python
@@ -110,7 +110,7 @@ images: ## Build both images locally (PIP_CA=ca.pem behind a TLS proxy; PYTHON_B
 docker: ## Make Docker ready for the container tests: install/start it, build the offline base image (root)
 	@scripts/docker-setup.sh
 
-tools: ## Install checkov in its own virtualenv (.tools/checkov) for the static tests
+tools: ## Static-test tools in .tools/: checkov (own virtualenv), the Google provider schemas (hash-pinned)
 	@scripts/tools.sh "$(PYTHON)" .tools
 
 ##@ Cloud (PROJECT=<project id> required; REGION=europe-west1; nothing here runs in make test)

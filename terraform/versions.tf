@@ -2,6 +2,8 @@ terraform {
   required_version = ">= 1.5"
 
   required_providers {
+    # 6.50 is the schema tests/static/test_terraform_schema.py checks every block against
+    # (requirements/terraform-schema.txt); a test fails if this range and that version part.
     google = {
       source  = "hashicorp/google"
       version = "~> 6.50"

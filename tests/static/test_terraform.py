@@ -11,37 +11,23 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import hcl2
 import pytest
+from terraform_files import TERRAFORM, parse_dir
 
 pytestmark = pytest.mark.static
 
 ROOT = Path(__file__).resolve().parents[2]
-TERRAFORM = ROOT / "terraform"
 CHECKOV = ROOT / ".tools" / "checkov" / "bin" / "checkov"
 PRIMITIVE_ROLES = {"roles/owner", "roles/editor", "roles/viewer"}
 # The only roles a project-level binding may grant: Google offers no narrower scope for them.
 PROJECT_ROLES = {"roles/dataflow.worker", "roles/logging.logWriter"}
 
 
-def unquote(value):
-    """python-hcl2 keeps HCL's quotes on keys and literals: drop them, recursively."""
-    if isinstance(value, str):
-        return value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value
-    if isinstance(value, list):
-        return [unquote(v) for v in value]
-    if isinstance(value, dict):
-        return {unquote(k): unquote(v) for k, v in value.items() if not k.startswith("__")}
-    return value
-
-
 @pytest.fixture(scope="module")
 def hcl() -> dict:
     """Every .tf file merged: {"resource": {type: {name: body}}, "variable": {...}, ...}."""
     merged: dict = {}
-    for path in sorted(TERRAFORM.glob("*.tf")):
-        with path.open() as handle:
-            parsed = unquote(hcl2.load(handle))
+    for parsed in parse_dir(TERRAFORM).values():
         for kind, blocks in parsed.items():
             for block in blocks:
                 if kind in ("resource", "data"):
