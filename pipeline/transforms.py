@@ -532,6 +532,21 @@ class _Rejections:
         return f"{self.invalid} of {self.users} users in the envelope are invalid: {listed}"
 
 
+def _error_text(error: Exception) -> str:
+    """repr(error), which can itself fail (an argument nested past the recursion limit)."""
+    try:
+        return repr(error)
+    except Exception:
+        return f"{type(error).__name__} (its text could not be rendered)"
+
+
+def _stacktrace() -> str:
+    try:
+        return traceback.format_exc()
+    except Exception:
+        return "(the stack trace could not be rendered)"
+
+
 def process_message(
     payload: bytes | None,
     attributes: Mapping[str, str] | None = None,
@@ -578,15 +593,15 @@ def process_message(
             except InvalidCustomer as error:
                 rejections.add(where, str(error))
             except Exception as error:
-                rejections.add(where, repr(error), traceback.format_exc())
+                rejections.add(where, _error_text(error), _stacktrace())
             else:
                 rows.append(row)
     except InvalidMessage as error:
         return Outcome(dead_letters=[rejected("parse", _clip(str(error), MAX_REASON_LENGTH))])
     except Exception as error:
-        trace = _clip(traceback.format_exc(), MAX_STACKTRACE_LENGTH)
+        trace = _clip(_stacktrace(), MAX_STACKTRACE_LENGTH)
         return Outcome(
-            dead_letters=[rejected("parse", _clip(repr(error), MAX_REASON_LENGTH), trace)]
+            dead_letters=[rejected("parse", _clip(_error_text(error), MAX_REASON_LENGTH), trace)]
         )
     if not rejections.invalid:
         return Outcome(rows=rows)

@@ -121,3 +121,18 @@ def test_memory_stays_flat_on_a_10_mb_envelope_of_bad_users():
     )
     assert _bytes(letter) <= transforms.dead_letter_bound(payload, {"source": "file"})
     assert peak < 3 * len(payload), f"peak {peak / MB:.1f} MB for a {len(payload) / MB:.1f} MB"
+
+
+def test_an_error_whose_text_cannot_be_rendered_is_still_one_dead_letter(monkeypatch):
+    deep: list = []
+    for _ in range(100_000):
+        deep = [deep]
+
+    def broken(user, **kwargs):
+        raise ValueError(deep)  # repr() of it exceeds the recursion limit
+
+    monkeypatch.setattr(transforms, "to_customer_row", broken)
+    letter = _one_bounded_letter(_envelope([b"{}"]))
+    assert letter["errorMessage"].endswith(
+        "results[0]: ValueError (its text could not be rendered)"
+    )
