@@ -11,7 +11,8 @@ pytestmark = pytest.mark.unit
 
 
 def _users():
-    for path in sorted(FIXTURES.glob("*.json")):
+    # The captured responses: the built_* ones lack login.uuid or credentials by design.
+    for path in sorted(FIXTURES.glob("[0-9]*.json")):
         body = json.loads(path.read_text())
         yield from body.get("results", [])
 
