@@ -106,7 +106,7 @@ class WriteTable(beam.PTransform):
         return (rows | "WriteToBigQuery" >> self._sink()).failed_rows_with_errors
 
 
-class UnwritableDeadLetter(RuntimeError):
+class UnwritableDeadLetter(RuntimeError):  # noqa: N818 (reads as the sentence it reports)
     """BigQuery rejected a dead letter even in its reduced, schema-valid form."""
 
 
@@ -114,11 +114,11 @@ def _reasons(errors: Any) -> str:
     """BigQuery's insertErrors as `reason at location` only: its messages may quote values."""
     if not isinstance(errors, Sequence) or isinstance(errors, str):
         return "unknown error"
-    parts = [
-        f"{error.get('reason', 'error')}" + (f" at {error['location']}" if error.get("location") else "")
-        for error in errors
-        if isinstance(error, Mapping)
-    ]
+    parts = []
+    for error in errors:
+        if isinstance(error, Mapping):
+            where = f" at {error['location']}" if error.get("location") else ""
+            parts.append(f"{error.get('reason', 'error')}{where}")
     return ", ".join(parts) or "unknown error"
 
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Re-resolve the lock files, each pin with the sha256 of every file PyPI has for it, so that
-# `pip install --require-hashes` (images, .venv, checkov) refuses anything else. pipeline.txt and
+# `pip install --require-hashes` (images, .venv, checkov) refuses anything else; pip and setuptools
+# are pinned too (--allow-unsafe) where a lock needs them. pipeline.txt and
 # producer.txt are each complete on their own (they feed the images); dev.txt is constrained by
 # both so .venv runs exactly what ships. pip-compile keeps the pins already in a .txt: delete a
 # line (or pass --upgrade-package NAME via PIP_COMPILE_ARGS) to move one.
@@ -9,7 +10,7 @@ venv=${1:-.venv}
 cd "$(dirname "$0")/../requirements"
 compile() {
   # shellcheck disable=SC2086 # PIP_COMPILE_ARGS is a list of words
-  "../$venv/bin/pip-compile" --quiet --generate-hashes --no-emit-index-url --no-emit-find-links \
+  "../$venv/bin/pip-compile" --quiet --generate-hashes --allow-unsafe --no-emit-index-url --no-emit-find-links \
     --strip-extras ${PIP_COMPILE_ARGS:-} --output-file "$1.txt" "$1.in"
 }
 for lock in pipeline producer dev checkov; do

@@ -17,7 +17,6 @@ fi
 echo "==> installing checkov into $venv (from $lock; first time takes a minute)"
 rm -rf "$venv"
 "$python" -m venv "$venv"
-"$venv/bin/python" -m pip install --quiet --upgrade pip
-"$venv/bin/python" -m pip install --quiet -r "$lock"
+"$venv/bin/python" -m pip install --quiet --require-hashes --no-deps -r "$lock"
 touch "$stamp"
 echo "==> $("$venv/bin/checkov" --version 2>/dev/null | sed 's/^/checkov /') ready in $venv"

@@ -191,7 +191,9 @@ def test_real_graph_runs_in_the_image_workers(worker_pool, fresh_resources):
         assert actual == expected
 
     letters = query(
-        fresh_resources.bigquery, "SELECT message_id, stage, payloadBytes FROM {customers_dlq}", names
+        fresh_resources.bigquery,
+        "SELECT message_id, stage, payloadBytes FROM {customers_dlq}",
+        names,
     )
     assert sorted((row["message_id"], row["stage"]) for row in letters) == sorted(
         (message_id, stage) for message_id, (_, stage) in BAD.items()

@@ -92,6 +92,7 @@ def test_template_regexes_accept_and_reject_what_the_options_do(parameter):
         "input_subscription": VALID["input_subscription"],
         "output_table": VALID["output_table"],
     }
+
     def argv(value):
         return [f"--{key}={val}" for key, val in {**base, name: value}.items()]
 
