@@ -127,6 +127,15 @@ def _text(letter: Mapping[str, Any], name: str, limit: int) -> str | None:
     return value if isinstance(value, str) and len(value) <= limit else None
 
 
+def _payload(letter: Mapping[str, Any]) -> bytes | None:
+    """The dead letter's payload bytes: payloadBytes if it decodes, else payloadString's."""
+    try:
+        return base64.b64decode(letter["payloadBytes"], validate=True)
+    except (KeyError, TypeError, ValueError, binascii.Error):
+        text = letter.get("payloadString")
+        return text.encode("utf-8", errors="replace") if isinstance(text, str) else None
+
+
 def reduced_dead_letter(failure: Any, *, now: datetime.datetime | None = None) -> dict[str, Any]:
     """What is left of a dead letter BigQuery rejected, schema-valid by construction.
 
@@ -136,10 +145,7 @@ def reduced_dead_letter(failure: Any, *, now: datetime.datetime | None = None) -
     """
     _, letter, errors = failure
     letter = letter if isinstance(letter, Mapping) else {}
-    try:
-        payload = base64.b64decode(letter.get("payloadBytes") or "", validate=True)
-    except (TypeError, ValueError, binascii.Error):
-        payload = str(letter.get("payloadString") or "").encode("utf-8", errors="replace")
+    payload = _payload(letter)
     stage = letter.get("stage") if letter.get("stage") in transforms.STAGES else "write"
     original = str(letter.get("errorMessage"))[:MAX_REASON_LENGTH]
     reduced = transforms.dead_letter(
