@@ -19,7 +19,13 @@ REQUIREMENT = re.compile(
 
 
 def test_there_are_lock_files():
-    assert {lock.stem for lock in LOCKS} == {"checkov", "dev", "pipeline", "producer"}
+    assert {lock.stem for lock in LOCKS} == {
+        "checkov",
+        "dev",
+        "pipeline",
+        "producer",
+        "terraform-schema",
+    }
 
 
 @pytest.mark.parametrize("lock", LOCKS, ids=lambda path: path.name)
