@@ -11,6 +11,8 @@ N      ?= 500
 SOURCE ?= fake
 KEEP   ?= 0
 INPUT  ?=
+# make replay: python -m replay's flags, e.g. ARGS='--stage validate --execute'
+ARGS   ?=
 # cloud targets: PROJECT is required; the rest come from `terraform output` unless given
 PROJECT     ?=
 REGION      ?= europe-west1
@@ -84,6 +86,12 @@ lock: venv ## Re-resolve requirements/*.txt from requirements/*.in
 clean: ## Remove the virtualenvs, caches and local run state
 	rm -rf $(VENV) .tools .pytest_cache .ruff_cache .hypothesis .run build dist *.egg-info
 
+##@ Operate
+
+replay: venv ## Re-publish chosen dead letters; dry run unless --execute (ARGS='--stage validate'; PROJECT= for the cloud)
+	@$(if $(PROJECT),$(PY) -m replay --topic=$(call out,topic) --dlq-table=$(call out,dlq_table) \
+	  --output-table=$(call out,output_table) --replays-table=$(call out,replays_table) --project=$(PROJECT),$(PY) -m localrun.replay) $(ARGS)
+
 ##@ Images and tools
 
 images: ## Build both images locally (PIP_CA=ca.pem behind a TLS proxy; PYTHON_BASE, BEAM_SDK_IMAGE, LAUNCHER_IMAGE)
@@ -148,5 +156,5 @@ producer: ## Run the producer image against the project's topic (N=500 SOURCE=fa
 	  -e PRODUCER_TOPIC=$(call out,topic) -e PRODUCER_SOURCE=$(SOURCE) -e PRODUCER_COUNT=$(N) \
 	  $(PRODUCER_IMAGE):$(TAG)
 
-.PHONY: help venv run stop docker test test-unit test-integration test-container test-static lint format bench lock clean \
+.PHONY: help venv run stop replay docker test test-unit test-integration test-container test-static lint format bench lock clean \
         images tools infra build template deploy producer

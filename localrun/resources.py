@@ -1,4 +1,4 @@
-"""Topic, subscription, dataset and both tables on the emulators.
+"""Topic, subscription, dataset and the tables on the emulators.
 
 The tables come from `pipeline/schemas/*.json` (via `pipeline.schema`), as in the cloud.
 """
@@ -8,17 +8,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from google.api_core import retry as retries
-from google.api_core.client_options import ClientOptions
-from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery, pubsub_v1
 
-from pipeline.schema import CUSTOMERS, CUSTOMERS_DLQ
-
-# The emulator answers HTTP 500 to a badly typed request, and the client's default retry would
-# repeat that for 600 s: fail within seconds instead.
-SHORT_RETRY = retries.Retry(initial=0.2, maximum=2.0, timeout=20.0)
-TIMEOUT = 10.0
+from pipeline import bigquery_client as bq
+from pipeline.bigquery_client import SHORT_RETRY, TIMEOUT
+from pipeline.schema import CUSTOMERS, CUSTOMERS_DLQ, CUSTOMERS_DLQ_REPLAYS, TABLES
 
 
 @dataclass(frozen=True)
@@ -54,14 +48,14 @@ class StackNames:
     def customers_dlq(self) -> str:
         return self.table(CUSTOMERS_DLQ)
 
+    @property
+    def customers_dlq_replays(self) -> str:
+        return self.table(CUSTOMERS_DLQ_REPLAYS)
+
 
 def bigquery_client(endpoint: str, project: str) -> bigquery.Client:
     """A real BigQuery client talking to the emulator at `endpoint` without credentials."""
-    return bigquery.Client(
-        project=project,
-        credentials=AnonymousCredentials(),
-        client_options=ClientOptions(api_endpoint=endpoint),
-    )
+    return bq.client(project, endpoint)
 
 
 def create_pubsub(names: StackNames) -> None:
@@ -81,9 +75,9 @@ def create_pubsub(names: StackNames) -> None:
 
 
 def create_bigquery(client: bigquery.Client, names: StackNames) -> None:
-    """Dataset and both tables, partitioned and clustered as the schema files say."""
+    """Dataset and every table, partitioned and clustered as the schema files say."""
     client.create_dataset(names.dataset, exists_ok=True, retry=SHORT_RETRY, timeout=TIMEOUT)
-    for resource in (CUSTOMERS, CUSTOMERS_DLQ):
+    for resource in TABLES:
         table = bigquery.Table.from_api_repr(
             {
                 **resource,
@@ -98,7 +92,12 @@ def create_bigquery(client: bigquery.Client, names: StackNames) -> None:
 
 
 def query(client: bigquery.Client, sql: str, names: StackNames | None = None) -> list[bigquery.Row]:
-    """Run `sql`, where `{customers}` and `{customers_dlq}` stand for the tables of `names`."""
+    """Run `sql`, where `{customers}`, `{customers_dlq}` and `{customers_dlq_replays}` stand
+    for the tables of `names`."""
     if names:
-        sql = sql.format(customers=f"`{names.customers}`", customers_dlq=f"`{names.customers_dlq}`")
-    return list(client.query(sql, retry=SHORT_RETRY, timeout=TIMEOUT).result(timeout=60))
+        sql = sql.format(
+            customers=f"`{names.customers}`",
+            customers_dlq=f"`{names.customers_dlq}`",
+            customers_dlq_replays=f"`{names.customers_dlq_replays}`",
+        )
+    return bq.query(client, sql, timeout=60)

@@ -11,11 +11,8 @@ from apache_beam.io.gcp.bigquery import BigQueryDisposition, WriteToBigQuery
 from apache_beam.io.gcp.bigquery_tools import RetryStrategy
 from apache_beam.metrics import Metrics
 from apache_beam.utils.timestamp import Timestamp
-from google.api_core.client_options import ClientOptions
-from google.auth.credentials import AnonymousCredentials
-from google.cloud import bigquery
 
-from pipeline import schema, transforms
+from pipeline import bigquery_client, schema, transforms
 from pipeline.options import (
     CREATE_NEVER,
     STORAGE_WRITE_API,
@@ -55,11 +52,7 @@ class EndpointClient:
 
     def insert_rows_json(self, table: Any, json_rows: Sequence[Mapping[str, Any]], **kwargs):
         if self._client is None:
-            self._client = bigquery.Client(
-                project=self.project,
-                credentials=AnonymousCredentials(),
-                client_options=ClientOptions(api_endpoint=self.endpoint),
-            )
+            self._client = bigquery_client.client(self.project, self.endpoint)
         kwargs["retry"] = None
         kwargs["timeout"] = LOCAL_INSERT_TIMEOUT_SECONDS
         return self._client.insert_rows_json(table, json_rows, **kwargs)

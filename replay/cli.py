@@ -1,0 +1,173 @@
+"""`python -m replay`: select dead letters, show what would happen, and with --execute do it."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import uuid
+from datetime import UTC, datetime
+
+from google.api_core import exceptions
+
+from pipeline import bigquery_client
+from pipeline.options import TOPIC
+from pipeline.schema import STAGES
+from replay import tables
+from replay.plan import Plan, plan, written_messages
+from replay.publish import publish
+from replay.selection import Selection, parse_time
+
+LISTED = 50  # --list shows at most this many message ids per reason
+
+
+def _parser(prog: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Re-publish chosen dead letters of customers_dlq to the topic, each once, "
+        "with its original bytes and attributes plus replay_of=<message_id>. "
+        "A dry run unless --execute is given.",
+    )
+    where = parser.add_argument_group("where")
+    where.add_argument("--topic", required=True, type=_topic, help="projects/P/topics/T")
+    where.add_argument(
+        "--dlq-table", required=True, help="dead letters, PROJECT:DATASET.TABLE or P.D.T"
+    )
+    where.add_argument(
+        "--output-table", help="the customers table (default: the dlq table without _dlq)"
+    )
+    where.add_argument("--replays-table", help="replay records (default: <dlq table>_replays)")
+    where.add_argument("--project", help="project to run BigQuery jobs in (default: the table's)")
+    where.add_argument(
+        "--bigquery-endpoint", help="local runs only: e.g. http://127.0.0.1:9050 (the emulator)"
+    )
+    which = parser.add_argument_group("which dead letters (all given criteria must match)")
+    which.add_argument("--stage", action="append", choices=STAGES, default=[], help="repeatable")
+    which.add_argument("--since", help="dead-lettered at or after: 2026-11-01, ...T10:00Z or 2h")
+    which.add_argument("--until", help="dead-lettered before (same forms)")
+    which.add_argument("--error", help="text contained in errorMessage (case-sensitive)")
+    which.add_argument(
+        "--message-id",
+        action="append",
+        default=[],
+        help="repeatable or comma-separated Pub/Sub message ids",
+    )
+    which.add_argument("--all", action="store_true", help="every dead letter (no criterion)")
+    how = parser.add_argument_group("what to do")
+    how.add_argument("--execute", action="store_true", help="publish (default: dry run)")
+    how.add_argument("--again", action="store_true", help="also messages replayed before")
+    how.add_argument(
+        "--include-written",
+        action="store_true",
+        help="also messages whose customer or message is already a row in customers",
+    )
+    how.add_argument("--list", action="store_true", help="list message ids per decision")
+    return parser
+
+
+def _topic(value: str) -> str:
+    if not re.fullmatch(TOPIC, value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not projects/PROJECT/topics/TOPIC")
+    return value
+
+
+def _selection(args: argparse.Namespace) -> Selection:
+    ids = tuple(i.strip() for arg in args.message_id for i in arg.split(",") if i.strip())
+    selection = Selection(
+        stages=tuple(dict.fromkeys(args.stage)),
+        since=parse_time(args.since) if args.since else None,
+        until=parse_time(args.until) if args.until else None,
+        error=args.error or None,
+        message_ids=ids,
+    )
+    if selection.is_empty() and not args.all:
+        raise ValueError(
+            "choose dead letters with --stage, --since, --until, --error or --message-id "
+            "(or --all for every one)"
+        )
+    return selection
+
+
+def _tables(args: argparse.Namespace) -> tables.Tables:
+    dead_letters = tables.sql_table(args.dlq_table)
+    customers = args.output_table or dead_letters.removesuffix("_dlq")
+    replays = args.replays_table or f"{dead_letters}_replays"
+    return tables.Tables(dead_letters, tables.sql_table(customers), tables.sql_table(replays))
+
+
+def render(result: Plan, source: str, selection: Selection, *, listing: bool) -> str:
+    lines = [
+        f"selected {result.dead_letters} dead letters of {result.messages} messages "
+        f"in {source} ({selection.describe()})",
+        f"  to replay:      {len(result.to_send)}",
+        f"  not replayed:   {result.skipped_count}",
+    ]
+    lines += [f"    {len(ids):>5}  {reason}" for reason, ids in result.skipped.items()]
+    if listing:
+        lines += ["  replay:"] + [f"    {letter.message_id}" for letter in result.to_send[:LISTED]]
+        for reason, ids in result.skipped.items():
+            lines += [f"  {reason}:"] + [f"    {message_id}" for message_id in ids[:LISTED]]
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    selection = _selection(args)
+    names = _tables(args)
+    project = args.project or names.dead_letters.split(".", 1)[0]
+    bq = bigquery_client.client(project, args.bigquery_endpoint)
+    letters = tables.select(bq, names, selection)
+    ids = sorted({letter.message_id for letter in letters if letter.message_id})
+    customer_ids = sorted({letter.customer_id for letter in letters if letter.customer_id})
+    replayed = tables.replayed(bq, names, ids)
+    written_ids, written_customers = tables.written(bq, names, ids, customer_ids)
+    result = plan(
+        letters,
+        replayed=replayed,
+        written=written_messages(letters, written_ids, written_customers),
+        again=args.again,
+        include_written=args.include_written,
+    )
+    print(render(result, names.dead_letters, selection, listing=args.list), flush=True)
+    if not args.execute:
+        print(
+            f"dry run: nothing published; add --execute to publish {len(result.to_send)} "
+            f"messages to {args.topic}"
+        )
+        return 0
+    if not result.to_send:
+        print("nothing to replay")
+        return 0
+    run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    done, failed = publish(
+        args.topic,
+        result.to_send,
+        again=replayed,
+        progress=lambda n: print(f"  published {n}/{len(result.to_send)}", flush=True),
+    )
+    errors = tables.record(bq, names, done, run_id, args.topic)
+    print(
+        f"published {len(done)}/{len(result.to_send)} to {args.topic} with replay_of; "
+        f"recorded in {names.replays} (run {run_id})"
+    )
+    for failure in failed:
+        print(f"  not published: {failure.letter.message_id}: {failure.error}", file=sys.stderr)
+    if errors:
+        lost = ", ".join(replay.letter.message_id or "?" for replay in done)
+        print(
+            f"replay: error: published but not recorded ({errors!r:.300}); these may be "
+            f"replayed again by a later run: {lost}",
+            file=sys.stderr,
+        )
+    return 1 if failed or errors else 0
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m replay") -> int:
+    args = _parser(prog).parse_args(argv)
+    try:
+        return run(args)
+    except ValueError as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return 2
+    except exceptions.GoogleAPIError as error:
+        print(f"{prog}: error: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
