@@ -38,7 +38,7 @@ TABLES = (CUSTOMERS, CUSTOMERS_DLQ, CUSTOMERS_DLQ_REPLAYS)
 STAGES = ("parse", "validate", "write")
 
 # customers_dlq.payload_state: what a dead letter's payloadBytes hold. Only the message's exact
-# bytes (or bytes an operator repaired in the table) may be re-published by `python -m replay`.
+# bytes, or a payloadString an operator corrected in the table, are re-published by replay.
 PAYLOAD_ORIGINAL = "original"
 PAYLOAD_REDACTED = "redacted"
 PAYLOAD_TRUNCATED = "truncated"

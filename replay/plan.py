@@ -13,6 +13,7 @@ from typing import Any
 
 from contract import ATTR_CUSTOMER_ID, ATTR_REPLAY_OF
 from pipeline.schema import (
+    PAYLOAD_CORRECTED,
     PAYLOAD_REDACTED,
     PAYLOAD_ROW,
     PAYLOAD_TRUNCATED,
@@ -27,7 +28,7 @@ ALREADY_WRITTEN = (
 REDACTED = "redacted payload: a credential's value was removed, not the original bytes"
 TRUNCATED = "truncated payload: cut to 1 MB, not the original bytes"
 WRITE_ROW = "write stage: holds the row BigQuery rejected, not the message"
-EDITED = "payloadString was edited but payloadBytes were not: update both"
+EDITED = "payloadString differs from payloadBytes: set payload_state = 'corrected' to send it"
 CONFLICTING = "its dead letters hold different payloads: correct all of them alike"
 NO_MESSAGE_ID = "no message_id"
 UNKNOWN_STATE = "payload_state is unknown: dead-lettered before replay existed"
@@ -69,6 +70,16 @@ class DeadLetter:
             error=row["errorMessage"],
         )
 
+    def data(self) -> bytes:
+        """What to publish: the exact bytes, or the text an operator corrected in the table.
+
+        An operator corrects `payloadString` (SQL edits text, not bytes) and marks the row
+        `corrected`; the replay then sends that text as UTF-8, which is what it was before.
+        """
+        if self.payload_state == PAYLOAD_CORRECTED:
+            return (self.payload_string or "").encode("utf-8")
+        return self.payload or b""
+
     @property
     def customer_id(self) -> str | None:
         return self.attributes.get(ATTR_CUSTOMER_ID)
@@ -82,8 +93,10 @@ def payload_problem(letter: DeadLetter) -> str | None:
     """Why this dead letter's payload is not the message to re-publish; None if it is."""
     if letter.payload_state not in REPLAYABLE_PAYLOADS:
         return _STATE_REASONS.get(letter.payload_state, UNKNOWN_STATE)
-    # The pipeline writes payloadString as payloadBytes decoded; an operator who corrected a
-    # payload with SQL must have changed both, or the table no longer says what gets sent.
+    if letter.payload_state == PAYLOAD_CORRECTED:
+        return None
+    # The pipeline writes payloadString as payloadBytes decoded: an edit that did not say it
+    # is a correction would otherwise be silently ignored (the bytes are what is sent).
     decoded = None if letter.payload is None else letter.payload.decode("utf-8", "replace")
     if decoded != letter.payload_string:
         return EDITED
@@ -137,7 +150,7 @@ def plan(
             result.skip(ALREADY_REPLAYED, message_id)
         elif not usable:
             result.skip(min(problems, key=REASONS.index), message_id)
-        elif len({letter.payload for letter in usable}) > 1:
+        elif len({letter.data() for letter in usable}) > 1:
             result.skip(CONFLICTING, message_id)
         elif message_id in written and not include_written:
             result.skip(ALREADY_WRITTEN, message_id)

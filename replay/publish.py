@@ -27,7 +27,7 @@ def publish(
     again: set[str] = frozenset(),
     progress: Callable[[int], None] | None = None,
 ) -> tuple[list[Replayed], list[Failed]]:
-    """Publishes each payload, byte for byte, with its original attributes plus `replay_of`.
+    """Publishes each payload (`DeadLetter.data`) with its original attributes plus `replay_of`.
 
     Waits for every publish; `again`: message ids replayed before (recorded as such).
     Credentials: PUBSUB_EMULATOR_HOST, else Application Default Credentials.
@@ -37,7 +37,7 @@ def publish(
     failed: list[Failed] = []
     try:
         futures = [
-            (letter, publisher.publish(topic, letter.payload or b"", **letter.replay_attributes()))
+            (letter, publisher.publish(topic, letter.data(), **letter.replay_attributes()))
             for letter in letters
         ]
         for count, (letter, future) in enumerate(futures, start=1):
