@@ -91,13 +91,16 @@ def create_bigquery(client: bigquery.Client, names: StackNames) -> None:
         client.create_table(table, exists_ok=True, retry=SHORT_RETRY, timeout=TIMEOUT)
 
 
+def with_tables(sql: str, names: StackNames) -> str:
+    """`sql` with `{customers}`, `{customers_dlq}` and `{customers_dlq_replays}` replaced by
+    the tables of `names`."""
+    return sql.format(
+        customers=f"`{names.customers}`",
+        customers_dlq=f"`{names.customers_dlq}`",
+        customers_dlq_replays=f"`{names.customers_dlq_replays}`",
+    )
+
+
 def query(client: bigquery.Client, sql: str, names: StackNames | None = None) -> list[bigquery.Row]:
-    """Run `sql`, where `{customers}`, `{customers_dlq}` and `{customers_dlq_replays}` stand
-    for the tables of `names`."""
-    if names:
-        sql = sql.format(
-            customers=f"`{names.customers}`",
-            customers_dlq=f"`{names.customers_dlq}`",
-            customers_dlq_replays=f"`{names.customers_dlq_replays}`",
-        )
-    return bq.query(client, sql, timeout=60)
+    """Run `sql`, with the tables of `names` in place of `{customers}` and its siblings."""
+    return bq.query(client, with_tables(sql, names) if names else sql, timeout=60)

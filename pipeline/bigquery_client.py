@@ -33,14 +33,28 @@ def client(project: str, endpoint: str | None = None) -> bigquery.Client:
     )
 
 
+Parameter = bigquery.ScalarQueryParameter | bigquery.ArrayQueryParameter
+
+
+def run(
+    bq: bigquery.Client,
+    sql: str,
+    parameters: Sequence[Parameter] = (),
+    *,
+    timeout: float = QUERY_TIMEOUT,
+) -> tuple[bigquery.QueryJob, list[bigquery.Row]]:
+    """Runs `sql` (GoogleSQL) with `@name` parameters bound; the finished job and its rows."""
+    config = bigquery.QueryJobConfig(query_parameters=list(parameters))
+    job = bq.query(sql, job_config=config, retry=SHORT_RETRY, timeout=TIMEOUT)
+    return job, list(job.result(timeout=timeout))
+
+
 def query(
     bq: bigquery.Client,
     sql: str,
-    parameters: Sequence[bigquery.ScalarQueryParameter | bigquery.ArrayQueryParameter] = (),
+    parameters: Sequence[Parameter] = (),
     *,
     timeout: float = QUERY_TIMEOUT,
 ) -> list[bigquery.Row]:
-    """The rows of `sql` (GoogleSQL), with `@name` query parameters bound from `parameters`."""
-    config = bigquery.QueryJobConfig(query_parameters=list(parameters))
-    job = bq.query(sql, job_config=config, retry=SHORT_RETRY, timeout=TIMEOUT)
-    return list(job.result(timeout=timeout))
+    """The rows of `sql`, with `@name` query parameters bound from `parameters`."""
+    return run(bq, sql, parameters, timeout=timeout)[1]

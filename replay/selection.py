@@ -12,7 +12,8 @@ from datetime import UTC, datetime, timedelta
 
 from google.cloud import bigquery
 
-Parameter = bigquery.ScalarQueryParameter | bigquery.ArrayQueryParameter
+from pipeline.bigquery_client import Parameter
+
 _AGO = re.compile(r"(\d+)([smhd])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
@@ -44,9 +45,7 @@ class Selection:
     def is_empty(self) -> bool:
         return not (self.stages or self.since or self.until or self.error or self.message_ids)
 
-    def where(
-        self,
-    ) -> tuple[str, list[bigquery.ScalarQueryParameter | bigquery.ArrayQueryParameter]]:
+    def where(self) -> tuple[str, list[Parameter]]:
         """A GoogleSQL condition on `customers_dlq` columns and its query parameters.
 
         The time range is on `timestamp` (when the message was dead-lettered), the table's
