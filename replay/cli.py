@@ -6,6 +6,7 @@ import argparse
 import re
 import sys
 import uuid
+from collections import Counter
 from datetime import UTC, datetime
 
 from google.api_core import exceptions
@@ -95,11 +96,21 @@ def _tables(args: argparse.Namespace) -> tables.Tables:
     return tables.Tables(dead_letters, tables.sql_table(customers), tables.sql_table(replays))
 
 
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def render(result: Plan, source: str, selection: Selection, *, listing: bool) -> str:
+    states = Counter(letter.payload_state for letter in result.to_send)
     lines = [
-        f"selected {result.dead_letters} dead letters of {result.messages} messages "
-        f"in {source} ({selection.describe()})",
-        f"  to replay:      {len(result.to_send)}",
+        f"selected {_plural(result.dead_letters, 'dead letter')} of "
+        f"{_plural(result.messages, 'message')} in {source} ({selection.describe()})",
+        f"  to replay:      {len(result.to_send)}"
+        + (
+            f" ({', '.join(f'{n} {state}' for state, n in sorted(states.items()))})"
+            if states
+            else ""
+        ),
         f"  not replayed:   {result.skipped_count}",
     ]
     lines += [f"    {len(ids):>5}  {reason}" for reason, ids in result.skipped.items()]
@@ -130,8 +141,8 @@ def run(args: argparse.Namespace) -> int:
     print(render(result, names.dead_letters, selection, listing=args.list), flush=True)
     if not args.execute:
         print(
-            f"dry run: nothing published; add --execute to publish {len(result.to_send)} "
-            f"messages to {args.topic}"
+            f"dry run: nothing published; add --execute to publish "
+            f"{_plural(len(result.to_send), 'message')} to {args.topic}"
         )
         return 0
     if not result.to_send:

@@ -47,8 +47,8 @@ def test_the_readme_replay_session(report):
     assert "make replay ARGS='--stage validate'" in started
     try:
         dry = _make("replay", f"ARGS={SELECT}")
-        assert re.search(r"selected 1 dead letters of 1 messages .*stage validate", dry), dry
-        assert re.search(r"to replay:\s+1$", dry, re.MULTILINE), dry
+        assert re.search(r"selected 1 dead letter of 1 message .*stage validate", dry), dry
+        assert re.search(r"to replay:\s+1 \(1 original\)$", dry, re.MULTILINE), dry
         assert "dry run: nothing published" in dry
 
         assert _query(FIX).strip().endswith("1 rows changed")

@@ -60,7 +60,7 @@ def _replay(r, *args: str) -> str:
 
 
 def _line(out: str, label: str) -> int:
-    match = re.search(rf"^\s*(\d+)\s+{label}|^\s*{label}:\s+(\d+)", out, re.MULTILINE)
+    match = re.search(rf"^\s*(\d+)\s+{label}|^\s*{label}:\s+(\d+)\b", out, re.MULTILINE)
     assert match, f"no {label!r} in:\n{out}"
     return int(match.group(1) or match.group(2))
 

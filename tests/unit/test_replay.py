@@ -250,7 +250,7 @@ def test_the_report_counts_messages_and_reasons():
     )
     assert text.splitlines() == [
         "selected 2 dead letters of 2 messages in p.d.customers_dlq (stage validate)",
-        "  to replay:      1",
+        "  to replay:      1 (1 original)",
         "  not replayed:   1",
         f"        1  {REDACTED}",
         "  replay:",
