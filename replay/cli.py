@@ -96,21 +96,21 @@ def _tables(args: argparse.Namespace) -> tables.Tables:
     return tables.Tables(dead_letters, tables.sql_table(customers), tables.sql_table(replays))
 
 
+def _first_line(error: Exception) -> str:
+    return next(iter(str(error).splitlines()), "")
+
+
 def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def render(result: Plan, source: str, selection: Selection, *, listing: bool) -> str:
-    states = Counter(letter.payload_state for letter in result.to_send)
+    states = sorted(Counter(letter.payload_state for letter in result.to_send).items())
+    kinds = f" ({', '.join(f'{n} {state}' for state, n in states)})" if states else ""
     lines = [
         f"selected {_plural(result.dead_letters, 'dead letter')} of "
         f"{_plural(result.messages, 'message')} in {source} ({selection.describe()})",
-        f"  to replay:      {len(result.to_send)}"
-        + (
-            f" ({', '.join(f'{n} {state}' for state, n in sorted(states.items()))})"
-            if states
-            else ""
-        ),
+        f"  to replay:      {len(result.to_send)}{kinds}",
         f"  not replayed:   {result.skipped_count}",
     ]
     lines += [f"    {len(ids):>5}  {reason}" for reason, ids in result.skipped.items()]
@@ -119,6 +119,36 @@ def render(result: Plan, source: str, selection: Selection, *, listing: bool) ->
         for reason, ids in result.skipped.items():
             lines += [f"  {reason}:"] + [f"    {message_id}" for message_id in ids[:LISTED]]
     return "\n".join(lines)
+
+
+def _execute(
+    args: argparse.Namespace, bq, names: tables.Tables, result: Plan, replayed: set[str]
+) -> int:
+    """Publishes the plan, then records what was published; 1 if anything failed."""
+    run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    total = len(result.to_send)
+    done, failed = publish(
+        args.topic,
+        result.to_send,
+        again=replayed,
+        progress=lambda n: print(f"  published {n}/{total}", flush=True),
+    )
+    try:
+        errors = tables.record(bq, names, done, run_id, args.topic)
+    except exceptions.GoogleAPIError as error:
+        errors = [f"{type(error).__name__}: {_first_line(error)}"]
+    recorded = "not recorded" if errors else f"recorded in {names.replays} (run {run_id})"
+    print(f"published {len(done)}/{total} to {args.topic} with replay_of; {recorded}")
+    for failure in failed:
+        print(f"  not published: {failure.letter.message_id}: {failure.error}", file=sys.stderr)
+    if errors:
+        sent = ", ".join(replay.letter.message_id or "?" for replay in done)
+        print(
+            f"replay: error: recording failed ({errors!r:.300}); a later run may send these "
+            f"again: {sent}",
+            file=sys.stderr,
+        )
+    return 1 if failed or errors else 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -148,28 +178,7 @@ def run(args: argparse.Namespace) -> int:
     if not result.to_send:
         print("nothing to replay")
         return 0
-    run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
-    done, failed = publish(
-        args.topic,
-        result.to_send,
-        again=replayed,
-        progress=lambda n: print(f"  published {n}/{len(result.to_send)}", flush=True),
-    )
-    errors = tables.record(bq, names, done, run_id, args.topic)
-    print(
-        f"published {len(done)}/{len(result.to_send)} to {args.topic} with replay_of; "
-        f"recorded in {names.replays} (run {run_id})"
-    )
-    for failure in failed:
-        print(f"  not published: {failure.letter.message_id}: {failure.error}", file=sys.stderr)
-    if errors:
-        lost = ", ".join(replay.letter.message_id or "?" for replay in done)
-        print(
-            f"replay: error: published but not recorded ({errors!r:.300}); these may be "
-            f"replayed again by a later run: {lost}",
-            file=sys.stderr,
-        )
-    return 1 if failed or errors else 0
+    return _execute(args, bq, names, result, replayed)
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m replay") -> int:
@@ -179,6 +188,6 @@ def main(argv: list[str] | None = None, prog: str = "python -m replay") -> int:
     except ValueError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 2
-    except exceptions.GoogleAPIError as error:
-        print(f"{prog}: error: {type(error).__name__}: {error}", file=sys.stderr)
+    except exceptions.GoogleAPIError as error:  # the first line; the rest is the job's id
+        print(f"{prog}: error: {type(error).__name__}: {_first_line(error)}", file=sys.stderr)
         return 1

@@ -44,7 +44,8 @@ def publish(
             try:
                 message_id = future.result(timeout=PUBLISH_TIMEOUT)
             except Exception as error:  # every failure is reported, none stops the others
-                failed.append(Failed(letter, f"{type(error).__name__}: {error}"))
+                first_line = next(iter(str(error).splitlines()), "")
+                failed.append(Failed(letter, f"{type(error).__name__}: {first_line}"))
             else:
                 replayed_at = datetime.now(UTC)
                 done.append(Replayed(letter, message_id, replayed_at, letter.message_id in again))
