@@ -42,7 +42,7 @@ variable "topic_name" {
 }
 
 variable "ack_deadline_seconds" {
-  description = "Ack deadline of the pipeline's subscription; Dataflow extends it while a message is in flight."
+  description = "Initial ack deadline of the pipeline's subscription; Dataflow keeps extending it while it processes a message."
   type        = number
   default     = 60
 
@@ -60,17 +60,6 @@ variable "message_retention_duration" {
   validation {
     condition     = can(regex("^[0-9]+s$", var.message_retention_duration)) && try(tonumber(trimsuffix(var.message_retention_duration, "s")) >= 600 && tonumber(trimsuffix(var.message_retention_duration, "s")) <= 604800, false)
     error_message = "message_retention_duration must be between 600s (10 minutes) and 604800s (7 days), in seconds with an 's' suffix."
-  }
-}
-
-variable "max_delivery_attempts" {
-  description = "Deliveries of one message before Pub/Sub moves it to the dead-letter topic (messages Dataflow could never take)."
-  type        = number
-  default     = 20
-
-  validation {
-    condition     = var.max_delivery_attempts >= 5 && var.max_delivery_attempts <= 100
-    error_message = "max_delivery_attempts must be between 5 and 100 (Pub/Sub's limits)."
   }
 }
 
@@ -97,7 +86,7 @@ variable "bigquery_location" {
 }
 
 variable "temp_files_retention_days" {
-  description = "Days after which Dataflow's temp/ and staging/ files in the bucket are deleted."
+  description = "Days after which Dataflow's temp/ files and make build's source/ archives are deleted (staging/ is kept: running jobs read it)."
   type        = number
   default     = 7
 
@@ -143,24 +132,15 @@ variable "deploy_job" {
 }
 
 variable "image_tag" {
-  description = "Tag of the pipeline image the Terraform-managed job runs (a commit SHA or latest)."
+  description = "Commit SHA of the build the Terraform-managed job runs: its launcher (templates/customers-<commit>.json) and its workers (customer-pipeline:<commit>). Needed only with deploy_job = true."
   type        = string
-  default     = "latest"
+  default     = ""
 
+  # A mutable tag such as latest could point the workers at another image than the launcher, or
+  # at a new one when autoscaling starts a worker: only an immutable commit tag is accepted.
   validation {
-    condition     = can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", var.image_tag))
-    error_message = "image_tag must be a valid Docker tag."
-  }
-}
-
-variable "write_method" {
-  description = "How the pipeline writes to BigQuery; STORAGE_WRITE_API is the better choice on Dataflow."
-  type        = string
-  default     = "STORAGE_WRITE_API"
-
-  validation {
-    condition     = contains(["STREAMING_INSERTS", "STORAGE_WRITE_API"], var.write_method)
-    error_message = "write_method must be STREAMING_INSERTS or STORAGE_WRITE_API."
+    condition     = var.image_tag == "" || can(regex("^[0-9a-f]{40}$", var.image_tag))
+    error_message = "image_tag must be the full commit SHA of a build (git rev-parse HEAD), never latest or another mutable tag."
   }
 }
 
