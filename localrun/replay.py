@@ -17,6 +17,8 @@ from replay import cli
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if {"-h", "--help"} & set(argv):  # no stack needed to read the flags
+        return cli.main(argv, prog="make replay")
     try:
         kept = state.load()
     except state.StateError as error:
