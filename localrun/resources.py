@@ -1,6 +1,7 @@
-"""Topic, subscription, dataset and the tables on the emulators.
+"""Topic, subscription, dataset, the tables and the views on the emulators.
 
-The tables come from `pipeline/schemas/*.json` (via `pipeline.schema`), as in the cloud.
+The tables come from `pipeline/schemas/*.json` (via `pipeline.schema`) and the views from
+`views/*.sql`, the files Terraform creates them from in the cloud.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 
 from google.cloud import bigquery, pubsub_v1
 
+import views
 from pipeline import bigquery_client as bq
 from pipeline.bigquery_client import SHORT_RETRY, TIMEOUT
 from pipeline.schema import CUSTOMERS, CUSTOMERS_DLQ, CUSTOMERS_DLQ_REPLAYS, TABLES
@@ -39,6 +41,10 @@ class StackNames:
     def beam_table(self, resource: dict) -> str:
         """`project:dataset.table`: the form the pipeline's --output_table takes."""
         return f"{self.project}:{self.dataset}.{resource['tableReference']['tableId']}"
+
+    def view(self, name: str) -> str:
+        """`project.dataset.view` of one of `views.VIEWS`: for SQL."""
+        return f"{self.project}.{self.dataset}.{name}"
 
     @property
     def customers(self) -> str:
@@ -75,7 +81,7 @@ def create_pubsub(names: StackNames) -> None:
 
 
 def create_bigquery(client: bigquery.Client, names: StackNames) -> None:
-    """Dataset and every table, partitioned and clustered as the schema files say."""
+    """Dataset, every table (partitioned and clustered as the schema files say) and the views."""
     client.create_dataset(names.dataset, exists_ok=True, retry=SHORT_RETRY, timeout=TIMEOUT)
     for resource in TABLES:
         table = bigquery.Table.from_api_repr(
@@ -89,18 +95,24 @@ def create_bigquery(client: bigquery.Client, names: StackNames) -> None:
             }
         )
         client.create_table(table, exists_ok=True, retry=SHORT_RETRY, timeout=TIMEOUT)
+    for name in views.VIEWS:
+        view = bigquery.Table(names.view(name))
+        view.view_query = views.render(name, names.project, names.dataset)
+        view.description = views.description(name)
+        client.create_table(view, exists_ok=True, retry=SHORT_RETRY, timeout=TIMEOUT)
 
 
 def with_tables(sql: str, names: StackNames) -> str:
-    """`sql` with `{customers}`, `{customers_dlq}` and `{customers_dlq_replays}` replaced by
-    the tables of `names`."""
+    """`sql` with `{customers}`, `{customers_dlq}`, `{customers_dlq_replays}` and `{<view>}`
+    (views/*.sql) replaced by the tables and views of `names`."""
     return sql.format(
         customers=f"`{names.customers}`",
         customers_dlq=f"`{names.customers_dlq}`",
         customers_dlq_replays=f"`{names.customers_dlq_replays}`",
+        **{name: f"`{names.view(name)}`" for name in views.VIEWS},
     )
 
 
 def query(client: bigquery.Client, sql: str, names: StackNames | None = None) -> list[bigquery.Row]:
-    """Run `sql`, with the tables of `names` in place of `{customers}` and its siblings."""
+    """Run `sql`, with the tables and views of `names` in place of `{customers}` and the like."""
     return bq.query(client, with_tables(sql, names) if names else sql, timeout=60)
