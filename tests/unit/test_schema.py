@@ -23,7 +23,7 @@ PYTHON_TYPES = {
 }
 
 
-@pytest.mark.parametrize("table", [schema.CUSTOMERS, schema.CUSTOMERS_DLQ])
+@pytest.mark.parametrize("table", schema.TABLES)
 def test_schema_files_are_bigquery_table_resources(table):
     name = table["tableReference"]["tableId"]
     on_disk = json.loads((ROOT / "pipeline" / "schemas" / f"{name}.json").read_text())
@@ -34,15 +34,31 @@ def test_schema_files_are_bigquery_table_resources(table):
     assert len(set(schema.column_names(table))) == len(schema.column_names(table))
 
 
+def test_every_schema_file_is_a_table():
+    files = {path.stem for path in (ROOT / "pipeline" / "schemas").glob("*.json")}
+    assert files == {table["tableReference"]["tableId"] for table in schema.TABLES}
+
+
+def test_payload_states_are_documented_in_the_dead_letter_table():
+    (field,) = [f for f in schema.fields(schema.CUSTOMERS_DLQ) if f["name"] == "payload_state"]
+    for state in schema.PAYLOAD_STATES:
+        assert state in field["description"]
+    assert set(schema.REPLAYABLE_PAYLOADS) < set(schema.PAYLOAD_STATES)
+
+
 def test_no_column_can_hold_a_credential():
-    for table in (schema.CUSTOMERS, schema.CUSTOMERS_DLQ):
+    for table in schema.TABLES:
         names = {name.lower() for name in schema.column_names(table)}
         assert not names & {"password", "salt", "md5", "sha1", "sha256"}
 
 
 def test_customer_row_has_exactly_the_schema_columns_and_types():
     row = transforms.to_customer_row(
-        USER, message_id="7", publish_time="2024-05-01T10:00:00.123456Z", source="fake"
+        USER,
+        message_id="7",
+        publish_time="2024-05-01T10:00:00.123456Z",
+        source="fake",
+        replay_of="5",
     )
     fields = schema.fields(schema.CUSTOMERS)
     assert list(row) == [field["name"] for field in fields]
