@@ -20,6 +20,8 @@ ATTR_CUSTOMER_ID = "customer_id"
 ATTR_EVENT_TIME = "event_time"
 ATTR_SOURCE = "source"
 ATTR_SCHEMA = "schema"
+# Set only by `python -m replay`: the message_id of the dead letter a message re-publishes.
+ATTR_REPLAY_OF = "replay_of"
 
 
 def strip_credentials(user: Mapping[str, Any]) -> dict[str, Any]:
