@@ -14,13 +14,12 @@ from typing import Any
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from contract import PROJECT_ID, SUBSCRIPTION_PATH, TOPIC_PATH
+
 STREAMING_INSERTS, STORAGE_WRITE_API = "STREAMING_INSERTS", "STORAGE_WRITE_API"
 CREATE_IF_NEEDED, CREATE_NEVER = "CREATE_IF_NEEDED", "CREATE_NEVER"
 
-_PROJECT = r"[a-z][-a-z0-9]{4,28}[a-z0-9]"
-TABLE_SPEC = rf"^{_PROJECT}[:.][A-Za-z0-9_]{{1,1024}}\.[-A-Za-z0-9_$]{{1,1024}}$"
-SUBSCRIPTION = rf"^projects/{_PROJECT}/subscriptions/[A-Za-z][-A-Za-z0-9._~%+]{{2,254}}$"
-TOPIC = rf"^projects/{_PROJECT}/topics/[A-Za-z][-A-Za-z0-9._~%+]{{2,254}}$"
+TABLE_SPEC = rf"^{PROJECT_ID}[:.][A-Za-z0-9_]{{1,1024}}\.[-A-Za-z0-9_$]{{1,1024}}$"
 ENDPOINT = r"^https?://[^/\s]+/?$"
 
 
@@ -60,7 +59,7 @@ PARAMETERS = (
         "Pub/Sub input subscription",
         "Subscription to read customer messages from, as projects/PROJECT/subscriptions/NAME. "
         "Give exactly one of input_subscription and input_topic.",
-        SUBSCRIPTION,
+        SUBSCRIPTION_PATH,
         param_type="PUBSUB_SUBSCRIPTION",
     ),
     Parameter(
@@ -69,7 +68,7 @@ PARAMETERS = (
         "Topic to read from through a temporary subscription the runner creates, as "
         "projects/PROJECT/topics/NAME (sees only messages published after the start). "
         "Give exactly one of input_subscription and input_topic.",
-        TOPIC,
+        TOPIC_PATH,
         param_type="PUBSUB_TOPIC",
     ),
     Parameter(

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from pipeline.transforms import InvalidCustomer, to_customer_row
-from producer.fake import NATIONALITIES, FakeSource
+from producer.fake import FakeSource
+from producer.nationalities import NATIONALITIES
 from tests.conftest import FIXTURES
 
 pytestmark = pytest.mark.unit
