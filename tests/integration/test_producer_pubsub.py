@@ -9,12 +9,8 @@ import signal
 import subprocess
 import sys
 
-import pytest
-
 from contract import CREDENTIAL_FIELDS, SCHEMA
-from tests.conftest import FIXTURES, ROOT, producer_summary, pull_messages
-
-pytestmark = pytest.mark.integration
+from tests.support import FIXTURES, ROOT, producer_summary, pull_messages
 
 PROJECT = "producer-it"
 

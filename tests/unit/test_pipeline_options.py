@@ -10,9 +10,7 @@ from apache_beam.options.pipeline_options import StandardOptions
 from pipeline import bigquery
 from pipeline import options as opts
 from pipeline.main import build_pipeline, parse_options
-from tests.conftest import ROOT
-
-pytestmark = pytest.mark.unit
+from tests.support import ROOT
 
 SUBSCRIPTION = "--input_subscription=projects/my-project/subscriptions/customers-pipeline"
 TOPIC = "--input_topic=projects/my-project/topics/customers"

@@ -9,8 +9,6 @@ import pytest
 
 from producer.config import Config, parse_config
 
-pytestmark = pytest.mark.unit
-
 TOPIC = "projects/demo-project/topics/customers"
 
 

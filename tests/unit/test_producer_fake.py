@@ -10,9 +10,7 @@ import pytest
 from pipeline.transforms import InvalidCustomer, to_customer_row
 from producer.fake import FakeSource
 from producer.nationalities import NATIONALITIES
-from tests.conftest import FIXTURES
-
-pytestmark = pytest.mark.unit
+from tests.support import FIXTURES
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 

@@ -5,9 +5,7 @@ import json
 import pytest
 
 from pipeline import schema, transforms
-from tests.conftest import FIXTURES, ROOT
-
-pytestmark = pytest.mark.unit
+from tests.support import FIXTURES, ROOT
 
 USER = json.loads((FIXTURES / "08_api_v1.4_results2.json").read_text())["results"][0]
 # The Python types a JSON-form row may hold per BigQuery type (None aside).
