@@ -8,6 +8,7 @@ locals {
     "dataflow.googleapis.com",
     "iam.googleapis.com", # service accounts
     "logging.googleapis.com",
+    "monitoring.googleapis.com", # alert policies, notification channel, dashboard (monitoring.tf)
     "pubsub.googleapis.com",
     "serviceusage.googleapis.com", # google_project_service_identity (generateServiceIdentity)
     "storage.googleapis.com",

@@ -163,11 +163,18 @@ def test_tables_come_from_the_schema_files(hcl):
         path = (TERRAFORM / files[table].replace("${path.module}", ".")).resolve()
         assert path == ROOT / "pipeline" / "schemas" / f"{table}.json"
     assert "jsondecode(file(" in hcl["locals"]["tables"]
-    (table,) = resources(hcl, "google_bigquery_table").values()
+    table = resources(hcl, "google_bigquery_table")["tables"]
     assert table["for_each"] == "${local.tables}"
     assert table["schema"] == "${jsonencode(each.value.schema.fields)}"
     assert "each.value.clustering" in table["clustering"]
     assert "timePartitioning" in str(table["dynamic"])
+    # The views come from views/*.sql, the files the local stack creates them from.
+    view_table = resources(hcl, "google_bigquery_table")["views"]
+    assert view_table["for_each"] == "${local.views}"
+    assert "/../views" in hcl["locals"]["view_files"]
+    (view,) = view_table["view"]
+    assert view["use_legacy_sql"] is False
+    assert "{project}" in view["query"] and "{dataset}" in view["query"]
     # No column is re-typed in HCL.
     for path in TERRAFORM.glob("*.tf"):
         assert '"customer_id"' not in path.read_text()
