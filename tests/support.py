@@ -7,7 +7,10 @@ container tiers).
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from google.api_core.exceptions import DeadlineExceeded
@@ -17,6 +20,26 @@ ROOT = Path(__file__).resolve().parent.parent
 TESTS = ROOT / "tests"
 FIXTURES = TESTS / "data" / "randomuser"
 BAD_MESSAGE_CORPUS = TESTS / "data" / "bad_messages"
+
+
+def run(
+    *command: str, env: Mapping[str, str] | None = None, timeout: float = 120.0
+) -> subprocess.CompletedProcess:
+    """`command` in the repository root, its output captured as text; never raises on exit code."""
+    return subprocess.run(
+        list(command),
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def run_python(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    """This interpreter (the venv's) with `args`, as `run` runs it, e.g. `-m producer`."""
+    return run(sys.executable, *args, **kwargs)
 
 
 def pull_messages(subscription: str, at_least: int, timeout: float = 60.0, *, drain=True) -> list:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
 from producer.config import Config, parse_config
+from tests.support import run_python
 
 TOPIC = "projects/demo-project/topics/customers"
 
@@ -99,7 +97,5 @@ def test_help_lists_flags_and_their_environment_variables(capsys):
 def test_config_does_not_load_faker():
     """--nat is checked against the nationality table alone: the settings never pay for Faker."""
     code = "import sys, producer.config; print('faker' in sys.modules)"
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
-    assert result.stdout.strip() == "False"
+    result = run_python("-c", code)
+    assert result.stdout.strip() == "False", result.stderr
