@@ -24,10 +24,22 @@ from localrun.emulators import OFFLINE_AUTH_ENV, start_bigquery_emulator, start_
 from localrun.resources import StackNames, bigquery_client, create_bigquery, create_pubsub
 from tests.support import TESTS
 
-TIERS = ("unit", "integration", "e2e", "container", "static")  # the markers in pyproject.toml
+# The tiers, each a folder under tests/ and a marker: `pytest -m unit`, scripts/test.sh.
+TIERS = {
+    "unit": "no services",
+    "integration": "real Pub/Sub and BigQuery emulators, started by fixtures",
+    "e2e": "producer -> emulator -> pipeline subprocess -> BigQuery emulator",
+    "container": "real docker build / docker run",
+    "static": "hadolint, terraform fmt, checkov, yamllint, ruff",
+}
 
 # No test may wait on the GCE metadata server.
 os.environ.update(OFFLINE_AUTH_ENV)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for tier, description in TIERS.items():
+        config.addinivalue_line("markers", f"{tier}: {description}")
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
@@ -36,9 +48,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         tier = item.path.relative_to(TESTS).parts[0]
         if tier not in TIERS:
-            raise pytest.UsageError(
-                f"{item.nodeid}: a test lives in one of tests/{{{','.join(TIERS)}}}/"
-            )
+            raise pytest.UsageError(f"{item.nodeid}: not in a tier folder: {', '.join(TIERS)}")
         item.add_marker(tier)
 
 

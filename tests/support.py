@@ -25,15 +25,9 @@ BAD_MESSAGE_CORPUS = TESTS / "data" / "bad_messages"
 def run(
     *command: str, env: Mapping[str, str] | None = None, timeout: float = 120.0
 ) -> subprocess.CompletedProcess:
-    """`command` in the repository root, its output captured as text; never raises on exit code."""
+    """`command` in the repository root, its output captured as text; any exit code returns."""
     return subprocess.run(
-        list(command),
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
+        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False
     )
 
 
