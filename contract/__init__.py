@@ -21,6 +21,8 @@ ATTR_CUSTOMER_ID = "customer_id"
 ATTR_EVENT_TIME = "event_time"
 ATTR_SOURCE = "source"
 ATTR_SCHEMA = "schema"
+# Set only by `python -m replay`: the message_id of the dead letter a message re-publishes.
+ATTR_REPLAY_OF = "replay_of"
 
 # Project ids: 6-30 lowercase letters, digits and hyphens, starting with a letter, not ending with
 # a hyphen (https://cloud.google.com/resource-manager/docs/creating-managing-projects).

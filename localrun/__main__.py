@@ -107,7 +107,7 @@ def _start_services(names: StackNames, out: Progress, started: list):
     create_bigquery(client, names)
     out.say(
         f"created {names.topic_path}, {names.subscription_path}, "
-        f"{names.customers}, {names.customers_dlq}"
+        f"{names.customers}, {names.customers_dlq}, {names.customers_dlq_replays}"
     )
     return pubsub, bigquery, client
 

@@ -21,6 +21,11 @@ def build_pipeline(p: beam.Pipeline, options: CustomerPipelineOptions) -> None:
         topic=options.input_topic,
         with_attributes=True,
     )
+    ingest(messages, options)
+
+
+def ingest(messages: beam.PCollection, options: CustomerPipelineOptions) -> None:
+    """PubsubMessages -> `customers` rows and `customers_dlq` dead letters, whatever the source."""
     rows, rejected = messages | "ToCustomerRows" >> transforms.ToCustomerRows(
         options.dedup_window_seconds
     )

@@ -26,13 +26,15 @@ from pipeline import schema
 
 METRICS_NAMESPACE = "customers"
 DEAD_LETTER = "dead_letter"
-STAGES = ("parse", "validate", "write")
+STAGES = schema.STAGES
 
 # Generous for any real name, address or URL; anything longer is garbage or an attack.
 MAX_TEXT_LENGTH = 2048
 # Dead letters keep at most this much of a payload, so that even a 10 MB Pub/Sub message
 # still fits BigQuery's streaming row limit (payloadString and base64 payloadBytes both hold it).
 MAX_DEAD_LETTER_PAYLOAD = 1_000_000
+# ... and at most this many characters of the error and of the stack trace.
+MAX_DEAD_LETTER_TEXT = 65_536
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 # A credential field's value in raw JSON text, even in truncated or otherwise broken JSON.
@@ -165,6 +167,7 @@ def to_customer_row(
     publish_time: datetime | Timestamp | str | None = None,
     source: str | None = None,
     ingested_at: datetime | None = None,
+    replay_of: str | None = None,
 ) -> dict[str, Any]:
     """One randomuser 1.3/1.4 user as a `customers` row, ready for `insert_rows_json`.
 
@@ -214,8 +217,9 @@ def to_customer_row(
         "publish_time": _lineage_time(publish_time),
         "ingested_at": _rfc3339(ingested_at or datetime.now(UTC)),
         "source": source,
+        "replay_of": replay_of,
     }
-    if errors := schema.row_errors(row, schema.fields(schema.CUSTOMERS)):
+    if errors := schema.insert_errors(row, schema.CUSTOMERS):
         raise InvalidCustomer(f"row does not match the customers schema: {'; '.join(errors)}")
     return row
 
@@ -242,18 +246,26 @@ def dead_letter(
     stacktrace: str | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """A `customers_dlq` row: the reason, and the payload minus credentials, ready to replay."""
+    """A `customers_dlq` row: the reason, and the payload minus credentials.
+
+    `payload_state` says whether `payloadBytes` are still the message's exact bytes: only
+    those are re-published by `python -m replay`; a redacted or truncated payload is not.
+    """
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage!r}; expected one of {', '.join(STAGES)}")
     kept = redact_credentials(payload or b"")
+    state = schema.PAYLOAD_REDACTED if kept != (payload or b"") else schema.PAYLOAD_ORIGINAL
     if len(kept) > MAX_DEAD_LETTER_PAYLOAD:
         error = f"{error} [payload truncated to {MAX_DEAD_LETTER_PAYLOAD} of {len(kept)} bytes]"
         kept = kept[:MAX_DEAD_LETTER_PAYLOAD]
+        state = schema.PAYLOAD_TRUNCATED
+    if stage == "write":  # the payload is the row BigQuery rejected, not the message
+        state = schema.PAYLOAD_ROW
     try:
         published = _lineage_time(publish_time)
     except ValueError:
         published = None
-    return {
+    letter = {
         "timestamp": _rfc3339(now or datetime.now(UTC)),
         "payloadString": kept.decode("utf-8", errors="replace") if payload is not None else None,
         "payloadBytes": base64.b64encode(kept).decode("ascii") if payload is not None else None,
@@ -261,12 +273,19 @@ def dead_letter(
             {"key": str(key), "value": str(value)}
             for key, value in sorted((attributes or {}).items())
         ],
-        "errorMessage": error,
-        "stacktrace": stacktrace,
+        "errorMessage": error[:MAX_DEAD_LETTER_TEXT],
+        "stacktrace": stacktrace[:MAX_DEAD_LETTER_TEXT] if stacktrace else stacktrace,
         "message_id": message_id,
         "publish_time": published,
         "stage": stage,
+        "payload_state": state,
     }
+    if schema.json_size(letter) > schema.MAX_STREAMING_ROW_BYTES:
+        # Bytes that are not UTF-8 or are control characters grow 6-fold in payloadString's
+        # JSON (\ufffd, \u0001); payloadBytes still holds every byte kept.
+        letter["payloadString"] = None
+        letter["errorMessage"] += " [payloadString left out to fit BigQuery's row size limit]"
+    return letter
 
 
 # --- message -> rows and dead letters -----------------------------------------------------
@@ -355,6 +374,7 @@ def process_message(
                 publish_time=publish_time,
                 source=attributes.get(contract.ATTR_SOURCE),
                 ingested_at=now,
+                replay_of=attributes.get(contract.ATTR_REPLAY_OF),
             )
         except InvalidCustomer as error:
             outcome.dead_letters.append(rejected("validate", f"{where}{error}"))

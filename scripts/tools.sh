@@ -20,8 +20,7 @@ if [ ! -x "$checkov/bin/checkov" ] || [ ! -f "$done" ]; then
   echo "==> installing checkov into $checkov (from $lock; first time takes a minute)"
   rm -rf "$checkov"
   "$python" -m venv "$checkov"
-  "$checkov/bin/python" -m pip install --quiet --upgrade pip
-  "$checkov/bin/python" -m pip install --quiet -r "$lock"
+  "$checkov/bin/python" -m pip install --quiet --require-hashes --no-deps -r "$lock"
   touch "$done"
   echo "==> $("$checkov/bin/checkov" --version 2>/dev/null | sed 's/^/checkov /') ready in $checkov"
 fi

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import shutil
 import subprocess
@@ -61,7 +62,7 @@ def test_dependencies_from_the_lock_file_and_checked(name):
     runs = " ".join(args(name, "RUN"))
     lock = "requirements/pipeline.txt" if "pipeline" in name else "requirements/producer.txt"
     assert any(lock in copy for copy in args(name, "COPY"))
-    assert "--no-deps" in runs and "pip check" in runs
+    assert "--require-hashes --no-deps" in runs and "pip check" in runs
     # Behind a TLS-intercepting proxy the CA comes in as an optional build secret, never a layer.
     assert "--mount=type=secret,id=pip_ca" in runs
     assert "PIP_CERT=/run/secrets/pip_ca" in runs
@@ -76,7 +77,11 @@ def test_pipeline_is_flex_template_and_sdk_image():
     assert "apache/beam_python3.11_sdk:2.77.0" in defaults  # the Beam of requirements/pipeline.txt
     assert "apache-beam==2.77.0" in (ROOT / "requirements/pipeline.txt").read_text()
     env = " ".join(args(name, "ENV"))
-    assert "FLEX_TEMPLATE_PYTHON_PY_FILE=" in env
+    assert "FLEX_TEMPLATE_PYTHON_PY_FILE=/template/main.py" in env
+    assert "COPY main.py main.py" in [f"COPY {copy}" for copy in args(name, "COPY")]
+    # Beam's boot would otherwise run the workers in a venv of its own that cannot see /opt/venv
+    # (apache/beam sdks/python/container/boot.go; tests/container/test_pipeline_workers.py).
+    assert "RUN_PYTHON_SDK_IN_DEFAULT_ENVIRONMENT=1" in env
     assert "FLEX_TEMPLATE_PYTHON_REQUIREMENTS_FILE" not in env  # nothing installed at launch
     assert args(name, "ENTRYPOINT") == ['["/opt/apache/beam/boot"]']
 
@@ -96,3 +101,21 @@ def test_dockerignore_excludes_by_default():
     entries = [line for line in lines if line and not line.startswith("#")]
     assert entries[0] == "*", "everything out by default, so no key or venv enters the context"
     assert all(line.startswith(("!", "**/")) for line in entries[1:])
+
+
+def test_the_pipeline_image_carries_the_replay_command_and_what_it_imports():
+    """README "Operate": `docker run --entrypoint python <pipeline image> -m replay`."""
+    first_party = {"contract", "localrun", "pipeline", "producer", "replay", "views"}
+    imported = {"replay"}
+    for path in (ROOT / "replay").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module.split(".")[0])
+            elif isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+    needed = imported & first_party
+    copies = args("Dockerfile.pipeline", "COPY")
+    ignore = (ROOT / ".dockerignore").read_text().splitlines()
+    for package in needed:
+        assert f"{package} {package}" in copies, f"Dockerfile.pipeline does not copy {package}/"
+        assert f"!{package}/" in ignore, f".dockerignore keeps {package}/ out of the context"

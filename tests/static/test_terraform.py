@@ -159,7 +159,7 @@ def test_subscription_keeps_what_the_readme_promises(hcl):
 
 def test_tables_come_from_the_schema_files(hcl):
     files = hcl["locals"]["table_files"]
-    for table in ("customers", "customers_dlq"):
+    for table in ("customers", "customers_dlq", "customers_dlq_replays"):
         path = (TERRAFORM / files[table].replace("${path.module}", ".")).resolve()
         assert path == ROOT / "pipeline" / "schemas" / f"{table}.json"
     assert "jsondecode(file(" in hcl["locals"]["tables"]
