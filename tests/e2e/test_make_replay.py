@@ -6,13 +6,12 @@ replayed customer in `customers`, `make stop`.
 from __future__ import annotations
 
 import re
-import subprocess
 import sys
 import time
 
 import pytest
 
-from tests.support import ROOT
+from tests.support import run
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -25,9 +24,7 @@ FIX = (
 
 
 def _run(*args: str, timeout: float = 120) -> str:
-    result = subprocess.run(
-        list(args), cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
-    )
+    result = run(*args, timeout=timeout)
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
 
