@@ -15,18 +15,16 @@ import json
 import time
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 
 from contract import ATTR_SOURCE
 from localrun.stack import Counts, publish, start_pipeline, wait_for
 from pipeline.transforms import MAX_DEAD_LETTER_PAYLOAD, dead_letter_bound
-from tests.conftest import FIXTURES
+from tests.support import BAD_MESSAGE_CORPUS, FIXTURES
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
+pytestmark = pytest.mark.timeout(600)
 
-CORPUS = Path(__file__).resolve().parents[1] / "data" / "bad_messages"
 ATTRIBUTES = {ATTR_SOURCE: "file"}
 PUBSUB_LIMIT = 10_000_000  # bytes per publish request (google-cloud-pubsub enforces it too)
 
@@ -62,12 +60,12 @@ def _ids(users: list[dict]) -> set[str]:
 
 
 def corpus_cases() -> list[Case]:
-    expected = json.loads((CORPUS / "expected_rows.json").read_text(encoding="utf-8"))
+    expected = json.loads((BAD_MESSAGE_CORPUS / "expected_rows.json").read_text(encoding="utf-8"))
     return [
         Case(
             path.name, path.read_bytes(), set(expected.get(path.name, [])), path.name.split("-")[0]
         )
-        for path in sorted(CORPUS.glob("*-*.*"))
+        for path in sorted(BAD_MESSAGE_CORPUS.glob("*-*.*"))
     ]
 
 

@@ -17,8 +17,6 @@ from google.cloud import pubsub_v1
 
 from localrun.pubsub_channel import PULL_FAILED, EmulatorSubscriberClient
 
-pytestmark = pytest.mark.integration
-
 LARGEST = 10_000_000 - 1_000  # the request also carries the topic name and framing
 
 

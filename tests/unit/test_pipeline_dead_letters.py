@@ -12,9 +12,7 @@ import tracemalloc
 import pytest
 
 from pipeline import schema, transforms
-from tests.conftest import FIXTURES
-
-pytestmark = pytest.mark.unit
+from tests.support import FIXTURES
 
 USERS = json.loads((FIXTURES / "08_api_v1.4_results2.json").read_text(encoding="utf-8"))["results"]
 MB = 1_000_000

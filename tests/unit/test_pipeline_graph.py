@@ -15,10 +15,10 @@ from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.utils.timestamp import Timestamp
 
 from pipeline import schema, transforms
-from tests.conftest import FIXTURES, ROOT
+from tests.support import BAD_MESSAGE_CORPUS, FIXTURES
 
 # A direct-runner pipeline that stalls must fail the test, not stall the whole suite.
-pytestmark = [pytest.mark.unit, pytest.mark.timeout(180)]
+pytestmark = pytest.mark.timeout(180)
 # TestPipeline and TestStream are imported as Beam* so pytest does not collect them as tests.
 
 RUNNER = "BundleBasedDirectRunner"
@@ -26,9 +26,8 @@ RUNNER = "BundleBasedDirectRunner"
 # them with their coders between stages as Dataflow does, so a value that cannot be encoded
 # (a lone surrogate in a str) fails the bundle there and only there.
 RUNNERS = [RUNNER, "FnApiRunner"]
-CORPUS = ROOT / "tests" / "data" / "bad_messages"
-BAD_MESSAGES = sorted(CORPUS.glob("*-*.*"))
-EXPECTED_ROWS = json.loads((CORPUS / "expected_rows.json").read_text(encoding="utf-8"))
+BAD_MESSAGES = sorted(BAD_MESSAGE_CORPUS.glob("*-*.*"))
+EXPECTED_ROWS = json.loads((BAD_MESSAGE_CORPUS / "expected_rows.json").read_text(encoding="utf-8"))
 PUBLISHED = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 

@@ -15,9 +15,7 @@ from hypothesis import strategies as st
 
 import contract
 from pipeline import schema, transforms
-from tests.conftest import FIXTURES
-
-pytestmark = pytest.mark.unit
+from tests.support import FIXTURES
 
 # What Beam encodes a dict element with between stages (FastPrimitivesCoder).
 ELEMENT_CODER = registry.get_coder(Any)

@@ -8,9 +8,7 @@ import pytest
 
 import contract
 from pipeline import schema, transforms
-from tests.conftest import FIXTURES
-
-pytestmark = pytest.mark.unit
+from tests.support import FIXTURES
 
 # Captured 1.3/1.4 responses with every field; older versions and inc/exc selections
 # (`built_*`) are in test_pipeline_versions.py.

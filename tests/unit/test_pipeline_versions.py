@@ -10,9 +10,7 @@ import pytest
 
 import contract
 from pipeline import schema, transforms
-from tests.conftest import FIXTURES
-
-pytestmark = pytest.mark.unit
+from tests.support import FIXTURES
 
 
 def _response(name: str) -> dict:
