@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from typing import Any
 
 import apache_beam as beam
 from apache_beam.io.gcp.pubsub import ReadFromPubSub
@@ -14,6 +15,25 @@ from pipeline import bigquery, transforms
 from pipeline.options import CustomerPipelineOptions, InvalidOptions, validate
 
 
+def customers_to_bigquery(
+    messages: beam.PCollection, options: CustomerPipelineOptions, test_client: Any = None
+) -> None:
+    """Everything after the read: rows into `customers`, dead letters into `customers_dlq`.
+
+    A function, not a composite, so the steps keep their top-level names on Dataflow.
+    `test_client` replaces only the BigQuery API call (tests, bench/pipeline_bench.py).
+    """
+    rows, rejected = messages | "ToCustomerRows" >> transforms.ToCustomerRows(
+        options.dedup_window_seconds
+    )
+    write_failures = rows | "WriteCustomers" >> bigquery.WriteCustomers(options, test_client)
+    _ = (
+        (rejected, write_failures)
+        | "AllDeadLetters" >> beam.Flatten()
+        | "WriteDeadLetters" >> bigquery.WriteDeadLetters(options, test_client)
+    )
+
+
 def build_pipeline(p: beam.Pipeline, options: CustomerPipelineOptions) -> None:
     """Adds the whole streaming graph to `p`."""
     messages = p | "ReadPubSub" >> ReadFromPubSub(
@@ -21,15 +41,7 @@ def build_pipeline(p: beam.Pipeline, options: CustomerPipelineOptions) -> None:
         topic=options.input_topic,
         with_attributes=True,
     )
-    rows, rejected = messages | "ToCustomerRows" >> transforms.ToCustomerRows(
-        options.dedup_window_seconds
-    )
-    write_failures = rows | "WriteCustomers" >> bigquery.WriteCustomers(options)
-    _ = (
-        (rejected, write_failures)
-        | "AllDeadLetters" >> beam.Flatten()
-        | "WriteDeadLetters" >> bigquery.WriteDeadLetters(options)
-    )
+    customers_to_bigquery(messages, options)
 
 
 def parse_options(argv: list[str] | None) -> PipelineOptions:
