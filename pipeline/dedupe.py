@@ -19,13 +19,15 @@ from apache_beam.utils.timestamp import Duration, Timestamp
 
 Row = dict[str, Any]
 
+SEEN = userstate.ReadModifyWriteStateSpec("seen", BooleanCoder())
+# REAL_TIME is processing time: the window starts when the first copy is processed.
+EXPIRY = userstate.TimerSpec("expiry", TimeDomain.REAL_TIME)
+_SEEN = beam.DoFn.StateParam(SEEN)
+_EXPIRY = beam.DoFn.TimerParam(EXPIRY)
+
 
 class DeduplicateFn(beam.DoFn):
     """(customer_id, row) -> the row, unless this customer_id was seen within the window."""
-
-    SEEN = userstate.ReadModifyWriteStateSpec("seen", BooleanCoder())
-    # REAL_TIME is processing time: the window starts when the first copy is processed.
-    EXPIRY = userstate.TimerSpec("expiry", TimeDomain.REAL_TIME)
 
     def __init__(self, window_seconds: int, metrics_namespace: str):
         self._window = Duration(seconds=window_seconds)
@@ -34,8 +36,8 @@ class DeduplicateFn(beam.DoFn):
     def process(
         self,
         keyed_row: tuple[str, Row],
-        seen=beam.DoFn.StateParam(SEEN),
-        expiry=beam.DoFn.TimerParam(EXPIRY),
+        seen=_SEEN,
+        expiry=_EXPIRY,
     ) -> Iterator[Row]:
         if seen.read():
             self._dropped.inc()
@@ -45,7 +47,7 @@ class DeduplicateFn(beam.DoFn):
         yield keyed_row[1]
 
     @userstate.on_timer(EXPIRY)
-    def expire(self, seen=beam.DoFn.StateParam(SEEN)) -> Iterator[Row]:
+    def expire(self, seen=_SEEN) -> Iterator[Row]:
         seen.clear()
         yield from ()
 
