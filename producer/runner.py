@@ -9,11 +9,14 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from contract import ATTR_CUSTOMER_ID, ATTR_SCHEMA, ATTR_SOURCE, attributes_for, strip_credentials
 from producer.pacing import TokenBucket
@@ -47,6 +50,29 @@ class Message:
     problem: str | None = None  # why the contract's attributes could not be derived
 
 
+def _has_non_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, Mapping):
+        return any(_has_non_finite(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_has_non_finite(item) for item in value)
+    return False
+
+
+def encode(user: Mapping[str, Any]) -> bytes:
+    """Compact UTF-8 JSON. orjson is ~10x faster than json here (bench/README.md); what it
+    refuses (integers beyond 64 bits) or would change (NaN, which it writes as null) goes
+    through json, so every user is published exactly as the source gave it."""
+    try:
+        data = orjson.dumps(user)
+    except orjson.JSONEncodeError:
+        data = None
+    if data is None or (b"null" in data and _has_non_finite(user)):
+        return json.dumps(user, separators=(",", ":"), ensure_ascii=False).encode()
+    return data
+
+
 def to_message(user: Mapping[str, Any], source: str, schema: str) -> Message:
     """The contract's message for one user: credentials stripped, compact UTF-8 JSON.
 
@@ -54,7 +80,7 @@ def to_message(user: Mapping[str, Any], source: str, schema: str) -> Message:
     and `schema` attributes: the pipeline dead-letters it with the reason, so it stays visible
     in BigQuery instead of vanishing in a producer log.
     """
-    data = json.dumps(strip_credentials(user), separators=(",", ":"), ensure_ascii=False).encode()
+    data = encode(strip_credentials(user))
     try:
         attributes = attributes_for(user, source, schema)
     except (KeyError, TypeError, ValueError) as exc:
