@@ -78,10 +78,10 @@ format: venv ## Apply ruff's fixes and formatting
 bench: bench-publish bench-pipeline ## Both benchmarks below (bench/README.md)
 
 bench-publish: venv ## Producer vs bare Pub/Sub client, customers/s on the Pub/Sub emulator
-	@$(PY) bench/publish_bench.py
+	@$(PY) -m bench.publish_bench
 
 bench-pipeline: venv ## Pipeline steps vs a seed-style chain, msg/s on the FnApiRunner
-	@$(PY) bench/pipeline_bench.py
+	@$(PY) -m bench.pipeline_bench
 
 bench-run: venv ## make run's rows/s (N=3000 at once) and latency (N=1500 at 50/s) on the local stack
 	@$(PY) -m localrun --count 3000 --rate 0

@@ -6,14 +6,15 @@
   whole graph   everything `python -m pipeline` runs after the Pub/Sub read: parse, dedupe,
                 both sinks' row conversion, batching and retries; only the BigQuery API call is
                 replaced by a client that accepts every row
-  (reference)   the whole graph with Beam's DeduplicatePerKey in place of our dedupe step
+  (references)  Beam's DeduplicatePerKey in place of ours; the SDK's 100 MB state cache on
 
 Every scenario runs on the FnApiRunner (batch, one worker: elements are encoded between fused
 stages, as on Dataflow) over the same corpus: the real API responses in tests/data/randomuser
 (every nationality), each user a message with a unique id, plus a fixed share of redelivered
 copies and of the malformed messages in tests/data/bad_messages. The transforms are imported
 from the pipeline package, so the benchmark measures whatever the code holds when it runs.
-Usage: python bench/pipeline_bench.py [--count 20000] [--duplicates 0.05] [--bad 0.02]
+Usage (from the repository root):
+  python -m bench.pipeline_bench [--count 20000] [--duplicates 0.05] [--bad 0.02]
 """
 
 from __future__ import annotations
