@@ -83,9 +83,9 @@ bench-publish: venv ## Producer vs bare Pub/Sub client, customers/s on the Pub/S
 bench-pipeline: venv ## Pipeline steps vs a seed-style chain, msg/s on the FnApiRunner
 	@$(PY) -m bench.pipeline_bench
 
-bench-run: venv ## make run's rows/s (N=3000 at once) and latency (N=1500 at 50/s) on the local stack
+bench-run: venv ## make run's rows/s (N=3000 at once) and latency (N=1000 at 50/s) on the local stack
 	@$(PY) -m localrun --count 3000 --rate 0
-	@$(PY) -m localrun --count 1500 --rate 50
+	@$(PY) -m localrun --count 1000 --rate 50
 
 lock: venv ## Re-resolve requirements/*.txt from requirements/*.in
 	@scripts/lock.sh "$(VENV)"

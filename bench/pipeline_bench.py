@@ -3,9 +3,11 @@
   identity      Create -> count: what Beam itself costs per element (the floor)
   seed chain    decode -> json.loads -> 8-field dict, no validation: the baseline (1.00)
   parse         our ParseMessages step (parse + validate + row, dead letters tagged)
+  dedupe        ParseMessages -> DeduplicateCustomers
   whole graph   everything `python -m pipeline` runs after the Pub/Sub read: parse, dedupe,
                 both sinks' row conversion, batching and retries; only the BigQuery API call is
                 replaced by a client that accepts every row
+  storage write the Python side of the graph with write_method=STORAGE_WRITE_API
   (references)  Beam's DeduplicatePerKey in place of ours; the SDK's 100 MB state cache on
 
 Every scenario runs on the FnApiRunner (batch, one worker: elements are encoded between fused
