@@ -11,12 +11,14 @@ N      ?= 500
 SOURCE ?= fake
 KEEP   ?= 0
 INPUT  ?=
-# cloud targets: PROJECT is required; the rest come from `terraform output` unless given
+# cloud targets: PROJECT is required; the rest come from `terraform output` unless given.
+# Images are tagged with the commit they were built from, never with a mutable tag: COMMIT is what
+# make build builds (the checked-out commit), TAG the build the other targets use (default: the same).
 PROJECT     ?=
 REGION      ?= europe-west1
-TAG         ?= latest
 LOCAL_TAG   ?= dev
-COMMIT      ?= $(shell git rev-parse HEAD 2>/dev/null || echo manual)
+COMMIT      ?= $(shell git rev-parse HEAD 2>/dev/null)
+TAG         ?= $(COMMIT)
 JOB         ?= customers-$(shell date -u +%Y%m%d-%H%M%S)
 MAX_WORKERS ?= 3
 KEY         ?=
@@ -26,10 +28,23 @@ TF_VARS      = -var=project_id=$(PROJECT) -var=region=$(REGION)
 one_word     = $(if $(word 2,$(1)),,$(1))
 out          = $(or $(call one_word,$(shell $(TF) output -no-color -raw $(1) 2>/dev/null)),$(error no Terraform output "$(1)": run `make infra PROJECT=$(or $(PROJECT),<project id>)` first))
 require      = $(if $($(1)),,$(error $(1) is not set: run `make $@ $(1)=<project id>`))
+# A build is named by its full commit SHA; latest (or any mutable tag) would let the launcher and
+# the workers of one job run different images.
+commit_sha   = $(if $(shell printf '%s' '$($(1))' | grep -Ex '[0-9a-f]{40}'),,$(error $(1)=$(or $($(1)),<empty>) is not a commit SHA: images are tagged only with the full commit they were built from (git rev-parse HEAD), never latest))
 BUCKET         ?= $(call out,bucket)
 REPOSITORY     ?= $(call out,repository)
 PIPELINE_IMAGE ?= $(call out,pipeline_image)
 PRODUCER_IMAGE ?= $(call out,producer_image)
+TOPIC          ?= $(call out,topic)
+SUBSCRIPTION   ?= $(call out,subscription)
+OUTPUT_TABLE   ?= $(call out,output_table)
+DLQ_TABLE      ?= $(call out,dlq_table)
+DATAFLOW_SA    ?= $(call out,dataflow_service_account)
+CLOUDBUILD_SA  ?= $(call out,cloudbuild_service_account)
+# The one immutable reference of a job: the spec cloudbuild.yaml wrote for commit TAG (launcher
+# customer-pipeline:TAG) and the same image as sdk_container_image.
+TEMPLATE        = gs://$(BUCKET)/templates/customers-$(TAG).json
+JOB_IMAGE       = $(PIPELINE_IMAGE):$(TAG)
 CREDENTIALS     = $(or $(KEY),$(HOME)/.config/gcloud/application_default_credentials.json)
 # The image's user (uid 10001) cannot read a 0600 key of yours: run as your uid unless you are root.
 DOCKER_USER     = $(if $(filter 0,$(shell id -u)),,--user $(shell id -u):$(shell id -g))
@@ -40,7 +55,7 @@ BASE_ARG        = $(foreach arg,PYTHON_BASE BEAM_SDK_IMAGE LAUNCHER_IMAGE,$(if $
 help: ## List every target with its description
 	@awk 'BEGIN {FS = ":.*## "} /^##@/ {printf "\n%s\n", substr($$0, 5)} /^[a-zA-Z0-9_-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo
-	@echo "  Variables: N=$(N) SOURCE=$(SOURCE) KEEP=$(KEEP) (make run), PROJECT, REGION (cloud targets)"
+	@echo "  Variables: N=$(N) SOURCE=$(SOURCE) KEEP=$(KEEP) (make run), PROJECT, REGION, TAG=<commit> (cloud targets)"
 
 venv: $(VENV)/.installed ## Create or update the project virtualenv .venv from the lock file
 
@@ -66,7 +81,7 @@ test-integration: venv ## Integration and end-to-end tests on the real emulators
 test-container: venv docker ## Container tests: real docker build / docker run of both images
 	@$(PY) -m pytest -m container
 
-test-static: venv tools ## Static checks: ruff, yamllint, hadolint, terraform fmt, checkov
+test-static: venv tools ## Static checks: ruff, yamllint, hadolint, terraform fmt, checkov, provider schemas
 	@$(PY) -m pytest -m static
 
 lint: venv ## ruff check and format check on all Python
@@ -104,7 +119,7 @@ images: ## Build both images locally (PIP_CA=ca.pem behind a TLS proxy; PYTHON_B
 docker: ## Make Docker ready for the container tests: install/start it, build the offline base image (root)
 	@scripts/docker-setup.sh
 
-tools: ## Install checkov in its own virtualenv (.tools/checkov) for the static tests
+tools: ## Static-test tools in .tools/: checkov (own virtualenv), the Google provider schemas (hash-pinned)
 	@scripts/tools.sh "$(PYTHON)" .tools
 
 ##@ Cloud (PROJECT=<project id> required; REGION=europe-west1; nothing here runs in make test)
@@ -118,43 +133,50 @@ infra: ## terraform init, plan and apply (asks before applying; AUTO_APPROVE=1 s
 	$(TF) apply -input=false infra.tfplan
 	@rm -f terraform/infra.tfplan
 
-build: ## Cloud Build: tests, both images pushed (commit + latest tags), Flex Template spec
+build: ## Cloud Build of the checked-out commit: tests, both images tagged <commit>, Flex Template spec
 	$(call require,PROJECT)
+	$(call commit_sha,COMMIT)
+	@[ -z "$$(git status --porcelain)" ] || { echo "error: uncommitted changes: the images would be tagged $(COMMIT) without being that commit; commit or stash them first" >&2; exit 2; }
 	@echo "==> Cloud Build in $(PROJECT): test, build and push customer-pipeline and customer-producer"
-	@echo "    to $(REGION)-docker.pkg.dev/$(PROJECT)/$(REPOSITORY) (tags $(COMMIT) and latest),"
-	@echo "    then write gs://$(BUCKET)/templates/customers.json"
+	@echo "    to $(REGION)-docker.pkg.dev/$(PROJECT)/$(REPOSITORY) (tag $(COMMIT); tags are immutable),"
+	@echo "    then write gs://$(BUCKET)/templates/customers-$(COMMIT).json"
 	gcloud builds submit . --project=$(PROJECT) --config=cloudbuild.yaml \
-	  --service-account=$(call out,cloudbuild_service_account) \
+	  --service-account=$(CLOUDBUILD_SA) \
 	  --gcs-source-staging-dir=gs://$(BUCKET)/source \
 	  --substitutions=_REGION=$(REGION),_REPOSITORY=$(REPOSITORY),_BUCKET=$(BUCKET),COMMIT_SHA=$(COMMIT)
 
-template: ## Write only the Flex Template spec for an image already pushed (TAG=latest)
+template: ## Write only the Flex Template spec of a build already pushed (TAG=<commit>, default HEAD)
 	$(call require,PROJECT)
-	@echo "==> Flex Template spec gs://$(BUCKET)/templates/customers.json -> $(PIPELINE_IMAGE):$(TAG)"
-	gcloud dataflow flex-template build gs://$(BUCKET)/templates/customers.json --project=$(PROJECT) \
-	  --image=$(PIPELINE_IMAGE):$(TAG) --sdk-language=PYTHON --metadata-file=metadata.json
+	$(call commit_sha,TAG)
+	@echo "==> Flex Template spec $(TEMPLATE) -> $(JOB_IMAGE)"
+	gcloud dataflow flex-template build $(TEMPLATE) --project=$(PROJECT) \
+	  --image=$(JOB_IMAGE) --sdk-language=PYTHON --metadata-file=metadata.json
 
-deploy: ## Start the streaming Dataflow job from the template (TAG=latest, JOB=customers-<time>)
+deploy: ## Start the streaming job of one build: its spec and its image (TAG=<commit>, default HEAD)
 	$(call require,PROJECT)
-	@echo "==> Dataflow job $(JOB) in $(PROJECT)/$(REGION): $(call out,subscription) -> $(call out,output_table)"
+	$(call commit_sha,TAG)
+	@echo "==> Dataflow job $(JOB) in $(PROJECT)/$(REGION): $(SUBSCRIPTION) -> $(OUTPUT_TABLE)"
+	@echo "    launcher and workers: $(JOB_IMAGE)"
+	@gcloud storage objects describe $(TEMPLATE) --project=$(PROJECT) >/dev/null 2>&1 || { echo "error: no Flex Template spec $(TEMPLATE): commit $(TAG) was not built; run make build (or pass TAG=<a built commit>)" >&2; exit 2; }
 	gcloud dataflow flex-template run "$(JOB)" --project=$(PROJECT) --region=$(REGION) \
-	  --template-file-gcs-location=gs://$(BUCKET)/templates/customers.json \
-	  --service-account-email=$(call out,dataflow_service_account) \
+	  --template-file-gcs-location=$(TEMPLATE) \
+	  --service-account-email=$(DATAFLOW_SA) \
 	  --temp-location=gs://$(BUCKET)/temp --staging-location=gs://$(BUCKET)/staging \
 	  --enable-streaming-engine --max-workers=$(MAX_WORKERS) \
-	  --parameters=input_subscription=$(call out,subscription) \
-	  --parameters=output_table=$(call out,output_table),dlq_table=$(call out,dlq_table) \
-	  --parameters=write_method=STORAGE_WRITE_API,create_disposition=CREATE_NEVER \
-	  --parameters=sdk_container_image=$(PIPELINE_IMAGE):$(TAG)
+	  --parameters=input_subscription=$(SUBSCRIPTION) \
+	  --parameters=output_table=$(OUTPUT_TABLE),dlq_table=$(DLQ_TABLE) \
+	  --parameters=create_disposition=CREATE_NEVER \
+	  --parameters=sdk_container_image=$(JOB_IMAGE)
 
-producer: ## Run the producer image against the project's topic (N=500 SOURCE=fake KEY=sa-key.json)
+producer: ## Run the producer image against the project's topic (N=500 SOURCE=fake KEY=sa-key.json TAG=<commit>)
 	$(call require,PROJECT)
-	@echo "==> customer-producer:$(TAG): $(N) $(SOURCE) customers -> $(call out,topic)"
+	$(call commit_sha,TAG)
+	@echo "==> customer-producer:$(TAG): $(N) $(SOURCE) customers -> $(TOPIC)"
 	@echo "    credentials: $(if $(KEY),key file $(KEY),your gcloud application-default login)"
 	@[ -r "$(CREDENTIALS)" ] || { echo "error: no credentials at $(CREDENTIALS): pass KEY=key.json or run gcloud auth application-default login" >&2; exit 2; }
 	docker run --rm $(DOCKER_USER) -v "$(CREDENTIALS):/var/secrets/google.json:ro" \
 	  -e GOOGLE_APPLICATION_CREDENTIALS=/var/secrets/google.json -e GOOGLE_CLOUD_PROJECT=$(PROJECT) \
-	  -e PRODUCER_TOPIC=$(call out,topic) -e PRODUCER_SOURCE=$(SOURCE) -e PRODUCER_COUNT=$(N) \
+	  -e PRODUCER_TOPIC=$(TOPIC) -e PRODUCER_SOURCE=$(SOURCE) -e PRODUCER_COUNT=$(N) \
 	  $(PRODUCER_IMAGE):$(TAG)
 
 .PHONY: help venv run stop docker test test-unit test-integration test-container test-static lint format bench \

@@ -7,7 +7,6 @@
   whole graph   everything `python -m pipeline` runs after the Pub/Sub read: parse, dedupe,
                 both sinks' row conversion, batching and retries; only the BigQuery API call is
                 replaced by a client that accepts every row
-  storage write the Python side of the graph with write_method=STORAGE_WRITE_API
   (references)  Beam's DeduplicatePerKey in place of ours; the SDK's 100 MB state cache on
 
 Every scenario runs on the FnApiRunner (batch, one worker: elements are encoded between fused
@@ -42,7 +41,7 @@ from apache_beam.transforms.deduplicate import DeduplicatePerKey
 from apache_beam.utils.timestamp import Duration
 
 import contract
-from pipeline import bigquery, dedupe, main, schema, transforms
+from pipeline import dedupe, main, transforms
 from pipeline.options import CustomerPipelineOptions
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
@@ -50,7 +49,6 @@ PUBLISHED = datetime(2026, 1, 1, tzinfo=UTC)
 SEED_FIELDS = ("uuid", "first", "last", "email", "country", "city", "nat", "registered")
 NAMESPACE = "bench"
 WINDOW_SECONDS = 600
-TABLES = {"customers": schema.CUSTOMERS, "dlq": schema.CUSTOMERS_DLQ}
 
 
 def corpus(count: int, duplicates: float, bad: float, seed: int = 10) -> list[PubsubMessage]:
@@ -178,21 +176,8 @@ def parse_beam_dedupe(messages):
     return parse_rows(messages) | BeamDeduplicate(WINDOW_SECONDS) | beam.ParDo(CountFn("out"))
 
 
-def python_side_of_storage_write(messages):
-    """What Dataflow runs in Python with write_method=STORAGE_WRITE_API (the deploy default):
-    the rows' conversion to the Storage Write API's types; the write itself is Beam's Java
-    transform, which cannot be expanded offline."""
-    rows, dead_letters = messages | transforms.ToCustomerRows(WINDOW_SECONDS)
-    fields = {name: schema.fields(table) for name, table in TABLES.items()}
-    converted = (
-        rows | "Customers" >> beam.Map(bigquery.to_storage_write_row, fields["customers"]),
-        dead_letters | "Dlq" >> beam.Map(bigquery.to_storage_write_row, fields["dlq"]),
-    )
-    return converted | beam.Flatten() | beam.ParDo(CountFn("out"))
-
-
 def whole_graph(messages):
-    main.customers_to_bigquery(messages, _options(), test_client=AcceptingClient())
+    main.ingest(messages, _options(), test_client=AcceptingClient())
 
 
 # The SDK harness's user-state cache, in MB. Dataflow's harness (sdk_worker_main) sizes it from
@@ -209,7 +194,6 @@ SCENARIOS: list[tuple[str, Callable, int]] = [
     ("parse + validate (ParseMessages)", parse, HARNESS_CACHE_MB),
     ("parse + dedupe (DeduplicateCustomers)", parse_dedupe, HARNESS_CACHE_MB),
     ("whole graph (dedupe, both sinks)", whole_graph, HARNESS_CACHE_MB),
-    ("whole graph, Python side of STORAGE_WRITE", python_side_of_storage_write, HARNESS_CACHE_MB),
     ("(parse + Beam's DeduplicatePerKey)", parse_beam_dedupe, HARNESS_CACHE_MB),
     ("(parse + dedupe, 100 MB state cache)", parse_dedupe, EMBEDDED_CACHE_MB),
     ("(whole graph, 100 MB state cache)", whole_graph, EMBEDDED_CACHE_MB),

@@ -1,6 +1,7 @@
-"""Topic, subscription, dataset and both tables on the emulators.
+"""Topic, subscription, dataset, both tables and the views on the emulators.
 
-The tables come from `pipeline/schemas/*.json` (via `pipeline.schema`), as in the cloud.
+The tables come from `pipeline/schemas/*.json` (via `pipeline.schema`) and the views from
+`views/*.sql`, the files Terraform creates them from in the cloud.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery, pubsub_v1
 
+import views
 from pipeline.schema import CUSTOMERS, CUSTOMERS_DLQ
 
 # The emulator answers HTTP 500 to a badly typed request, and the client's default retry would
@@ -45,6 +47,10 @@ class StackNames:
     def beam_table(self, resource: dict) -> str:
         """`project:dataset.table`: the form the pipeline's --output_table takes."""
         return f"{self.project}:{self.dataset}.{resource['tableReference']['tableId']}"
+
+    def view(self, name: str) -> str:
+        """`project.dataset.view` of one of `views.VIEWS`: for SQL."""
+        return f"{self.project}.{self.dataset}.{name}"
 
     @property
     def customers(self) -> str:
@@ -81,7 +87,7 @@ def create_pubsub(names: StackNames) -> None:
 
 
 def create_bigquery(client: bigquery.Client, names: StackNames) -> None:
-    """Dataset and both tables, partitioned and clustered as the schema files say."""
+    """Dataset, both tables (partitioned and clustered as the schema files say) and the views."""
     client.create_dataset(names.dataset, exists_ok=True, retry=SHORT_RETRY, timeout=TIMEOUT)
     for resource in (CUSTOMERS, CUSTOMERS_DLQ):
         table = bigquery.Table.from_api_repr(
@@ -95,10 +101,19 @@ def create_bigquery(client: bigquery.Client, names: StackNames) -> None:
             }
         )
         client.create_table(table, exists_ok=True, retry=SHORT_RETRY, timeout=TIMEOUT)
+    for name in views.VIEWS:
+        view = bigquery.Table(names.view(name))
+        view.view_query = views.render(name, names.project, names.dataset)
+        view.description = views.description(name)
+        client.create_table(view, exists_ok=True, retry=SHORT_RETRY, timeout=TIMEOUT)
 
 
 def query(client: bigquery.Client, sql: str, names: StackNames | None = None) -> list[bigquery.Row]:
-    """Run `sql`, where `{customers}` and `{customers_dlq}` stand for the tables of `names`."""
+    """Run `sql`; `{customers}`, `{customers_dlq}` and `{<view>}` stand for those of `names`."""
     if names:
-        sql = sql.format(customers=f"`{names.customers}`", customers_dlq=f"`{names.customers_dlq}`")
+        sql = sql.format(
+            customers=f"`{names.customers}`",
+            customers_dlq=f"`{names.customers_dlq}`",
+            **{name: f"`{names.view(name)}`" for name in views.VIEWS},
+        )
     return list(client.query(sql, retry=SHORT_RETRY, timeout=TIMEOUT).result(timeout=60))

@@ -91,10 +91,13 @@ def names(kept: dict) -> StackNames:
     return StackNames(kept["project"], kept["topic"], kept["subscription"], kept["dataset"])
 
 
-# `python -m localrun.query` replaces {customers} and {customers_dlq} with the kept tables.
+# `python -m localrun.query` replaces {customers}, {customers_dlq} and {<view>} (views/*.sql)
+# with the kept tables and views.
 EXAMPLE_QUERIES = (
     "SELECT country, COUNT(*) AS n FROM {customers} GROUP BY country ORDER BY n DESC",
     "SELECT stage, errorMessage FROM {customers_dlq}",
+    "SELECT age_band, gender, COUNT(*) AS n FROM {customer_segments} GROUP BY 1, 2 ORDER BY 1, 2",
+    "SELECT * FROM {new_customers_daily} ORDER BY signup_date DESC, new_customers DESC LIMIT 5",
 )
 
 

@@ -18,6 +18,8 @@ class Summary:
     top_countries: list[tuple[str, int]]
     latency_p50_ms: float | None
     latency_p95_ms: float | None
+    # (stage, error class, count) from the view dead_letters_last_day (views/*.sql)
+    dead_letter_classes: list[tuple[str, str, int]]
 
     @property
     def dead_letters(self) -> int:
@@ -52,6 +54,9 @@ def collect(client: bigquery.Client, names: StackNames, top: int = 5) -> Summary
         p50, p95 = cuts[49], cuts[94]
     elif latencies:
         p50 = p95 = float(latencies[0])
+    classes = query(
+        client, "SELECT stage, error_class, dead_letters FROM {dead_letters_last_day}", names
+    )
     return Summary(
         rows=rows,
         distinct_customers=distinct,
@@ -59,6 +64,7 @@ def collect(client: bigquery.Client, names: StackNames, top: int = 5) -> Summary
         top_countries=[(country, n) for country, n in countries],
         latency_p50_ms=p50,
         latency_p95_ms=p95,
+        dead_letter_classes=[(stage, error_class, n) for stage, error_class, n in classes],
     )
 
 
@@ -75,4 +81,10 @@ def render(summary: Summary) -> str:
             f"  latency:       p50 {summary.latency_p50_ms / 1000:.2f}s, "
             f"p95 {summary.latency_p95_ms / 1000:.2f}s (publish_time -> ingested_at)"
         )
+    if summary.dead_letter_classes:
+        lines.append("  dead letters of the last day by error class (view dead_letters_last_day):")
+        lines += [
+            f"    {n:>5}  {stage:<9} {error_class}"
+            for stage, error_class, n in summary.dead_letter_classes
+        ]
     return "\n".join(lines)

@@ -1,6 +1,11 @@
-"""The two BigQuery sinks: `customers` (its rejects become dead letters) and `customers_dlq`."""
+"""The two BigQuery sinks: `customers` (its rejects become dead letters) and `customers_dlq`.
+
+A dead letter BigQuery rejects is written again in a reduced, schema-valid form; if even that is
+rejected the bundle fails. No dead letter is dropped: its message was acknowledged already.
+"""
 
 import base64
+import binascii
 import datetime
 import logging
 from collections.abc import Iterator, Mapping, Sequence
@@ -10,19 +15,12 @@ import apache_beam as beam
 from apache_beam.io.gcp.bigquery import BigQueryDisposition, WriteToBigQuery
 from apache_beam.io.gcp.bigquery_tools import RetryStrategy
 from apache_beam.metrics import Metrics
-from apache_beam.utils.timestamp import Timestamp
 from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 
 from pipeline import schema, transforms
-from pipeline.options import (
-    CREATE_NEVER,
-    STORAGE_WRITE_API,
-    CustomerPipelineOptions,
-    dlq_table,
-    table_project,
-)
+from pipeline.options import CREATE_NEVER, CustomerPipelineOptions, dlq_table, table_project
 
 _LOG = logging.getLogger(__name__)
 
@@ -30,8 +28,8 @@ _LOG = logging.getLogger(__name__)
 # in the dead-letter table instead of being retried for hours.
 LOCAL_MAX_RETRIES = 3
 LOCAL_INSERT_TIMEOUT_SECONDS = 10.0
-# Storage Write API commit interval: rows are visible in BigQuery within this many seconds.
-STORAGE_WRITE_TRIGGERING_SECONDS = 5
+# A reduced dead letter keeps ids and the original reason only up to this length.
+MAX_REASON_LENGTH = 2048
 
 
 class EndpointClient:
@@ -65,34 +63,6 @@ class EndpointClient:
         return self._client.insert_rows_json(table, json_rows, **kwargs)
 
 
-def to_storage_write_row(
-    row: Mapping[str, Any], schema_fields: Sequence[Mapping[str, Any]]
-) -> dict[str, Any]:
-    """A JSON-form row in the types the Storage Write API's Beam Row conversion expects:
-    Beam Timestamp for TIMESTAMP, datetime.date for DATE (with `type_overrides`), bytes for BYTES.
-    """
-    native: dict[str, Any] = {}
-    for field in schema_fields:
-        name, kind, value = field["name"], field["type"], row.get(field["name"])
-        if value is None:
-            native[name] = None
-        elif kind in ("RECORD", "STRUCT") and field.get("mode") == "REPEATED":
-            native[name] = [to_storage_write_row(item, field["fields"]) for item in value]
-        elif kind in ("RECORD", "STRUCT"):
-            native[name] = to_storage_write_row(value, field["fields"])
-        elif kind == "TIMESTAMP":
-            native[name] = Timestamp.from_utc_datetime(
-                schema.parse_timestamp(value).astimezone(datetime.UTC)
-            )
-        elif kind == "DATE":
-            native[name] = schema.parse_date(value)
-        elif kind == "BYTES":
-            native[name] = base64.b64decode(value)
-        else:
-            native[name] = value
-    return native
-
-
 class WriteTable(beam.PTransform):
     """Writes JSON-form rows to one table; returns `failed_rows_with_errors`.
 
@@ -117,45 +87,114 @@ class WriteTable(beam.PTransform):
         client = self._test_client
         if client is None and endpoint:
             client = EndpointClient(endpoint, table_project(self._table_spec))
-        method_options: dict[str, Any] = {
-            "insert_retry_strategy": RetryStrategy.RETRY_ON_TRANSIENT_ERROR
-        }
-        if options.write_method == STORAGE_WRITE_API:
-            method_options = {
-                "triggering_frequency": STORAGE_WRITE_TRIGGERING_SECONDS,
-                "with_auto_sharding": True,
-                "type_overrides": {"DATE": datetime.date},
-            }
-        elif client is not None:
-            method_options["test_client"] = client
-            method_options["max_retries"] = LOCAL_MAX_RETRIES
+        local: dict[str, Any] = {}
+        if client is not None:
+            local = {"test_client": client, "max_retries": LOCAL_MAX_RETRIES}
+        # Streaming inserts only: see the note on write methods in pipeline/options.py.
         return WriteToBigQuery(
             table=self._table_spec,
             schema=schema.bigquery_schema(self._table),
             additional_bq_parameters=schema.table_options(self._table),
             create_disposition=CREATE_NEVER if endpoint else options.create_disposition,
             write_disposition=BigQueryDisposition.WRITE_APPEND,
-            method=options.write_method,
-            **method_options,
+            method=WriteToBigQuery.Method.STREAMING_INSERTS,
+            insert_retry_strategy=RetryStrategy.RETRY_ON_TRANSIENT_ERROR,
+            **local,
         )
 
     def expand(self, rows):
-        if self._options.write_method == STORAGE_WRITE_API:
-            rows = rows | "ToStorageWriteTypes" >> beam.Map(
-                to_storage_write_row, schema.fields(self._table)
-            )
         return (rows | "WriteToBigQuery" >> self._sink()).failed_rows_with_errors
 
 
-class LogLostDeadLetters(beam.DoFn):
-    """The last resort for a dead letter BigQuery rejected: an error log and a counter."""
+class UnwritableDeadLetter(RuntimeError):  # noqa: N818 (reads as the sentence it reports)
+    """BigQuery rejected a dead letter even in its reduced, schema-valid form."""
+
+
+def _reasons(errors: Any) -> str:
+    """BigQuery's insertErrors as `reason at location` only: its messages may quote values."""
+    if not isinstance(errors, Sequence) or isinstance(errors, str):
+        return "unknown error"
+    parts = []
+    for error in errors:
+        if isinstance(error, Mapping):
+            where = f" at {error['location']}" if error.get("location") else ""
+            parts.append(f"{error.get('reason', 'error')}{where}")
+    return ", ".join(parts) or "unknown error"
+
+
+def _text(letter: Mapping[str, Any], name: str, limit: int) -> str | None:
+    value = letter.get(name)
+    return value if isinstance(value, str) and len(value) <= limit else None
+
+
+def _payload(letter: Mapping[str, Any]) -> bytes | None:
+    """The dead letter's payload bytes: payloadBytes if it decodes, else payloadString's."""
+    try:
+        return base64.b64decode(letter["payloadBytes"], validate=True)
+    except (KeyError, TypeError, ValueError, binascii.Error):
+        text = letter.get("payloadString")
+        return text.encode("utf-8", errors="replace") if isinstance(text, str) else None
+
+
+def reduced_dead_letter(failure: Any, *, now: datetime.datetime | None = None) -> dict[str, Any]:
+    """What is left of a dead letter BigQuery rejected, schema-valid by construction.
+
+    Keeps the stage, message id, publish time and both reasons, and the payload only as bytes
+    (bounded and redacted by `transforms.dead_letter`); payloadString, attributes and the stack
+    trace, the parts that may not have fitted, are dropped.
+    """
+    _, letter, errors = failure
+    letter = letter if isinstance(letter, Mapping) else {}
+    payload = _payload(letter)
+    stage = letter.get("stage") if letter.get("stage") in transforms.STAGES else "write"
+    original = str(letter.get("errorMessage"))[:MAX_REASON_LENGTH]
+    reduced = transforms.dead_letter(
+        stage=stage,
+        error=f"BigQuery rejected the dead letter ({_reasons(errors)}), kept reduced; "
+        f"original error: {original}",
+        payload=payload,
+        message_id=_text(letter, "message_id", MAX_REASON_LENGTH),
+        publish_time=_text(letter, "publish_time", 64),
+        now=now,
+    )
+    return {**reduced, "payloadString": None, "attributes": []}
+
+
+class ReduceDeadLetterFn(beam.DoFn):
+    """A rejected dead letter -> its reduced form, logged by message id only (no payload)."""
 
     def __init__(self):
-        self._lost = Metrics.counter(transforms.METRICS_NAMESPACE, "dead_letters_unwritable")
+        self._reduced = Metrics.counter(transforms.METRICS_NAMESPACE, "dead_letters_reduced")
+
+    def process(self, failure: Any) -> Iterator[dict[str, Any]]:
+        reduced = reduced_dead_letter(failure)
+        self._reduced.inc()
+        _LOG.warning(
+            "BigQuery rejected the dead letter of message %s (%s); writing it reduced",
+            reduced["message_id"],
+            _reasons(failure[2]),
+        )
+        yield reduced
+
+
+class FailOnUnwritableFn(beam.DoFn):
+    """The last resort: a dead letter BigQuery rejects even reduced fails the bundle, loudly.
+
+    The message was acknowledged already, so dropping it would lose it; raising makes the runner
+    retry the bundle (Dataflow streaming retries it until it succeeds and shows the error).
+    """
+
+    def __init__(self):
+        self._unwritable = Metrics.counter(transforms.METRICS_NAMESPACE, "dead_letters_unwritable")
 
     def process(self, failure: Any) -> Iterator[None]:
-        self._lost.inc()
-        _LOG.error("BigQuery rejected a dead letter, it is only in this log: %.10000r", failure)
+        self._unwritable.inc()
+        _, letter, errors = failure
+        message_id = letter.get("message_id") if isinstance(letter, Mapping) else None
+        raise UnwritableDeadLetter(
+            f"BigQuery rejected the reduced dead letter of message {message_id} "
+            f"({_reasons(errors)}); failing the bundle so that it is retried, not lost"
+        )
         yield from ()
 
 
@@ -188,12 +227,15 @@ class WriteDeadLetters(beam.PTransform):
         self._test_client = test_client
 
     def expand(self, dead_letters):
+        def write(table_spec: str) -> WriteTable:
+            return WriteTable(table_spec, schema.CUSTOMERS_DLQ, self._options, self._test_client)
+
+        table_spec = dlq_table(self._options)
         return (
             dead_letters
             | "CountDeadLetters" >> beam.ParDo(transforms.CountDeadLetters())
-            | "Write"
-            >> WriteTable(
-                dlq_table(self._options), schema.CUSTOMERS_DLQ, self._options, self._test_client
-            )
-            | "LogUnwritable" >> beam.ParDo(LogLostDeadLetters())
+            | "Write" >> write(table_spec)
+            | "Reduce" >> beam.ParDo(ReduceDeadLetterFn())
+            | "WriteReduced" >> write(table_spec)
+            | "FailOnUnwritable" >> beam.ParDo(FailOnUnwritableFn())
         )

@@ -15,10 +15,10 @@ from pipeline import bigquery, transforms
 from pipeline.options import CustomerPipelineOptions, InvalidOptions, validate
 
 
-def customers_to_bigquery(
+def ingest(
     messages: beam.PCollection, options: CustomerPipelineOptions, test_client: Any = None
 ) -> None:
-    """Everything after the read: rows into `customers`, dead letters into `customers_dlq`.
+    """PubsubMessages -> `customers` rows and `customers_dlq` dead letters, whatever the source.
 
     A function, not a composite, so the steps keep their top-level names on Dataflow.
     `test_client` replaces only the BigQuery API call (tests, bench/pipeline_bench.py).
@@ -41,7 +41,7 @@ def build_pipeline(p: beam.Pipeline, options: CustomerPipelineOptions) -> None:
         topic=options.input_topic,
         with_attributes=True,
     )
-    customers_to_bigquery(messages, options)
+    ingest(messages, options)
 
 
 def parse_options(argv: list[str] | None) -> PipelineOptions:

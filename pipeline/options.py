@@ -12,9 +12,16 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-STREAMING_INSERTS, STORAGE_WRITE_API = "STREAMING_INSERTS", "STORAGE_WRITE_API"
+# There is deliberately no write_method parameter: rows go by streaming inserts only. Beam
+# Python runs STORAGE_WRITE_API as a Java cross-language transform: building the pipeline starts
+# a Java expansion service from the GCP expansion-service jar, which Beam downloads from Maven
+# (apache_beam/io/gcp/bigquery.py StorageWriteToBigQuery, apache_beam/utils/subprocess_server.py
+# JavaJarServer). This image carries neither a JRE nor that jar, and no test here could build
+# the path. To add it back: install a JRE in Dockerfile.pipeline, fetch the matching
+# beam-sdks-java-io-google-cloud-platform-expansion-service jar at image build and point
+# `expansion_service` at it, then test that the pipeline builds inside the image.
 CREATE_IF_NEEDED, CREATE_NEVER = "CREATE_IF_NEEDED", "CREATE_NEVER"
 
 _PROJECT = r"[a-z][-a-z0-9]{4,28}[a-z0-9]"
@@ -58,19 +65,10 @@ PARAMETERS = (
     Parameter(
         "input_subscription",
         "Pub/Sub input subscription",
-        "Subscription to read customer messages from, as projects/PROJECT/subscriptions/NAME. "
-        "Give exactly one of input_subscription and input_topic.",
+        "Subscription to read customer messages from, as projects/PROJECT/subscriptions/NAME.",
         SUBSCRIPTION,
         param_type="PUBSUB_SUBSCRIPTION",
-    ),
-    Parameter(
-        "input_topic",
-        "Pub/Sub input topic",
-        "Topic to read from through a temporary subscription the runner creates, as "
-        "projects/PROJECT/topics/NAME (sees only messages published after the start). "
-        "Give exactly one of input_subscription and input_topic.",
-        TOPIC,
-        param_type="PUBSUB_TOPIC",
+        optional=False,
     ),
     Parameter(
         "output_table",
@@ -87,15 +85,6 @@ PARAMETERS = (
         "Defaults to the output table's name followed by _dlq.",
         TABLE_SPEC,
         param_type="BIGQUERY_TABLE",
-    ),
-    Parameter(
-        "write_method",
-        "BigQuery write method",
-        "How rows reach BigQuery: STREAMING_INSERTS (default) or STORAGE_WRITE_API.",
-        f"^({STREAMING_INSERTS}|{STORAGE_WRITE_API})$",
-        param_type="ENUM",
-        default=STREAMING_INSERTS,
-        choices=(STREAMING_INSERTS, STORAGE_WRITE_API),
     ),
     Parameter(
         "create_disposition",
@@ -118,8 +107,17 @@ PARAMETERS = (
     ),
 )
 
-# Only for runs on emulators; never a Flex Template parameter.
+# Only for local runs (direct runner, emulators); never Flex Template parameters.
 LOCAL_ONLY_PARAMETERS = (
+    Parameter(
+        "input_topic",
+        "Pub/Sub input topic (local runs only)",
+        "Instead of --input_subscription: read from this topic, as projects/PROJECT/topics/NAME, "
+        "through a temporary subscription the runner creates (sees only messages published "
+        "after the start). Refused on Dataflow.",
+        TOPIC,
+        param_type="PUBSUB_TOPIC",
+    ),
     Parameter(
         "bigquery_endpoint",
         "BigQuery endpoint (local runs only)",
@@ -160,11 +158,17 @@ def validate(options: CustomerPipelineOptions) -> None:
         raise InvalidOptions("give exactly one of --input_subscription and --input_topic")
     if options.output_table is None:
         raise InvalidOptions("--output_table is required (PROJECT:DATASET.TABLE)")
-    if options.bigquery_endpoint and options.write_method == STORAGE_WRITE_API:
+    if options.input_topic is not None and runs_on_dataflow(options):
         raise InvalidOptions(
-            "--write_method=STORAGE_WRITE_API cannot use --bigquery_endpoint: "
-            "the Storage Write API runs only against real BigQuery"
+            "--input_topic cannot be used on Dataflow (the worker service account may not "
+            "create subscriptions): give --input_subscription, e.g. the one Terraform creates"
         )
+
+
+def runs_on_dataflow(options: PipelineOptions) -> bool:
+    """Whether --runner names Dataflow (DataflowRunner, dataflow, or the runner's full path)."""
+    runner = options.view_as(StandardOptions).runner or ""
+    return str(runner).rsplit(".", 1)[-1].lower() in ("dataflow", "dataflowrunner")
 
 
 def dlq_table(options: CustomerPipelineOptions) -> str:

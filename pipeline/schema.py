@@ -1,8 +1,10 @@
 """The BigQuery tables, read from `pipeline/schemas/*.json`: the one place their columns live.
 
-Terraform, the local stack and the tests read the same files. Rows are checked against them
-before the write because the BigQuery emulator accepts what real BigQuery would reject.
-Beam-free, so the row builder can be used without a Beam install.
+Terraform, the local stack and the tests read the same files. Rows are checked against them,
+and against every documented rule of a streaming insert, before the write: the BigQuery
+emulator accepts what real BigQuery rejects (NULL in REQUIRED columns, out-of-range values,
+partitions outside the streaming window, oversized rows). Beam-free, so the row builder can be
+used without a Beam install.
 """
 
 from __future__ import annotations
@@ -17,7 +19,23 @@ from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from typing import Any
 
+# GoogleSQL data types (cloud.google.com/bigquery/docs/reference/standard-sql/data-types):
+# INT64 is 64-bit signed; DATE is 0001-01-01 to 9999-12-31, exactly Python's date range;
+# TIMESTAMP is 0001-01-01 00:00:00 to 9999-12-31 23:59:59.999999 UTC, Python's datetime range
+# once converted to UTC; FLOAT64 values in JSON rows must be finite numbers.
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+# Streaming inserts into a time-partitioned table accept a partitioning value at most 10 years
+# in the past and 1 year in the future: "Use the legacy streaming API", section "Streaming into
+# partitioned tables" (cloud.google.com/bigquery/docs/streaming-data-into-bigquery), and the
+# same window for the Storage Write API (cloud.google.com/bigquery/docs/write-api, "Stream
+# into partitions").
+PARTITION_YEARS_PAST, PARTITION_YEARS_FUTURE = 10, 1
+# Quotas for tabledata.insertAll (cloud.google.com/bigquery/quotas#streaming_inserts): maximum
+# row size 10 MB, HTTP request size 10 MB. Beam's sink itself refuses a row whose in-memory size
+# reaches 9 MiB (apache_beam/io/gcp/bigquery.py, MAX_INSERT_PAYLOAD_SIZE, `_check_row_size`).
+# A row is measured as the JSON the client sends (never smaller than its in-memory size but for
+# a few bytes per value); 9 MB keeps it under both limits.
+MAX_STREAMING_ROW_BYTES = 9_000_000
 # The canonical text forms BigQuery documents for DATE and TIMESTAMP values in JSON rows.
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})")
@@ -58,10 +76,18 @@ def parse_date(value: str) -> datetime.date:
 
 
 def parse_timestamp(value: str) -> datetime.datetime:
-    """An RFC 3339 timestamp with a time zone (what BigQuery accepts), as an aware datetime."""
+    """An RFC 3339 timestamp with a time zone (what BigQuery accepts), as an aware datetime.
+
+    Raises ValueError outside BigQuery's TIMESTAMP range, which is Python's in UTC.
+    """
     if not _TIMESTAMP.fullmatch(value):
         raise ValueError(f"not an RFC 3339 timestamp with a time zone: {value!r:.80}")
-    return datetime.datetime.fromisoformat(value)
+    moment = datetime.datetime.fromisoformat(value)
+    try:
+        moment.astimezone(datetime.UTC)
+    except OverflowError:
+        raise ValueError(f"outside 0001-01-01 to 9999-12-31 UTC: {value!r:.80}") from None
+    return moment
 
 
 def _parse_bytes(value: str) -> bytes:
@@ -104,6 +130,60 @@ def _value_error(value: Any, field: Mapping[str, Any]) -> str | None:
         errors = row_errors(value, field["fields"])
         return f"{name}: {'; '.join(errors)}" if errors else None
     return None if _is_valid(value, kind) else f"{name}: {value!r:.80} is not a valid {kind}"
+
+
+def json_size(row: Mapping[str, Any]) -> int:
+    """The row's size as google-cloud-bigquery sends it: JSON with ASCII escapes, in bytes."""
+    return len(json.dumps(row))
+
+
+def _years_from(day: datetime.date, years: int) -> datetime.date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February in a year without one
+        return day.replace(year=day.year + years, day=28)
+
+
+def partition_error(
+    row: Mapping[str, Any], table: Mapping[str, Any], now: datetime.datetime
+) -> str | None:
+    """Why BigQuery would refuse to stream `row` into its partition of `table`, or None."""
+    column = table.get("timePartitioning", {}).get("field")
+    value = row.get(column) if column else None
+    if value is None:
+        return None  # ingestion-time partitioning, or the __NULL__ partition
+    kinds = {field["name"]: field["type"] for field in fields(table)}
+    parse = parse_date if kinds[column] == "DATE" else parse_timestamp
+    try:
+        moment = parse(value)
+    except (TypeError, ValueError):
+        return None  # row_errors reports the value itself
+    day = moment.astimezone(datetime.UTC).date() if kinds[column] != "DATE" else moment
+    today = now.astimezone(datetime.UTC).date()
+    earliest = _years_from(today, -PARTITION_YEARS_PAST)
+    latest = _years_from(today, PARTITION_YEARS_FUTURE)
+    if not earliest <= day <= latest:
+        return (
+            f"{column}: partition {day} is outside the streaming window "
+            f"{earliest} to {latest} ({PARTITION_YEARS_PAST} years back, "
+            f"{PARTITION_YEARS_FUTURE} ahead)"
+        )
+    return None
+
+
+def insert_errors(
+    row: Mapping[str, Any], table: Mapping[str, Any], *, now: datetime.datetime | None = None
+) -> list[str]:
+    """Every reason a streaming insert of `row` into `table` would fail (empty: it would not).
+
+    The schema (`row_errors`), the partition window and the row-size limit.
+    """
+    errors = row_errors(row, fields(table))
+    if error := partition_error(row, table, now or datetime.datetime.now(datetime.UTC)):
+        errors.append(error)
+    if (size := json_size(row)) > MAX_STREAMING_ROW_BYTES:
+        errors.append(f"row is {size} bytes as JSON; the limit is {MAX_STREAMING_ROW_BYTES}")
+    return errors
 
 
 def row_errors(row: Mapping[str, Any], schema_fields: Sequence[Mapping[str, Any]]) -> list[str]:

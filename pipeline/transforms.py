@@ -33,6 +33,8 @@ MAX_TEXT_LENGTH = 2048
 # Dead letters keep at most this much of a payload, so that even a 10 MB Pub/Sub message
 # still fits BigQuery's streaming row limit (payloadString and base64 payloadBytes both hold it).
 MAX_DEAD_LETTER_PAYLOAD = 1_000_000
+# ... and at most this many characters of the error and of the stack trace.
+MAX_DEAD_LETTER_TEXT = 65_536
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 # A credential field's value in raw JSON text, even in truncated or otherwise broken JSON.
@@ -215,7 +217,7 @@ def to_customer_row(
         "ingested_at": _rfc3339(ingested_at or datetime.now(UTC)),
         "source": source,
     }
-    if errors := schema.row_errors(row, schema.fields(schema.CUSTOMERS)):
+    if errors := schema.insert_errors(row, schema.CUSTOMERS):
         raise InvalidCustomer(f"row does not match the customers schema: {'; '.join(errors)}")
     return row
 
@@ -253,7 +255,7 @@ def dead_letter(
         published = _lineage_time(publish_time)
     except ValueError:
         published = None
-    return {
+    letter = {
         "timestamp": _rfc3339(now or datetime.now(UTC)),
         "payloadString": kept.decode("utf-8", errors="replace") if payload is not None else None,
         "payloadBytes": base64.b64encode(kept).decode("ascii") if payload is not None else None,
@@ -261,12 +263,18 @@ def dead_letter(
             {"key": str(key), "value": str(value)}
             for key, value in sorted((attributes or {}).items())
         ],
-        "errorMessage": error,
-        "stacktrace": stacktrace,
+        "errorMessage": error[:MAX_DEAD_LETTER_TEXT],
+        "stacktrace": stacktrace[:MAX_DEAD_LETTER_TEXT] if stacktrace else stacktrace,
         "message_id": message_id,
         "publish_time": published,
         "stage": stage,
     }
+    if schema.json_size(letter) > schema.MAX_STREAMING_ROW_BYTES:
+        # Bytes that are not UTF-8 or are control characters grow 6-fold in payloadString's
+        # JSON (\ufffd, \u0001); payloadBytes still holds every byte kept.
+        letter["payloadString"] = None
+        letter["errorMessage"] += " [payloadString left out to fit BigQuery's row size limit]"
+    return letter
 
 
 # --- message -> rows and dead letters -----------------------------------------------------

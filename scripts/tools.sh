@@ -1,23 +1,41 @@
 #!/usr/bin/env bash
-# Static-analysis tools that cannot share .venv: checkov clashes with python-hcl2 over the `hcl2`
-# module and downgrades Beam's dependencies, so it gets its own virtualenv in .tools/checkov.
-# Idempotent: reinstalls only when the lock file changed.
+# The static tier's tools, in .tools/ (idempotent: each part is redone only when its inputs changed):
+# - checkov, in its own virtualenv .tools/checkov: it clashes with python-hcl2 over the `hcl2`
+#   module and downgrades Beam's dependencies, so it cannot share .venv.
+# - the Google providers' schemas, .tools/terraform-schema: the two wheels pinned with hashes in
+#   requirements/terraform-schema.txt (never installed: only the jsii assembly inside is read)
+#   and the compact index tests/static/terraform_schema.py makes of them for the static test.
 set -euo pipefail
 python=${1:-python3}
 tools=${2:-.tools}
 cd "$(dirname "$0")/.."
 
-lock=requirements/checkov.txt
-venv="$tools/checkov"
-stamp="$venv/.installed-$(sha256sum "$lock" | cut -c1-16)"
+# A stamp file named after the hash of every input: a changed input means a reinstall.
+stamp() { echo "$1/.installed-$(cat "${@:2}" | sha256sum | cut -c1-16)"; }
 
-if [ -x "$venv/bin/checkov" ] && [ -f "$stamp" ]; then
-  exit 0
+lock=requirements/checkov.txt
+checkov="$tools/checkov"
+done=$(stamp "$checkov" "$lock")
+if [ ! -x "$checkov/bin/checkov" ] || [ ! -f "$done" ]; then
+  echo "==> installing checkov into $checkov (from $lock; first time takes a minute)"
+  rm -rf "$checkov"
+  "$python" -m venv "$checkov"
+  "$checkov/bin/python" -m pip install --quiet --require-hashes --no-deps -r "$lock"
+  touch "$done"
+  echo "==> $("$checkov/bin/checkov" --version 2>/dev/null | sed 's/^/checkov /') ready in $checkov"
 fi
-echo "==> installing checkov into $venv (from $lock; first time takes a minute)"
-rm -rf "$venv"
-"$python" -m venv "$venv"
-"$venv/bin/python" -m pip install --quiet --upgrade pip
-"$venv/bin/python" -m pip install --quiet -r "$lock"
-touch "$stamp"
-echo "==> $("$venv/bin/checkov" --version 2>/dev/null | sed 's/^/checkov /') ready in $venv"
+
+lock=requirements/terraform-schema.txt
+indexer=tests/static/terraform_schema.py
+schemas="$tools/terraform-schema"
+done=$(stamp "$schemas" "$lock" "$indexer")
+if [ ! -f "$done" ]; then
+  echo "==> fetching the Google provider schemas into $schemas (from $lock; ~100 MB)"
+  rm -rf "$schemas"
+  # checkov's pip: the Python given may have none of its own. --require-hashes checks the pins.
+  "$checkov/bin/python" -m pip download --no-deps --require-hashes --only-binary=:all: \
+    --progress-bar on --disable-pip-version-check -r "$lock" -d "$schemas"
+  echo "==> indexing them (reads ~200 MB of JSON: about 30 s)"
+  "$python" "$indexer" index "$schemas"/*.whl --out "$schemas"
+  touch "$done"
+fi

@@ -14,7 +14,9 @@ if [ ! -x "$venv/bin/python" ]; then
   "$python" -m venv "$venv"
 fi
 echo "==> installing locked dependencies into $venv (requirements/dev.txt; first time takes a few minutes)"
-"$venv/bin/python" -m pip install --quiet --upgrade pip
-"$venv/bin/python" -m pip install --progress-bar on -r requirements/dev.txt
-"$venv/bin/python" -m pip install --quiet --no-deps -e .
+# Every package, pip and setuptools included, must match a sha256 of the lock; the lock is
+# complete, so --no-deps. The project itself is built with that setuptools (no isolated build
+# environment fetched unpinned).
+"$venv/bin/python" -m pip install --progress-bar on --require-hashes --no-deps -r requirements/dev.txt
+"$venv/bin/python" -m pip install --quiet --no-deps --no-build-isolation -e .
 echo "==> $venv is ready"

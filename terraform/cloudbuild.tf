@@ -1,5 +1,5 @@
-# Builds on every push to trigger_branch: tests, both images, the Flex Template spec
-# (cloudbuild.yaml). Created only when the GitHub repository is connected (github_owner set).
+# Builds on every push to trigger_branch: tests, both images tagged with the commit, the Flex
+# Template spec templates/customers-<commit>.json (cloudbuild.yaml). Created only when the GitHub repository is connected (github_owner set).
 resource "google_cloudbuild_trigger" "main" {
   count = var.github_owner == "" ? 0 : 1
 
@@ -25,8 +25,11 @@ resource "google_cloudbuild_trigger" "main" {
 
   depends_on = [
     google_project_service.required,
+    google_project_service_identity.cloudbuild,
     google_project_iam_member.cloudbuild_logs,
     google_artifact_registry_repository_iam_member.cloudbuild_writer,
-    google_storage_bucket_iam_member.cloudbuild_objects,
+    google_storage_bucket_iam_member.cloudbuild_templates,
+    google_storage_bucket_iam_member.cloudbuild_source_reader,
+    google_storage_bucket_iam_member.cloudbuild_bucket_reader,
   ]
 }

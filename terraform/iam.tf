@@ -1,20 +1,35 @@
 # Least privilege: one service account per program, every role bound on the one resource it needs
-# (topic, subscription, dataset, bucket, repository); project-level roles only where Google offers
-# no narrower scope, and never a primitive role (owner/editor/viewer).
+# (topic, subscription, dataset, bucket prefix, repository); project-level roles only where Google
+# offers no narrower scope, and never a primitive role (owner/editor/viewer).
 
 resource "google_service_account" "producer" {
   account_id   = "${var.name}-producer"
   display_name = "Customer stream producer: publishes to the customers topic only"
+
+  depends_on = [google_project_service.required]
 }
 
 resource "google_service_account" "dataflow" {
   account_id   = "${var.name}-dataflow"
   display_name = "Customer stream Dataflow launcher and workers"
+
+  depends_on = [google_project_service.required]
 }
 
 resource "google_service_account" "cloudbuild" {
   account_id   = "${var.name}-build"
   display_name = "Customer stream Cloud Build: test, build, push, write the template"
+
+  depends_on = [google_project_service.required]
+}
+
+# Bucket prefixes are scoped with IAM Conditions on the object name, which for Cloud Storage is
+# projects/_/buckets/BUCKET/objects/OBJECT (https://cloud.google.com/iam/docs/conditions-resource-attributes;
+# Google's startsWith sample: https://cloud.google.com/storage/docs/samples/storage-add-bucket-conditional-iam-binding;
+# conditions need uniform bucket-level access). Listing and buckets.get are checked on the bucket
+# itself, which such a condition never matches: legacyBucketReader grants those, unconditionally.
+locals {
+  objects = "projects/_/buckets/${google_storage_bucket.dataflow.name}/objects"
 }
 
 # ---------------------------------------------------------------- producer
@@ -25,6 +40,8 @@ resource "google_pubsub_topic_iam_member" "producer_publisher" {
 }
 
 # ---------------------------------------------------------------- Dataflow (launcher VM + workers)
+# The job only reads an existing subscription (input_subscription): input_topic mode, which would
+# need pubsub.subscriptions.create, is refused on Dataflow by the pipeline.
 resource "google_project_iam_member" "dataflow_worker" {
   project = var.project_id
   role    = "roles/dataflow.worker" # exists only at project level
@@ -50,13 +67,35 @@ resource "google_bigquery_dataset_iam_member" "dataflow_editor" {
   member     = google_service_account.dataflow.member
 }
 
-resource "google_storage_bucket_iam_member" "dataflow_objects" {
+# The launcher stages the pipeline to staging/, workers read it and write temp/ files
+# (https://cloud.google.com/dataflow/docs/guides/templates/run-flex-templates).
+# Nothing else: in particular never templates/, so a worker cannot rewrite a spec a deploy launches.
+resource "google_storage_bucket_iam_member" "dataflow_temp_staging" {
   bucket = google_storage_bucket.dataflow.name
-  role   = "roles/storage.objectAdmin" # temp/ and staging/ files, reading the template spec
+  role   = "roles/storage.objectAdmin"
   member = google_service_account.dataflow.member
+
+  condition {
+    title       = "temp-and-staging-only"
+    description = "Dataflow's temp/ and staging/ files, nothing else in the bucket."
+    expression  = "resource.name.startsWith(\"${local.objects}/temp/\") || resource.name.startsWith(\"${local.objects}/staging/\")"
+  }
 }
 
-# Beam checks that the temp/staging bucket exists (storage.buckets.get) before it writes.
+# The launcher VM runs as this account and reads the template spec it was started from.
+resource "google_storage_bucket_iam_member" "dataflow_templates_reader" {
+  bucket = google_storage_bucket.dataflow.name
+  role   = "roles/storage.objectViewer"
+  member = google_service_account.dataflow.member
+
+  condition {
+    title       = "templates-read-only"
+    description = "Read the Flex Template specs; writing them is the build's alone."
+    expression  = "resource.name.startsWith(\"${local.objects}/templates/\")"
+  }
+}
+
+# Beam checks that the temp/staging bucket exists (storage.buckets.get) and lists what it staged.
 resource "google_storage_bucket_iam_member" "dataflow_bucket_reader" {
   bucket = google_storage_bucket.dataflow.name
   role   = "roles/storage.legacyBucketReader"
@@ -71,6 +110,21 @@ resource "google_artifact_registry_repository_iam_member" "dataflow_reader" {
   member     = google_service_account.dataflow.member
 }
 
+# ---------------------------------------------------------------- Dataflow service agent
+# The launch request names a spec in this bucket. Google's pages do not say whether the service
+# (its agent) or the launcher VM (the job's account, above) reads it, so both may read templates/.
+resource "google_storage_bucket_iam_member" "dataflow_agent_templates_reader" {
+  bucket = google_storage_bucket.dataflow.name
+  role   = "roles/storage.objectViewer"
+  member = google_project_service_identity.dataflow.member
+
+  condition {
+    title       = "templates-read-only"
+    description = "Read the Flex Template specs a launch request names."
+    expression  = "resource.name.startsWith(\"${local.objects}/templates/\")"
+  }
+}
+
 # ---------------------------------------------------------------- Cloud Build
 resource "google_artifact_registry_repository_iam_member" "cloudbuild_writer" {
   location   = google_artifact_registry_repository.images.location
@@ -79,10 +133,30 @@ resource "google_artifact_registry_repository_iam_member" "cloudbuild_writer" {
   member     = google_service_account.cloudbuild.member
 }
 
-resource "google_storage_bucket_iam_member" "cloudbuild_objects" {
+# The build writes templates/customers-<commit>.json: the only principal that may.
+resource "google_storage_bucket_iam_member" "cloudbuild_templates" {
   bucket = google_storage_bucket.dataflow.name
-  role   = "roles/storage.objectAdmin" # writes templates/, reads the source/ archives of make build
+  role   = "roles/storage.objectAdmin"
   member = google_service_account.cloudbuild.member
+
+  condition {
+    title       = "templates-only"
+    description = "Flex Template specs, nothing else in the bucket."
+    expression  = "resource.name.startsWith(\"${local.objects}/templates/\")"
+  }
+}
+
+# `make build` uploads the source archive to source/ as you; the build fetches it from there.
+resource "google_storage_bucket_iam_member" "cloudbuild_source_reader" {
+  bucket = google_storage_bucket.dataflow.name
+  role   = "roles/storage.objectViewer"
+  member = google_service_account.cloudbuild.member
+
+  condition {
+    title       = "source-read-only"
+    description = "Read the source archives of make build."
+    expression  = "resource.name.startsWith(\"${local.objects}/source/\")"
+  }
 }
 
 resource "google_storage_bucket_iam_member" "cloudbuild_bucket_reader" {
@@ -96,22 +170,4 @@ resource "google_project_iam_member" "cloudbuild_logs" {
   project = var.project_id
   role    = "roles/logging.logWriter"
   member  = google_service_account.cloudbuild.member
-}
-
-# ---------------------------------------------------------------- Pub/Sub service agent
-# Dead-lettering: Pub/Sub's own agent publishes to the dead-letter topic and acks the original.
-locals {
-  pubsub_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
-}
-
-resource "google_pubsub_topic_iam_member" "agent_dead_letter_publisher" {
-  topic  = google_pubsub_topic.dead_letter.id
-  role   = "roles/pubsub.publisher"
-  member = local.pubsub_agent
-}
-
-resource "google_pubsub_subscription_iam_member" "agent_subscriber" {
-  subscription = google_pubsub_subscription.dataflow.id
-  role         = "roles/pubsub.subscriber"
-  member       = local.pubsub_agent
 }

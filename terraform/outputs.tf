@@ -25,11 +25,6 @@ output "subscription" {
   value       = google_pubsub_subscription.dataflow.id
 }
 
-output "dead_letter_subscription" {
-  description = "Subscription that holds what Pub/Sub could not deliver."
-  value       = google_pubsub_subscription.dead_letter.id
-}
-
 output "output_table" {
   description = "The pipeline's output_table (PROJECT:DATASET.TABLE)."
   value       = local.output_table
@@ -45,9 +40,9 @@ output "bucket" {
   value       = google_storage_bucket.dataflow.name
 }
 
-output "template_path" {
-  description = "GCS path of the Flex Template spec written by cloudbuild.yaml."
-  value       = local.template_path
+output "templates" {
+  description = "Where cloudbuild.yaml writes one Flex Template spec per commit, customers-<commit>.json."
+  value       = local.templates
 }
 
 output "temp_location" {
@@ -66,12 +61,12 @@ output "repository" {
 }
 
 output "pipeline_image" {
-  description = "Pipeline image without tag: Flex Template launcher and sdk_container_image."
+  description = "Pipeline image without tag (tags are commit SHAs): Flex Template launcher and sdk_container_image."
   value       = local.pipeline_image
 }
 
 output "producer_image" {
-  description = "Producer image without tag."
+  description = "Producer image without tag (tags are commit SHAs)."
   value       = local.producer_image
 }
 
@@ -83,6 +78,11 @@ output "producer_service_account" {
 output "dataflow_service_account" {
   description = "Service account of the Dataflow launcher and workers (--service-account-email)."
   value       = google_service_account.dataflow.email
+}
+
+output "dataflow_service_agent" {
+  description = "Google-managed Dataflow service agent of the project (reads templates/)."
+  value       = google_project_service_identity.dataflow.email
 }
 
 output "cloudbuild_service_account" {

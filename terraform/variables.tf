@@ -42,7 +42,7 @@ variable "topic_name" {
 }
 
 variable "ack_deadline_seconds" {
-  description = "Ack deadline of the pipeline's subscription; Dataflow extends it while a message is in flight."
+  description = "Initial ack deadline of the pipeline's subscription; Dataflow keeps extending it while it processes a message."
   type        = number
   default     = 60
 
@@ -60,17 +60,6 @@ variable "message_retention_duration" {
   validation {
     condition     = can(regex("^[0-9]+s$", var.message_retention_duration)) && try(tonumber(trimsuffix(var.message_retention_duration, "s")) >= 600 && tonumber(trimsuffix(var.message_retention_duration, "s")) <= 604800, false)
     error_message = "message_retention_duration must be between 600s (10 minutes) and 604800s (7 days), in seconds with an 's' suffix."
-  }
-}
-
-variable "max_delivery_attempts" {
-  description = "Deliveries of one message before Pub/Sub moves it to the dead-letter topic (messages Dataflow could never take)."
-  type        = number
-  default     = 20
-
-  validation {
-    condition     = var.max_delivery_attempts >= 5 && var.max_delivery_attempts <= 100
-    error_message = "max_delivery_attempts must be between 5 and 100 (Pub/Sub's limits)."
   }
 }
 
@@ -97,7 +86,7 @@ variable "bigquery_location" {
 }
 
 variable "temp_files_retention_days" {
-  description = "Days after which Dataflow's temp/ and staging/ files in the bucket are deleted."
+  description = "Days after which Dataflow's temp/ files and make build's source/ archives are deleted (staging/ is kept: running jobs read it)."
   type        = number
   default     = 7
 
@@ -143,24 +132,15 @@ variable "deploy_job" {
 }
 
 variable "image_tag" {
-  description = "Tag of the pipeline image the Terraform-managed job runs (a commit SHA or latest)."
+  description = "Commit SHA of the build the Terraform-managed job runs: its launcher (templates/customers-<commit>.json) and its workers (customer-pipeline:<commit>). Needed only with deploy_job = true."
   type        = string
-  default     = "latest"
+  default     = ""
 
+  # A mutable tag such as latest could point the workers at another image than the launcher, or
+  # at a new one when autoscaling starts a worker: only an immutable commit tag is accepted.
   validation {
-    condition     = can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", var.image_tag))
-    error_message = "image_tag must be a valid Docker tag."
-  }
-}
-
-variable "write_method" {
-  description = "How the pipeline writes to BigQuery; STORAGE_WRITE_API is the better choice on Dataflow."
-  type        = string
-  default     = "STORAGE_WRITE_API"
-
-  validation {
-    condition     = contains(["STREAMING_INSERTS", "STORAGE_WRITE_API"], var.write_method)
-    error_message = "write_method must be STREAMING_INSERTS or STORAGE_WRITE_API."
+    condition     = var.image_tag == "" || can(regex("^[0-9a-f]{40}$", var.image_tag))
+    error_message = "image_tag must be the full commit SHA of a build (git rev-parse HEAD), never latest or another mutable tag."
   }
 }
 
@@ -179,4 +159,105 @@ variable "labels" {
   description = "Labels added to every resource that takes labels."
   type        = map(string)
   default     = {}
+}
+
+# --- Alerts and dashboard (monitoring.tf); the README's "Operate" section is the runbook --------
+
+variable "alert_email" {
+  description = "Email address the alerts go to (an email notification channel is created); empty means no email channel."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.alert_email == "" || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", var.alert_email))
+    error_message = "alert_email must be empty or an email address."
+  }
+}
+
+variable "notification_channels" {
+  description = "Existing notification channels (projects/<project>/notificationChannels/<id>: Slack, PagerDuty, SMS, ...) that also receive every alert."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for c in var.notification_channels : can(regex("^projects/[^/]+/notificationChannels/[^/]+$", c))])
+    error_message = "notification_channels must be channel names such as projects/my-project/notificationChannels/123."
+  }
+}
+
+variable "job_name_regex" {
+  description = "RE2 regex of the Dataflow job names the alerts and the dashboard watch: make deploy names its jobs customers-<UTC time>, the Terraform-managed job is var.name (change both together)."
+  type        = string
+  default     = "customers-.*|customer-stream"
+
+  validation {
+    condition     = length(var.job_name_regex) > 0 && !can(regex("[\"\\\\]", var.job_name_regex))
+    error_message = "job_name_regex must not contain double quotes or backslashes (it is embedded in filters and PromQL)."
+  }
+}
+
+variable "alert_after_seconds" {
+  description = "How long a threshold must be crossed before an alert opens (dead letters, backlog, lag)."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.alert_after_seconds >= 0 && var.alert_after_seconds <= 3600 && var.alert_after_seconds % 60 == 0
+    error_message = "alert_after_seconds must be a multiple of 60 between 0 and 3600."
+  }
+}
+
+variable "dead_letters_per_minute" {
+  description = "Alert when the pipeline dead-letters more messages per minute than this (5-minute average, all stages)."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.dead_letters_per_minute >= 0
+    error_message = "dead_letters_per_minute must be >= 0."
+  }
+}
+
+variable "oldest_unacked_seconds" {
+  description = "Alert when the oldest unacknowledged message on the pipeline's subscription is older than this."
+  type        = number
+  default     = 600
+
+  validation {
+    condition     = var.oldest_unacked_seconds >= 60
+    error_message = "oldest_unacked_seconds must be at least 60."
+  }
+}
+
+variable "system_lag_seconds" {
+  description = "Alert when the job's system lag (longest time an item has waited inside the job) exceeds this."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.system_lag_seconds >= 30
+    error_message = "system_lag_seconds must be at least 30."
+  }
+}
+
+variable "data_freshness_seconds" {
+  description = "Alert when the job's data freshness (age of its output watermark, job/data_watermark_age) exceeds this."
+  type        = number
+  default     = 600
+
+  validation {
+    condition     = var.data_freshness_seconds >= 30
+    error_message = "data_freshness_seconds must be at least 30."
+  }
+}
+
+variable "job_absent_seconds" {
+  description = "Alert when no matching job has reported vCPUs for this long (cancelled, drained or never restarted)."
+  type        = number
+  default     = 600
+
+  validation {
+    condition     = var.job_absent_seconds >= 120 && var.job_absent_seconds <= 84600 && var.job_absent_seconds % 60 == 0
+    error_message = "job_absent_seconds must be a multiple of 60 between 120 and 84600 (Cloud Monitoring's range for absence conditions)."
+  }
 }

@@ -2,14 +2,17 @@ terraform {
   required_version = ">= 1.5"
 
   required_providers {
+    # 6.50 is the schema tests/static/test_terraform_schema.py checks every block against
+    # (requirements/terraform-schema.txt); a test fails if this range and that version part.
     google = {
       source  = "hashicorp/google"
-      version = "~> 6.0"
+      version = "~> 6.50"
     }
-    # google_dataflow_flex_template_job is only in the beta provider.
+    # google_dataflow_flex_template_job and google_project_service_identity are only in the beta
+    # provider.
     google-beta = {
       source  = "hashicorp/google-beta"
-      version = "~> 6.0"
+      version = "~> 6.50"
     }
   }
 }
@@ -22,8 +25,4 @@ provider "google" {
 provider "google-beta" {
   project = var.project_id
   region  = var.region
-}
-
-data "google_project" "this" {
-  project_id = var.project_id
 }

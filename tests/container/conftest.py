@@ -109,7 +109,8 @@ def binaries_placeholder(python_base, tmp_path_factory, pytestconfig) -> str:
     report(
         pytestconfig,
         "Beam boot and Flex Template launcher not available offline: placeholder stage "
-        f"{PLACEHOLDER} copied in their place, NOT exercised",
+        f"{PLACEHOLDER} copied in their place, NOT exercised (boot's provisioning, artifact "
+        "staging and start of sdk_worker_main; the launcher's job submission)",
     )
     return PLACEHOLDER
 

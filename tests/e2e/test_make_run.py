@@ -27,6 +27,11 @@ def test_make_run_prints_a_summary_and_stops_everything(tmp_path):
     assert re.search(r"rows:\s+50 \(50 distinct customers\)", out), out
     assert re.search(r"dead letters:\s+8 \(parse \d+, validate \d+\)", out), out
     assert re.search(r"latency:\s+p50 [\d.]+s, p95 [\d.]+s", out), out
+    # It ends with the view dead_letters_last_day (views/*.sql): every dead letter in one class.
+    assert "by error class (view dead_letters_last_day):" in out, out
+    classes = re.findall(r"^ +(\d+)  (parse|validate|write) +(\S.*)$", out, re.MULTILINE)
+    assert sum(int(n) for n, _, _ in classes) == 8, out
+    assert ("2", "validate", "login.uuid is missing") in classes, out
     assert "no port left bound" in out, out
     ports = {int(p) for p in re.findall(r"127\.0\.0\.1:(\d+)", out)}
     assert len(ports) == 2

@@ -1,8 +1,11 @@
-"""cloudbuild.yaml: yamllint, and a structure that can run: substitutions, steps, images."""
+"""cloudbuild.yaml and the Makefile's cloud targets: yamllint, a structure that can run
+(substitutions, steps, images), and one immutable image per deploy: the commit tag names the
+launcher in the build's template spec and the workers' sdk_container_image alike."""
 
 from __future__ import annotations
 
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +18,23 @@ pytestmark = pytest.mark.static
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "cloudbuild.yaml"
 BUILT_IN = {"PROJECT_ID", "COMMIT_SHA", "SHORT_SHA", "BUILD_ID", "LOCATION", "PROJECT_NUMBER"}
+SHA = "0123456789abcdef0123456789abcdef01234567"
+# Every `terraform output` the cloud targets read, passed as a variable: no state needed.
+OUTPUTS = {
+    "PROJECT": "p",
+    "REGION": "europe-west1",
+    "BUCKET": "p-customer-stream",
+    "REPOSITORY": "customer-stream",
+    # what terraform/dataflow.tf derives from region, project and repository
+    "PIPELINE_IMAGE": "europe-west1-docker.pkg.dev/p/customer-stream/customer-pipeline",
+    "PRODUCER_IMAGE": "europe-west1-docker.pkg.dev/p/customer-stream/customer-producer",
+    "TOPIC": "projects/p/topics/customers",
+    "SUBSCRIPTION": "projects/p/subscriptions/customers-dataflow",
+    "OUTPUT_TABLE": "p:customer_stream.customers",
+    "DLQ_TABLE": "p:customer_stream.customers_dlq",
+    "DATAFLOW_SA": "customer-stream-dataflow@p.iam.gserviceaccount.com",
+    "CLOUDBUILD_SA": "projects/p/serviceAccounts/customer-stream-build@p.iam.gserviceaccount.com",
+}
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +76,9 @@ def test_steps_are_wired(build):
     assert build["options"]["env"] == ["DOCKER_BUILDKIT=1"]
 
 
-def test_images_tagged_with_commit_and_latest_are_pushed(build):
+def test_images_are_tagged_with_the_commit_only(build):
+    """No mutable tag: a `latest` pushed by a later build would change what a running job's new
+    workers pull. Only customer-pipeline:$COMMIT_SHA and customer-producer:$COMMIT_SHA."""
     tags = {
         arg.split("=", 1)[1]
         for step in build["steps"]
@@ -64,18 +86,109 @@ def test_images_tagged_with_commit_and_latest_are_pushed(build):
         for arg in step["args"]
         if arg.startswith("--tag=")
     }
-    assert tags == set(build["images"])
-    for image in ("customer-pipeline", "customer-producer"):
-        repository = f"${{_REGION}}-docker.pkg.dev/$PROJECT_ID/${{_REPOSITORY}}/{image}"
-        assert {f"{repository}:$COMMIT_SHA", f"{repository}:latest"} <= tags
+    repository = "${_REGION}-docker.pkg.dev/$PROJECT_ID/${_REPOSITORY}"
+    expected = {
+        f"{repository}/{image}:$COMMIT_SHA" for image in ("customer-pipeline", "customer-producer")
+    }
+    assert tags == expected
+    assert set(build["images"]) == expected
+    pushed = {step["args"][-1] for step in build["steps"] if step["id"].startswith("push-")}
+    assert pushed == expected
+    code = "\n".join(line.split("#", 1)[0] for line in CONFIG.read_text().splitlines())
+    assert not re.search(r"\blatest\b|--all-tags", code)
 
 
-def test_template_step_uses_metadata_bucket_and_the_pushed_image(build):
+def template_step(build: dict) -> list[str]:
     (step,) = [s for s in build["steps"] if s["id"] == "template"]
     assert step["waitFor"] == ["push-pipeline"]
-    command = " ".join(step["args"])
-    assert command.startswith("dataflow flex-template build gs://${_BUCKET}/templates/")
-    assert "--metadata-file=metadata.json" in command
-    assert "--sdk-language=PYTHON" in command
-    assert "customer-pipeline:$COMMIT_SHA" in command
+    return step["args"]
+
+
+def test_template_step_writes_one_spec_per_commit(build):
+    args = template_step(build)
+    assert args[:4] == [
+        "dataflow",
+        "flex-template",
+        "build",
+        "gs://${_BUCKET}/templates/customers-$COMMIT_SHA.json",
+    ]
+    assert "--metadata-file=metadata.json" in args
+    assert "--sdk-language=PYTHON" in args
+    assert (
+        "--image=${_REGION}-docker.pkg.dev/$PROJECT_ID/${_REPOSITORY}/customer-pipeline:$COMMIT_SHA"
+        in args
+    )
     assert (ROOT / "metadata.json").exists()
+
+
+def make_dry_run(target: str, **variables: str) -> subprocess.CompletedProcess:
+    """`make -n TARGET` with every Terraform output given: the commands it would run."""
+    assignments = [f"{name}={value}" for name, value in {**OUTPUTS, **variables}.items()]
+    return subprocess.run(
+        ["make", "--no-print-directory", "-n", target, *assignments],
+        capture_output=True, text=True, check=False, cwd=ROOT,
+    )  # fmt: skip
+
+
+def gcloud_args(output: str, command: str) -> list[str]:
+    """The arguments of the one `gcloud COMMAND ...` line of a `make -n` output."""
+    joined = output.replace("\\\n", " ")
+    (line,) = [line for line in joined.splitlines() if line.strip().startswith(f"gcloud {command}")]
+    return shlex.split(line)
+
+
+def flag(args: list[str], name: str) -> list[str]:
+    return [arg.split("=", 1)[1] for arg in args if arg.startswith(f"--{name}=")]
+
+
+def test_deploy_runs_one_image_as_launcher_and_workers(build):
+    """`make deploy TAG=C` launches the spec cloudbuild.yaml wrote for commit C, whose launcher
+    image is customer-pipeline:C, and passes that same image as sdk_container_image."""
+    result = make_dry_run("deploy", TAG=SHA)
+    assert result.returncode == 0, result.stderr
+    run = gcloud_args(result.stdout, "dataflow flex-template run")
+    parameters = dict(
+        p.split("=", 1) for value in flag(run, "parameters") for p in value.split(",")
+    )
+    # What the build wrote for commit SHA, with the same names substituted.
+    substitutions = {
+        "${_BUCKET}": OUTPUTS["BUCKET"],
+        "${_REGION}": OUTPUTS["REGION"],
+        "${_REPOSITORY}": OUTPUTS["REPOSITORY"],
+        "$PROJECT_ID": OUTPUTS["PROJECT"],
+        "$COMMIT_SHA": SHA,
+    }
+    built = template_step(build)
+    for placeholder, value in substitutions.items():
+        built = [arg.replace(placeholder, value) for arg in built]
+    (spec_image,) = flag(built, "image")
+    assert flag(run, "template-file-gcs-location") == [built[3]]
+    assert parameters["sdk_container_image"] == spec_image == f"{OUTPUTS['PIPELINE_IMAGE']}:{SHA}"
+    assert "write_method" not in parameters, "the template default STREAMING_INSERTS only"
+
+
+def test_template_target_writes_the_spec_deploy_reads():
+    template = gcloud_args(make_dry_run("template", TAG=SHA).stdout, "dataflow flex-template build")
+    run = gcloud_args(make_dry_run("deploy", TAG=SHA).stdout, "dataflow flex-template run")
+    assert flag(run, "template-file-gcs-location") == [template[4]]
+    assert flag(template, "image") == [f"{OUTPUTS['PIPELINE_IMAGE']}:{SHA}"]
+
+
+def test_cloud_targets_default_to_the_checked_out_commit():
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+                          cwd=ROOT).stdout.strip()  # fmt: skip
+    result = make_dry_run("deploy")
+    assert result.returncode == 0, result.stderr
+    run = gcloud_args(result.stdout, "dataflow flex-template run")
+    assert f"sdk_container_image={OUTPUTS['PIPELINE_IMAGE']}:{head}" in flag(run, "parameters")
+    build = gcloud_args(make_dry_run("build").stdout, "builds submit")
+    assert f"COMMIT_SHA={head}" in flag(build, "substitutions")[0].split(",")
+
+
+@pytest.mark.parametrize("target", ["deploy", "template", "producer"])
+@pytest.mark.parametrize("tag", ["latest", "main", "0123456", ""])
+def test_cloud_targets_refuse_a_mutable_tag(target, tag):
+    result = make_dry_run(target, TAG=tag)
+    assert result.returncode != 0
+    assert "is not a commit SHA" in result.stderr and "never latest" in result.stderr
+    assert "gcloud" not in result.stdout and "docker run" not in result.stdout

@@ -62,7 +62,7 @@ def test_dependencies_from_the_lock_file_and_checked(name):
     runs = " ".join(args(name, "RUN"))
     lock = "requirements/pipeline.txt" if "pipeline" in name else "requirements/producer.txt"
     assert any(lock in copy for copy in args(name, "COPY"))
-    assert "--no-deps" in runs and "pip check" in runs
+    assert "--require-hashes --no-deps" in runs and "pip check" in runs
     # Behind a TLS-intercepting proxy the CA comes in as an optional build secret, never a layer.
     assert "--mount=type=secret,id=pip_ca" in runs
     assert "PIP_CERT=/run/secrets/pip_ca" in runs
@@ -77,7 +77,11 @@ def test_pipeline_is_flex_template_and_sdk_image():
     assert "apache/beam_python3.11_sdk:2.77.0" in defaults  # the Beam of requirements/pipeline.txt
     assert "apache-beam==2.77.0" in (ROOT / "requirements/pipeline.txt").read_text()
     env = " ".join(args(name, "ENV"))
-    assert "FLEX_TEMPLATE_PYTHON_PY_FILE=" in env
+    assert "FLEX_TEMPLATE_PYTHON_PY_FILE=/template/main.py" in env
+    assert "COPY main.py main.py" in [f"COPY {copy}" for copy in args(name, "COPY")]
+    # Beam's boot would otherwise run the workers in a venv of its own that cannot see /opt/venv
+    # (apache/beam sdks/python/container/boot.go; tests/container/test_pipeline_workers.py).
+    assert "RUN_PYTHON_SDK_IN_DEFAULT_ENVIRONMENT=1" in env
     assert "FLEX_TEMPLATE_PYTHON_REQUIREMENTS_FILE" not in env  # nothing installed at launch
     assert args(name, "ENTRYPOINT") == ['["/opt/apache/beam/boot"]']
 

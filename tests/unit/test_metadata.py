@@ -49,9 +49,11 @@ def test_help_texts_and_defaults_agree_with_argparse():
         assert default == parameter.get("defaultValue")
 
 
-def test_only_output_table_is_required():
+def test_subscription_and_output_table_are_required():
+    """Dataflow reads only the subscription Terraform made: input_topic is a local-only option."""
     required = {p["name"] for p in METADATA["parameters"] if not p["isOptional"]}
-    assert required == {"output_table"}
+    assert required == {"input_subscription", "output_table"}
+    assert "input_topic" in opts.LOCAL_ONLY_OPTIONS
 
 
 def test_parameters_use_flex_template_fields():
@@ -69,19 +71,15 @@ def test_parameters_use_flex_template_fields():
 
 VALID = {
     "input_subscription": "projects/my-project/subscriptions/customers-pipeline",
-    "input_topic": "projects/my-project/topics/customers",
     "output_table": "my-project:shop.customers",
     "dlq_table": "my-project.shop.customers_dlq",
-    "write_method": "STORAGE_WRITE_API",
     "create_disposition": "CREATE_NEVER",
     "dedup_window_seconds": "120",
 }
 INVALID = {
     "input_subscription": "projects/my-project/topics/customers",
-    "input_topic": "customers",
     "output_table": "shop.customers",
     "dlq_table": "my-project:shop",
-    "write_method": "streaming_inserts",
     "create_disposition": "CREATE_ALWAYS",
     "dedup_window_seconds": "-5",
 }
@@ -94,8 +92,6 @@ def test_template_regexes_accept_and_reject_what_the_options_do(parameter):
         "input_subscription": VALID["input_subscription"],
         "output_table": VALID["output_table"],
     }
-    if name == "input_topic":
-        base.pop("input_subscription")
 
     def argv(value):
         return [f"--{key}={val}" for key, val in {**base, name: value}.items()]

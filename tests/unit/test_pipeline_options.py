@@ -25,7 +25,6 @@ def _customer_options(*argv: str) -> opts.CustomerPipelineOptions:
 
 def test_defaults():
     options = _customer_options(SUBSCRIPTION, OUTPUT)
-    assert options.write_method == opts.STREAMING_INSERTS
     assert options.create_disposition == opts.CREATE_IF_NEEDED
     assert options.dedup_window_seconds == 600
     assert options.bigquery_endpoint is None
@@ -38,12 +37,11 @@ def test_explicit_values():
         TOPIC,
         "--output_table=my-project.shop.customers",
         "--dlq_table=my-project.audit.rejected",
-        "--write_method=STORAGE_WRITE_API",
         "--create_disposition=CREATE_NEVER",
         "--dedup_window_seconds=30",
     )
     assert opts.dlq_table(options) == "my-project.audit.rejected"
-    assert options.write_method == opts.STORAGE_WRITE_API
+    assert options.input_topic == "projects/my-project/topics/customers"
     assert options.dedup_window_seconds == 30
 
 
@@ -70,24 +68,18 @@ def test_explicit_values():
             ["--input_topic=projects/p/topics/t", OUTPUT],
             "--input_topic=projects/p/topics/t is invalid",
         ),
-        (
-            [SUBSCRIPTION, OUTPUT, "--write_method=FILE_LOADS"],
-            "--write_method=FILE_LOADS is invalid",
-        ),
         ([SUBSCRIPTION, OUTPUT, "--create_disposition=NO"], "--create_disposition=NO is invalid"),
         ([SUBSCRIPTION, OUTPUT, "--dedup_window_seconds=0"], "--dedup_window_seconds=0 is invalid"),
         (
             [SUBSCRIPTION, OUTPUT, "--bigquery_endpoint=localhost"],
             "--bigquery_endpoint=localhost is",
         ),
+        # The worker service account may not create the subscription input_topic needs.
+        ([TOPIC, OUTPUT, "--runner=DataflowRunner"], "--input_topic cannot be used on Dataflow"),
+        ([TOPIC, OUTPUT, "--runner=dataflow"], "--input_topic cannot be used on Dataflow"),
         (
-            [
-                SUBSCRIPTION,
-                OUTPUT,
-                "--write_method=STORAGE_WRITE_API",
-                "--bigquery_endpoint=http://h:1",
-            ],
-            "--write_method=STORAGE_WRITE_API cannot use --bigquery_endpoint",
+            [TOPIC, OUTPUT, "--runner=apache_beam.runners.DataflowRunner"],
+            "--input_topic cannot be used on Dataflow",
         ),
     ],
 )

@@ -1,7 +1,6 @@
 """The BigQuery sinks: rows BigQuery rejects become `write` dead letters, never vanish."""
 
 import base64
-import datetime
 import json
 import pickle
 from pathlib import Path
@@ -24,20 +23,31 @@ ROWS = [transforms.to_customer_row(user, message_id=str(i)) for i, user in enume
 REJECTED_NATIONALITY = "GB"
 
 
+def full_dead_letter(row: dict) -> bool:
+    """True for a dead letter that still has its payloadString (not reduced)."""
+    return row.get("payloadString") is not None
+
+
 class FakeBigQuery:
     """insert_rows_json like google.cloud.bigquery.Client: keeps rows in one JSONL file per
-    table and rejects the rows `reject_table` names or whose nationality is GB, the way
-    BigQuery reports invalid rows (insertErrors)."""
+    table and rejects, the way BigQuery reports invalid rows (insertErrors), rows whose
+    nationality is GB and, in `reject_table`, every row `reject_row` picks (default: all)."""
 
-    def __init__(self, directory: Path, reject_table: str | None = None):
+    def __init__(self, directory: Path, reject_table: str | None = None, reject_row=None):
         self.directory = directory
         self.reject_table = reject_table
+        self.reject_row = reject_row or (lambda row: True)
+
+    def _rejects(self, table: str, row: dict) -> bool:
+        if table == self.reject_table and self.reject_row(row):
+            return True
+        return row.get("nationality") == REJECTED_NATIONALITY
 
     def insert_rows_json(self, table, json_rows, **kwargs):
         errors = []
         with (self.directory / f"{table}.jsonl").open("a") as stored:
             for index, row in enumerate(json_rows):
-                if table == self.reject_table or row.get("nationality") == REJECTED_NATIONALITY:
+                if self._rejects(table, row):
                     message = f"no such field: {index}"
                     errors.append(
                         {
@@ -104,14 +114,61 @@ def test_rows_bigquery_rejects_land_in_the_dead_letter_table(tmp_path):
     assert _counter(result, "dead_letters_write") == len(rejected)
 
 
-def test_dead_letters_bigquery_rejects_are_logged_and_counted(tmp_path, caplog):
-    client = FakeBigQuery(tmp_path, reject_table="my-project.shop.audit")
+def test_rejected_dead_letters_are_written_reduced_never_dropped(tmp_path, caplog):
+    """BigQuery refuses the full dead letters: each lands reduced, and no log holds a payload."""
+    client = FakeBigQuery(tmp_path, "my-project.shop.audit", reject_row=full_dead_letter)
     result = _write(ROWS, _options("--dlq_table=my-project.shop.audit"), client)
 
     rejected = [row for row in ROWS if row["nationality"] == REJECTED_NATIONALITY]
-    assert _counter(result, "dead_letters_unwritable") == len(rejected)
-    lost = [record for record in caplog.records if "rejected a dead letter" in record.message]
-    assert len(lost) == len(rejected)
+    letters = client.rows("my-project.shop.audit")
+    assert sorted(letter["message_id"] for letter in letters) == sorted(
+        row["message_id"] for row in rejected
+    )
+    for letter in letters:
+        assert letter["stage"] == "write"
+        assert letter["payloadString"] is None and letter["attributes"] == []
+        assert letter["errorMessage"].startswith(
+            "BigQuery rejected the dead letter (invalid at x), kept reduced; "
+            "original error: BigQuery rejected the row my-project:shop.customers"
+        )
+        row = json.loads(base64.b64decode(letter["payloadBytes"]))
+        assert row["customer_id"] in {r["customer_id"] for r in rejected}
+        assert schema.insert_errors(letter, schema.CUSTOMERS_DLQ) == []
+    assert _counter(result, "dead_letters_reduced") == len(rejected)
+    assert _counter(result, "dead_letters_unwritable") == 0
+    logged = " ".join(record.getMessage() for record in caplog.records)
+    for row in rejected:
+        assert row["email"] not in logged and row["last_name"] not in logged
+    assert all(row["message_id"] in logged for row in rejected)
+
+
+def test_a_dead_letter_bigquery_rejects_even_reduced_fails_the_pipeline(tmp_path):
+    """Acknowledged already, it must not vanish: the bundle fails, so the runner retries it."""
+    client = FakeBigQuery(tmp_path, reject_table="my-project.shop.audit")
+    with pytest.raises(Exception, match="failing the bundle so that it is retried, not lost"):
+        _write(ROWS, _options("--dlq_table=my-project.shop.audit"), client)
+
+
+@pytest.mark.parametrize(
+    "letter",
+    [
+        transforms.dead_letter(
+            stage="parse", error="x" * 10_000, payload=b"\xff" * 2_000_000, message_id="7"
+        ),
+        {"stage": "nonsense", "message_id": 5, "publish_time": "yesterday", "payloadBytes": "!"},
+        {"payloadString": "caf\u00e9", "errorMessage": None, "attributes": "not a list"},
+        "not even a dict",
+    ],
+    ids=["oversized", "wrong-types", "no-bytes", "not-a-dict"],
+)
+def test_a_reduced_dead_letter_is_always_schema_valid(letter):
+    failure = ("my-project:shop.audit", letter, [{"reason": "invalid", "message": "Bob"}])
+    reduced = bigquery.reduced_dead_letter(failure)
+    assert schema.insert_errors(reduced, schema.CUSTOMERS_DLQ) == []
+    assert reduced["payloadString"] is None and reduced["attributes"] == []
+    assert reduced["stage"] in transforms.STAGES
+    if isinstance(letter, dict) and "payloadBytes" not in letter:  # only payloadString is left
+        assert base64.b64decode(reduced["payloadBytes"]) == letter["payloadString"].encode()
 
 
 def test_endpoint_client_pickles_without_its_connection(httpserver):
@@ -128,26 +185,3 @@ def test_endpoint_client_pickles_without_its_connection(httpserver):
     assert (copy.endpoint, copy.project) == (client.endpoint, "local-project")
     request, _ = httpserver.log[0]
     assert request.json["rows"][0]["json"]["customer_id"] == ROWS[0]["customer_id"]
-
-
-def test_storage_write_api_rows_carry_native_types():
-    letter = transforms.dead_letter(
-        stage="parse", error="x", payload=b"\x00\xff", publish_time="2024-05-01T10:00:00Z"
-    )
-    native = bigquery.to_storage_write_row(letter, schema.fields(schema.CUSTOMERS_DLQ))
-    assert native["payloadBytes"] == b"\x00\xff"
-    assert native["publish_time"].to_rfc3339() == "2024-05-01T10:00:00Z"
-    row = bigquery.to_storage_write_row(ROWS[0], schema.fields(schema.CUSTOMERS))
-    assert str(row["date_of_birth"]) == ROWS[0]["date_of_birth"]
-    assert row["street_number"] == ROWS[0]["street_number"]
-
-
-def test_storage_write_api_sink_settings():
-    """The Storage Write API cannot run offline (Java expansion service), so check its wiring."""
-    options = _options("--write_method=STORAGE_WRITE_API")
-    sink = bigquery.WriteTable(options.output_table, schema.CUSTOMERS, options)._sink()
-    assert sink.method == "STORAGE_WRITE_API"
-    assert sink.test_client is None
-    assert sink.triggering_frequency == bigquery.STORAGE_WRITE_TRIGGERING_SECONDS
-    assert sink._type_overrides == {"DATE": datetime.date}
-    assert sink.schema == schema.bigquery_schema(schema.CUSTOMERS)

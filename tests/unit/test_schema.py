@@ -1,5 +1,6 @@
 """The schema files are the one source of truth, and the row builders emit exactly them."""
 
+import datetime
 import json
 
 import pytest
@@ -114,9 +115,127 @@ def test_row_errors_reports_missing_columns_and_bad_records():
 
 def test_table_options_and_schema_for_write_to_bigquery():
     assert schema.table_options(schema.CUSTOMERS) == {
-        "timePartitioning": {"type": "DAY", "field": "registered_at"},
-        "clustering": {"fields": ["country"]},
+        "timePartitioning": {"type": "DAY", "field": "ingested_at"},
+        "clustering": {"fields": ["country", "state", "gender"]},
     }
     assert schema.bigquery_schema(schema.CUSTOMERS_DLQ)["fields"] == schema.fields(
         schema.CUSTOMERS_DLQ
     )
+
+
+# --- the rules of a streaming insert that the BigQuery emulator does not enforce -----------
+
+NOW = datetime.datetime(2026, 6, 15, 12, 0, tzinfo=datetime.UTC)
+
+
+def _at(years: int, days: int = 0) -> str:
+    return (NOW.replace(year=NOW.year + years) + datetime.timedelta(days=days)).isoformat()
+
+
+@pytest.mark.parametrize(
+    ("ingested_at", "accepted"),
+    [
+        (NOW.isoformat(), True),
+        (_at(-10), True),
+        (_at(-10, days=-1), False),
+        (_at(1), True),
+        (_at(1, days=1), False),
+    ],
+)
+def test_partition_window_of_streamed_rows(ingested_at, accepted):
+    """Streaming into a partitioned table accepts a partitioning value from 10 years back to
+    1 year ahead: cloud.google.com/bigquery/docs/streaming-data-into-bigquery ("Streaming into
+    partitioned tables") and cloud.google.com/bigquery/docs/write-api ("Stream into
+    partitions"). The emulator accepts any value."""
+    row = {**transforms.to_customer_row(USER), "ingested_at": ingested_at}
+    errors = schema.insert_errors(row, schema.CUSTOMERS, now=NOW)
+    assert (errors == []) is accepted
+    if not accepted:
+        assert errors == [
+            f"ingested_at: partition {ingested_at[:10]} is outside the streaming window "
+            "2016-06-15 to 2027-06-15 (10 years back, 1 ahead)"
+        ]
+
+
+def test_partition_window_follows_the_tables_partitioning_column():
+    """Any table, any partitioning column (DATE too): the rule reads timePartitioning."""
+    table = {
+        "timePartitioning": {"type": "DAY", "field": "day"},
+        "schema": {"fields": [{"name": "day", "type": "DATE", "mode": "NULLABLE"}]},
+    }
+    assert schema.insert_errors({"day": "2020-01-01"}, table, now=NOW) == []
+    assert schema.insert_errors({"day": "2006-01-01"}, table, now=NOW) == [
+        "day: partition 2006-01-01 is outside the streaming window 2016-06-15 to 2027-06-15 "
+        "(10 years back, 1 ahead)"
+    ]
+    assert schema.insert_errors({"day": None}, table, now=NOW) == []  # the __NULL__ partition
+
+
+def test_customers_registered_long_ago_are_rows():
+    """randomuser.me registration dates go back about 20 years: never the partitioning column."""
+    user = {**USER, "registered": {**USER["registered"], "date": "2004-03-01T10:00:00.000Z"}}
+    row = transforms.to_customer_row(user)
+    assert schema.insert_errors(row, schema.CUSTOMERS) == []
+
+
+# GoogleSQL data types: cloud.google.com/bigquery/docs/reference/standard-sql/data-types
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        # TIMESTAMP: 0001-01-01 00:00:00 to 9999-12-31 23:59:59.999999 UTC
+        ({"registered_at": "0001-01-01T00:00:00Z"}, None),
+        ({"registered_at": "9999-12-31T23:59:59.999999Z"}, None),
+        ({"registered_at": "0001-01-01T00:30:00+01:00"}, "is not a valid TIMESTAMP"),
+        ({"registered_at": "9999-12-31T23:30:00-01:00"}, "is not a valid TIMESTAMP"),
+        # DATE: 0001-01-01 to 9999-12-31
+        ({"date_of_birth": "0001-01-01"}, None),
+        ({"date_of_birth": "9999-12-31"}, None),
+        ({"date_of_birth": "0000-12-31"}, "is not a valid DATE"),
+        # INT64: -2^63 to 2^63 - 1
+        ({"street_number": 2**63 - 1}, None),
+        ({"street_number": -(2**63) - 1}, "is not a valid INTEGER"),
+        # FLOAT64 in a JSON row: a finite number
+        ({"longitude": float("inf")}, "is not a valid FLOAT"),
+        # REQUIRED: the emulator accepts NULL there, BigQuery does not
+        ({"customer_id": None}, "customer_id: REQUIRED column is null"),
+    ],
+)
+def test_value_ranges_and_modes(change, error):
+    row = {**transforms.to_customer_row(USER), **change}
+    errors = schema.insert_errors(row, schema.CUSTOMERS)
+    if error is None:
+        assert errors == []
+    else:
+        assert len(errors) == 1
+        assert error in errors[0]
+
+
+def test_row_size_limit():
+    """Streaming inserts: maximum row size and HTTP request size 10 MB
+    (cloud.google.com/bigquery/quotas#streaming_inserts); Beam's sink refuses rows of 9 MiB and
+    more (apache_beam/io/gcp/bigquery.py, MAX_INSERT_PAYLOAD_SIZE). Measured as the JSON sent."""
+    row = transforms.to_customer_row(USER)
+    row["picture_url"] = "x" * (schema.MAX_STREAMING_ROW_BYTES - schema.json_size(row) + 51)
+    assert schema.json_size(row) > schema.MAX_STREAMING_ROW_BYTES
+    assert schema.insert_errors(row, schema.CUSTOMERS) == [
+        f"row is {schema.json_size(row)} bytes as JSON; "
+        f"the limit is {schema.MAX_STREAMING_ROW_BYTES}"
+    ]
+    row["picture_url"] = row["picture_url"][:-100]
+    assert schema.insert_errors(row, schema.CUSTOMERS) == []
+
+
+def test_the_largest_dead_letter_fits_a_streaming_insert():
+    """Whatever the message (Pub/Sub's limits: 10 MB of data, 100 attributes of 256-byte keys
+    and 1024-byte values), its dead letter fits: each byte that is not UTF-8 costs 6 bytes as
+    JSON (a replacement character escaped as \\ufffd), so the payload is cut to fit."""
+    attributes = {f"{index:03d}".ljust(256, "\x01"): "\x01" * 1024 for index in range(100)}
+    letter = transforms.dead_letter(
+        stage="parse",
+        error="\x01" * 100_000,
+        payload=b"\xff" * 10_000_000,
+        attributes=attributes,
+        message_id="1" * 100,
+        stacktrace="\x01" * 100_000,
+    )
+    assert schema.insert_errors(letter, schema.CUSTOMERS_DLQ) == []

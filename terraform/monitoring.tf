@@ -1,0 +1,218 @@
+# Alerts and a dashboard for the running pipeline. Every metric type, label, aligner and reducer
+# used here is checked by tests/static/test_monitoring.py against the Cloud Monitoring metrics list
+# (https://cloud.google.com/monitoring/api/metrics_gcp_d_h#gcp-dataflow,
+#  https://cloud.google.com/monitoring/api/metrics_gcp_p_z#gcp-pubsub). The runbook for each alert
+# is the README's "Operate" section.
+locals {
+  job_filter = "resource.type = \"dataflow_job\" AND resource.label.job_name = monitoring.regex.full_match(\"${var.job_name_regex}\")"
+  # PromQL selector of the pipeline's Beam counters (namespace `customers`, pipeline/transforms.py):
+  # Dataflow exports each as dataflow.googleapis.com/job/user_counter, a GAUGE holding the job's
+  # running total, with the counter's name in metric_name.
+  user_counter = "\"__name__\"=\"dataflow.googleapis.com/job/user_counter\", \"monitored_resource\"=\"dataflow_job\", \"job_name\"=~\"${var.job_name_regex}\""
+
+  notification_channels = concat(google_monitoring_notification_channel.email[*].id, var.notification_channels)
+  runbook               = "Runbook: README.md, section \"Operate\" (customer-stream)."
+}
+
+resource "google_monitoring_notification_channel" "email" {
+  count = var.alert_email == "" ? 0 : 1
+
+  display_name = "${var.name} alerts"
+  type         = "email"
+  labels       = { email_address = var.alert_email }
+  user_labels  = local.labels
+
+  depends_on = [google_project_service.required]
+}
+
+# Dead letters per minute, from the Beam counters dead_letters_{parse,validate,write}. The counter
+# is a running total (a GAUGE), so PromQL's delta() over 5 minutes divided by 5 is the rate; BigQuery's
+# own table statistics lag by hours and cannot serve here. Any dead letter BigQuery refused to
+# store (dead_letters_unwritable) alerts at once: it exists only in the workers' log.
+resource "google_monitoring_alert_policy" "dead_letters" {
+  display_name          = "${var.name}: dead letters"
+  combiner              = "OR"
+  severity              = "WARNING"
+  notification_channels = local.notification_channels
+  user_labels           = local.labels
+
+  conditions {
+    display_name = "dead letters per minute above ${var.dead_letters_per_minute}"
+    condition_prometheus_query_language {
+      query               = "sum by (job_name) (delta({${local.user_counter}, \"metric_name\"=~\"dead_letters_(parse|validate|write)\"}[5m])) / 5 > ${var.dead_letters_per_minute}"
+      duration            = "${var.alert_after_seconds}s"
+      evaluation_interval = "60s"
+    }
+  }
+
+  conditions {
+    display_name = "a dead letter could not be stored in customers_dlq"
+    condition_prometheus_query_language {
+      query               = "sum by (job_name) (delta({${local.user_counter}, \"metric_name\"=\"dead_letters_unwritable\"}[10m])) > 0"
+      duration            = "0s"
+      evaluation_interval = "60s"
+    }
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    subject   = "${var.name}: messages are being dead-lettered"
+    content   = "Dead letters are above ${var.dead_letters_per_minute}/min, or one could not be stored. Check the view dead_letters_last_day for the stage and error class. ${local.runbook}"
+  }
+}
+
+# Messages wait in the subscription: the job is down, stuck or too small for the load.
+resource "google_monitoring_alert_policy" "backlog" {
+  display_name          = "${var.name}: subscription backlog"
+  combiner              = "OR"
+  severity              = "ERROR"
+  notification_channels = local.notification_channels
+  user_labels           = local.labels
+
+  conditions {
+    display_name = "oldest unacked message older than ${var.oldest_unacked_seconds}s"
+    condition_threshold {
+      filter          = "resource.type = \"pubsub_subscription\" AND resource.label.subscription_id = \"${google_pubsub_subscription.dataflow.name}\" AND metric.type = \"pubsub.googleapis.com/subscription/oldest_unacked_message_age\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = var.oldest_unacked_seconds
+      duration        = "${var.alert_after_seconds}s"
+
+      aggregations {
+        alignment_period   = "60s"
+        per_series_aligner = "ALIGN_MAX"
+      }
+
+      trigger {
+        count = 1
+      }
+    }
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    subject   = "${var.name}: customers wait in the subscription"
+    content   = "The oldest unacknowledged message on ${google_pubsub_subscription.dataflow.name} is older than ${var.oldest_unacked_seconds}s. ${local.runbook}"
+  }
+}
+
+# The job falls behind: system lag (oldest item waiting inside the job) or data freshness (age of
+# the output watermark).
+resource "google_monitoring_alert_policy" "lag" {
+  display_name          = "${var.name}: pipeline lag"
+  combiner              = "OR"
+  severity              = "ERROR"
+  notification_channels = local.notification_channels
+  user_labels           = local.labels
+
+  conditions {
+    display_name = "system lag above ${var.system_lag_seconds}s"
+    condition_threshold {
+      filter          = "${local.job_filter} AND metric.type = \"dataflow.googleapis.com/job/system_lag\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = var.system_lag_seconds
+      duration        = "${var.alert_after_seconds}s"
+
+      aggregations {
+        alignment_period     = "60s"
+        per_series_aligner   = "ALIGN_MAX"
+        cross_series_reducer = "REDUCE_MAX"
+        group_by_fields      = ["resource.label.job_name"]
+      }
+
+      trigger {
+        count = 1
+      }
+    }
+  }
+
+  conditions {
+    display_name = "data freshness (watermark age) above ${var.data_freshness_seconds}s"
+    condition_threshold {
+      filter          = "${local.job_filter} AND metric.type = \"dataflow.googleapis.com/job/data_watermark_age\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = var.data_freshness_seconds
+      duration        = "${var.alert_after_seconds}s"
+
+      aggregations {
+        alignment_period     = "60s"
+        per_series_aligner   = "ALIGN_MAX"
+        cross_series_reducer = "REDUCE_MAX"
+        group_by_fields      = ["resource.label.job_name"]
+      }
+
+      trigger {
+        count = 1
+      }
+    }
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    subject   = "${var.name}: the pipeline falls behind"
+    content   = "System lag is above ${var.system_lag_seconds}s or data freshness above ${var.data_freshness_seconds}s. ${local.runbook}"
+  }
+}
+
+# The job failed, or no job reports any vCPU any more (cancelled, drained and not replaced).
+resource "google_monitoring_alert_policy" "job_not_running" {
+  display_name          = "${var.name}: job not running"
+  combiner              = "OR"
+  severity              = "CRITICAL"
+  notification_channels = local.notification_channels
+  user_labels           = local.labels
+
+  conditions {
+    display_name = "job failed"
+    condition_threshold {
+      filter          = "${local.job_filter} AND metric.type = \"dataflow.googleapis.com/job/is_failed\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
+
+      aggregations {
+        alignment_period     = "60s"
+        per_series_aligner   = "ALIGN_MAX"
+        cross_series_reducer = "REDUCE_MAX"
+        group_by_fields      = ["resource.label.job_name"]
+      }
+
+      trigger {
+        count = 1
+      }
+    }
+  }
+
+  conditions {
+    display_name = "no job has reported vCPUs for ${var.job_absent_seconds}s"
+    condition_absent {
+      filter   = "${local.job_filter} AND metric.type = \"dataflow.googleapis.com/job/current_num_vcpus\""
+      duration = "${var.job_absent_seconds}s"
+
+      aggregations {
+        alignment_period     = "60s"
+        per_series_aligner   = "ALIGN_MEAN"
+        cross_series_reducer = "REDUCE_SUM"
+      }
+
+      trigger {
+        count = 1
+      }
+    }
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    subject   = "${var.name}: the streaming job is not running"
+    content   = "A job matching ${var.job_name_regex} failed or stopped reporting. Customers wait in the subscription (retention ${var.message_retention_duration}). ${local.runbook}"
+  }
+}
+
+resource "google_monitoring_dashboard" "pipeline" {
+  dashboard_json = templatefile("${path.module}/dashboard.json.tftpl", {
+    name            = var.name
+    job_name_regex  = var.job_name_regex
+    subscription_id = google_pubsub_subscription.dataflow.name
+  })
+
+  depends_on = [google_project_service.required]
+}

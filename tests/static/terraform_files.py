@@ -1,0 +1,42 @@
+"""terraform/ as Python data: each .tf file parsed by python-hcl2, with HCL's quotes dropped.
+
+The one loader the static Terraform tests share (structure tests and the provider-schema check).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import hcl2
+
+TERRAFORM = Path(__file__).resolve().parents[2] / "terraform"
+
+
+def unquote(value: Any) -> Any:
+    """python-hcl2 keeps HCL's quotes on keys and literals: drop them, recursively.
+
+    Its own keys (`__is_block__`, `__comments__`) go too: they are not HCL.
+    """
+    if isinstance(value, str):
+        return value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value
+    if isinstance(value, list):
+        return [unquote(v) for v in value]
+    if isinstance(value, dict):
+        return {unquote(k): unquote(v) for k, v in value.items() if not k.startswith("__")}
+    return value
+
+
+def parse(path: Path) -> dict[str, list[dict[str, Any]]]:
+    """One .tf file: {"resource": [{type: {name: body}}, ...], "variable": [...], ...}.
+
+    Blocks are lists of dicts (one per occurrence), attributes plain values; an expression is a
+    string such as "${var.region}".
+    """
+    with path.open() as handle:
+        return unquote(hcl2.load(handle))
+
+
+def parse_dir(directory: Path = TERRAFORM) -> dict[Path, dict[str, list[dict[str, Any]]]]:
+    """Every .tf file of a Terraform module directory, parsed, by path."""
+    return {path: parse(path) for path in sorted(directory.glob("*.tf"))}

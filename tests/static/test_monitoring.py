@@ -1,0 +1,549 @@
+"""terraform/monitoring.tf and dashboard.json.tftpl: every metric, label and aggregation is real.
+
+Nothing here can reach Cloud Monitoring, so the facts the API would check are written down once,
+from Google's documentation, and every filter, PromQL selector and aggregation is held against
+them after Terraform's interpolations are resolved with the variables' defaults:
+
+- metric types, kinds, value types and labels: the Cloud Monitoring metrics list,
+  https://cloud.google.com/monitoring/api/metrics_gcp_d_h#gcp-dataflow (dataflow.googleapis.com)
+  and https://cloud.google.com/monitoring/api/metrics_gcp_p_z#gcp-pubsub (pubsub.googleapis.com);
+- monitored-resource labels: https://cloud.google.com/monitoring/api/resources#tag_dataflow_job
+  and #tag_pubsub_subscription;
+- which aligner accepts which metric kind and value type, and what the reducers need:
+  https://cloud.google.com/monitoring/api/ref_v3/rest/v3/projects.alertPolicies#Aligner,
+  #Reducer and #Aggregation ("If perSeriesAligner is not ALIGN_NONE, then [alignmentPeriod] must
+  be defined", "crossSeriesReducer ... perSeriesAligner must be specified and not equal to
+  ALIGN_NONE and alignmentPeriod must be specified");
+- filter syntax: https://cloud.google.com/monitoring/api/v3/filters;
+- PromQL on Cloud Monitoring metrics (`__name__` is the metric type, `monitored_resource` the
+  resource type, metric and resource labels side by side):
+  https://cloud.google.com/monitoring/promql/promql-mapping.
+
+The shape of each alert policy and of the dashboard is checked by parsing them into the
+Monitoring API's own messages (google-cloud-monitoring's AlertPolicy, google-cloud-monitoring-
+dashboards' Dashboard) with unknown fields rejected.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import hcl2
+import pytest
+from google.cloud import monitoring_dashboard_v1, monitoring_v3
+
+from pipeline import transforms
+
+pytestmark = pytest.mark.static
+
+ROOT = Path(__file__).resolve().parents[2]
+TERRAFORM = ROOT / "terraform"
+
+NUMERIC = {"INT64", "DOUBLE"}
+
+
+@dataclass(frozen=True)
+class Metric:
+    resource: str
+    kind: str  # GAUGE | DELTA | CUMULATIVE
+    value: str  # INT64 | DOUBLE | BOOL | DISTRIBUTION | STRING
+    labels: frozenset[str]
+    sample_seconds: int = 60  # "Sampled every 60 seconds" in the metrics list
+
+
+# The metrics the alerts and the dashboard use, as the metrics list describes them.
+METRICS = {
+    # "The value of a user counter metric": a Beam counter's running total for the job.
+    "dataflow.googleapis.com/job/user_counter": Metric(
+        "dataflow_job", "GAUGE", "DOUBLE", frozenset({"job_id", "metric_name", "ptransform"})
+    ),
+    "dataflow.googleapis.com/job/system_lag": Metric(
+        "dataflow_job", "GAUGE", "INT64", frozenset({"job_id"})
+    ),
+    "dataflow.googleapis.com/job/data_watermark_age": Metric(
+        "dataflow_job", "GAUGE", "INT64", frozenset({"job_id"})
+    ),
+    "dataflow.googleapis.com/job/is_failed": Metric(
+        "dataflow_job", "GAUGE", "INT64", frozenset({"job_id"})
+    ),
+    "dataflow.googleapis.com/job/current_num_vcpus": Metric(
+        "dataflow_job", "GAUGE", "INT64", frozenset({"job_id"})
+    ),
+    "pubsub.googleapis.com/subscription/oldest_unacked_message_age": Metric(
+        "pubsub_subscription", "GAUGE", "INT64", frozenset()
+    ),
+    "pubsub.googleapis.com/subscription/num_undelivered_messages": Metric(
+        "pubsub_subscription", "GAUGE", "INT64", frozenset()
+    ),
+}
+RESOURCE_LABELS = {
+    "dataflow_job": frozenset({"project_id", "job_name", "region"}),
+    "pubsub_subscription": frozenset({"project_id", "subscription_id"}),
+}
+# aligner -> (metric kinds, value types) it is valid for (Aligner enum documentation)
+ALIGNERS = {
+    "ALIGN_NONE": ({"GAUGE", "DELTA", "CUMULATIVE"}, NUMERIC | {"BOOL", "DISTRIBUTION"}),
+    "ALIGN_DELTA": ({"CUMULATIVE", "DELTA"}, NUMERIC | {"DISTRIBUTION"}),
+    "ALIGN_RATE": ({"CUMULATIVE", "DELTA"}, NUMERIC),
+    "ALIGN_INTERPOLATE": ({"GAUGE"}, NUMERIC),
+    "ALIGN_NEXT_OLDER": ({"GAUGE"}, NUMERIC | {"BOOL", "DISTRIBUTION", "STRING"}),
+    "ALIGN_MIN": ({"GAUGE", "DELTA"}, NUMERIC),
+    "ALIGN_MAX": ({"GAUGE", "DELTA"}, NUMERIC),
+    "ALIGN_MEAN": ({"GAUGE", "DELTA"}, NUMERIC),
+    "ALIGN_COUNT": ({"GAUGE", "DELTA"}, NUMERIC | {"BOOL"}),
+    "ALIGN_SUM": ({"GAUGE", "DELTA"}, NUMERIC | {"DISTRIBUTION"}),
+    "ALIGN_STDDEV": ({"GAUGE", "DELTA"}, NUMERIC),
+    "ALIGN_COUNT_TRUE": ({"GAUGE"}, {"BOOL"}),
+    "ALIGN_FRACTION_TRUE": ({"GAUGE"}, {"BOOL"}),
+}
+# value type an aligner outputs, when it is not the input's
+ALIGNED_VALUE = {
+    "ALIGN_RATE": "DOUBLE",
+    "ALIGN_INTERPOLATE": "DOUBLE",
+    "ALIGN_MEAN": "DOUBLE",
+    "ALIGN_STDDEV": "DOUBLE",
+    "ALIGN_COUNT": "INT64",
+    "ALIGN_COUNT_TRUE": "INT64",
+    "ALIGN_FRACTION_TRUE": "DOUBLE",
+}
+# reducer -> value types it accepts (Reducer enum documentation)
+REDUCERS = {
+    "REDUCE_NONE": NUMERIC | {"BOOL", "DISTRIBUTION", "STRING"},
+    "REDUCE_MEAN": NUMERIC | {"DISTRIBUTION"},
+    "REDUCE_MIN": NUMERIC,
+    "REDUCE_MAX": NUMERIC,
+    "REDUCE_SUM": NUMERIC | {"DISTRIBUTION"},
+    "REDUCE_STDDEV": NUMERIC | {"DISTRIBUTION"},
+    "REDUCE_COUNT": NUMERIC | {"BOOL", "DISTRIBUTION", "STRING"},
+    "REDUCE_COUNT_TRUE": {"BOOL"},
+    "REDUCE_FRACTION_TRUE": {"BOOL"},
+}
+# PromQL functions over a range of samples, and the metric kinds they are meant for: rate() and
+# increase() assume a counter (CUMULATIVE), delta() and deriv() a gauge (Prometheus docs:
+# "delta should only be used with gauges").
+PROMQL_RANGE_FUNCTIONS = {
+    "rate": {"CUMULATIVE", "DELTA"},
+    "increase": {"CUMULATIVE", "DELTA"},
+    "irate": {"CUMULATIVE", "DELTA"},
+    "delta": {"GAUGE"},
+    "deriv": {"GAUGE"},
+    "max_over_time": {"GAUGE"},
+    "avg_over_time": {"GAUGE"},
+}
+
+# --- Terraform, with its interpolations resolved to the variables' defaults ----------------------
+
+
+def hcl_value(value):
+    """python-hcl2 keeps HCL's quotes and escapes on literals and keys: drop them, recursively."""
+    if isinstance(value, str):
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            return re.sub(r"\\(.)", r"\1", value[1:-1])
+        return value
+    if isinstance(value, list):
+        return [hcl_value(v) for v in value]
+    if isinstance(value, dict):
+        return {hcl_value(k): hcl_value(v) for k, v in value.items() if not k.startswith("__")}
+    return value
+
+
+@pytest.fixture(scope="module")
+def terraform() -> dict:
+    merged: dict = {"resource": {}, "variable": {}, "locals": {}}
+    for path in sorted(TERRAFORM.glob("*.tf")):
+        with path.open() as handle:
+            parsed = hcl_value(hcl2.load(handle))
+        for block in parsed.get("resource", []):
+            for rtype, named in block.items():
+                merged["resource"].setdefault(rtype, {}).update(named)
+        for kind in ("variable", "locals"):
+            for block in parsed.get(kind, []):
+                merged[kind].update(block)
+    return merged
+
+
+class Resolver:
+    """Resolves `${var.x}`, `${local.x}` and `${type.name.attr}` the way `terraform plan` would
+    with every variable at its default; anything else (a function call) raises."""
+
+    def __init__(self, terraform: dict):
+        self.tf = terraform
+
+    def lookup(self, expression: str):
+        parts = expression.strip().split(".")
+        if parts[0] == "var" and len(parts) == 2:
+            return self.tf["variable"][parts[1]]["default"]
+        if parts[0] == "local" and len(parts) == 2:
+            return self(self.tf["locals"][parts[1]])
+        if len(parts) == 3 and parts[0] in self.tf["resource"]:
+            return self(self.tf["resource"][parts[0]][parts[1]][parts[2]])
+        raise AssertionError(f"cannot resolve ${{{expression}}} statically")
+
+    def __call__(self, value):
+        if isinstance(value, dict):
+            return {k: self(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self(v) for v in value]
+        if not isinstance(value, str):
+            return value
+        whole = re.fullmatch(r"\$\{([^{}]+)\}", value)
+        if whole:  # a bare expression keeps its type (a number stays a number)
+            return self.lookup(whole.group(1))
+        return re.sub(r"\$\{([^{}]+)\}", lambda m: str(self.lookup(m.group(1))), value)
+
+
+@pytest.fixture(scope="module")
+def resolve(terraform) -> Resolver:
+    return Resolver(terraform)
+
+
+def alert_policies(terraform) -> dict[str, dict]:
+    return terraform["resource"]["google_monitoring_alert_policy"]
+
+
+@pytest.fixture(scope="module")
+def dashboard(terraform, resolve) -> dict:
+    """dashboard.json.tftpl rendered as templatefile() would, with the arguments monitoring.tf
+    passes it, then parsed as JSON."""
+    (resource,) = terraform["resource"]["google_monitoring_dashboard"].values()
+    call = re.fullmatch(
+        r'\$\{templatefile\("\$\{path\.module\}/([\w.]+)", \{(.*)\}\)\}',
+        resource["dashboard_json"],
+        re.DOTALL,
+    )
+    assert call, "dashboard_json must be templatefile() of a file beside monitoring.tf"
+    arguments = {
+        name: resolve(f"${{{expression}}}")
+        for name, expression in re.findall(r"(\w+)\s*=\s*([\w.]+)", call.group(2))
+    }
+    template = (TERRAFORM / call.group(1)).read_text()
+    used = set(re.findall(r"(?<!\$)\$\{(\w+)\}", template))
+    assert used <= set(arguments), f"template variables without a value: {used - set(arguments)}"
+    rendered = re.sub(r"(?<!\$)\$\{(\w+)\}", lambda m: str(arguments[m.group(1)]), template)
+    return json.loads(rendered.replace("$${", "${"))
+
+
+# --- filters and PromQL -------------------------------------------------------------------------
+
+_TERM = re.compile(
+    r"""(?P<subject>resource\.type|metric\.type|(?P<scope>resource|metric)\.labels?\.(?P<label>\w+))
+        \s*=\s*
+        (?:"(?P<value>[^"]*)"|(?P<function>monitoring\.regex\.full_match|starts_with)\("(?P<arg>[^"]*)"\))
+    """,
+    re.VERBOSE,
+)
+
+
+def check_filter(text: str) -> Metric:
+    """The metric a Monitoring filter selects; fails on anything not in the tables above."""
+    terms = list(_TERM.finditer(text))
+    rest = _TERM.sub("", text)
+    assert re.fullmatch(r"(\s|AND)*", rest), f"unrecognised filter terms {rest!r} in {text!r}"
+    values = {t["subject"]: t["value"] for t in terms if t["subject"].endswith("type")}
+    assert values.get("metric.type") in METRICS, f"unknown metric type in {text!r}"
+    metric = METRICS[values["metric.type"]]
+    assert values.get("resource.type") == metric.resource, f"wrong resource.type in {text!r}"
+    for term in terms:
+        if term["label"]:
+            known = (
+                RESOURCE_LABELS[metric.resource] if term["scope"] == "resource" else metric.labels
+            )
+            assert term["label"] in known, f"{term['scope']} label {term['label']!r}: {text!r}"
+        if term["function"] == "monitoring.regex.full_match":
+            re.compile(term["arg"])
+    return metric
+
+
+_SELECTOR = re.compile(r"(?:(?P<function>\w+)\()?\{(?P<matchers>[^{}]*)\}(?:\[(?P<range>\d+)m\])?")
+_MATCHER = re.compile(r'\s*"(?P<name>[^"]+)"\s*(?P<op>=~|!~|!=|=)\s*"(?P<value>[^"]*)"\s*')
+
+
+def beam_counters() -> set[str]:
+    """Names of the pipeline's Beam counters in namespace `customers`, read from its source:
+    `Metrics.counter(METRICS_NAMESPACE, "name")` (with `{stage}` for each stage) and
+    `CountRows("name")`."""
+    names = set()
+    for path in (ROOT / "pipeline").glob("*.py"):
+        source = path.read_text()
+        found = re.findall(r'Metrics\.counter\(\s*[\w.]*METRICS_NAMESPACE,\s*f?"([^"]+)"', source)
+        found += re.findall(r'CountRows\("(\w+)"', source)
+        names |= {name.format(stage=stage) for name in found for stage in transforms.STAGES}
+    return names
+
+
+def check_promql(query: str) -> list[Metric]:
+    """Every selector of `query` names a known metric, its resource, known labels and real Beam
+    counters, under a range function meant for the metric's kind over at least two samples."""
+    selectors = list(_SELECTOR.finditer(query))
+    assert selectors, f"no selector in {query!r}"
+    counters = beam_counters()
+    metrics = []
+    for selector in selectors:
+        matchers = {
+            m["name"]: (m["op"], m["value"]) for m in _MATCHER.finditer(selector["matchers"])
+        }
+        assert _MATCHER.sub("", selector["matchers"]).replace(",", "").strip() == ""
+        metric = METRICS[matchers.pop("__name__")[1]]
+        assert matchers.pop("monitored_resource") == ("=", metric.resource)
+        for name, (op, value) in matchers.items():
+            assert name in metric.labels | RESOURCE_LABELS[metric.resource], f"label {name!r}"
+            if name == "metric_name":
+                pattern = re.compile(value if op == "=~" else re.escape(value))
+                matched = {c for c in counters if pattern.fullmatch(c)}
+                assert matched, f"metric_name {value!r} matches no Beam counter of the pipeline"
+        function = selector["function"]
+        assert function in PROMQL_RANGE_FUNCTIONS, f"{function!r} over {selector.group(0)}"
+        assert metric.kind in PROMQL_RANGE_FUNCTIONS[function], f"{function}() on a {metric.kind}"
+        assert int(selector["range"]) * 60 >= 2 * metric.sample_seconds, "range under 2 samples"
+        for labels in re.findall(r"by \(([\w, ]+)\)", query):
+            for label in labels.split(","):
+                assert label.strip() in metric.labels | RESOURCE_LABELS[metric.resource]
+        metrics.append(metric)
+    return metrics
+
+
+def check_aggregation(metric: Metric, aggregation: dict) -> None:
+    """The aligner fits the metric's kind and value type; the reducer what the aligner gives."""
+    aligner = aggregation.get("per_series_aligner", "ALIGN_NONE")
+    reducer = aggregation.get("cross_series_reducer", "REDUCE_NONE")
+    kinds, values = ALIGNERS[aligner]
+    assert metric.kind in kinds and metric.value in values, f"{aligner} on {metric}"
+    if aligner != "ALIGN_NONE":
+        period = aggregation.get("alignment_period", "")
+        assert re.fullmatch(r"\d+s", period) and int(period[:-1]) >= 60, "alignment_period"
+    aligned = ALIGNED_VALUE.get(aligner, metric.value)
+    assert aligned in REDUCERS[reducer], f"{reducer} after {aligner} ({aligned})"
+    if reducer != "REDUCE_NONE":
+        assert aligner != "ALIGN_NONE", "a cross-series reducer needs a per-series aligner"
+    for field in aggregation.get("group_by_fields", []):
+        scope, _, label = field.partition(".label.")
+        known = RESOURCE_LABELS[metric.resource] if scope == "resource" else metric.labels
+        assert reducer != "REDUCE_NONE" and label in known, f"group_by_fields {field!r}"
+
+
+# --- alert policies -----------------------------------------------------------------------------
+
+
+def camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+# Terraform block -> API field whose value is a list (every other block holds one message).
+REPEATED = {"conditions", "aggregations"}
+
+
+def to_api(value, name: str = ""):
+    """A resolved Terraform block as the JSON the Monitoring API takes (camelCase, one message
+    per single block)."""
+    if isinstance(value, list) and value and isinstance(value[0], dict):
+        items = [to_api(v) for v in value]
+        return items if name in REPEATED else items[0]
+    if isinstance(value, dict):
+        return {camel(k): to_api(v, k) for k, v in value.items()}
+    return value
+
+
+def test_every_alert_policy_is_an_alert_policy_message(terraform, resolve):
+    policies = alert_policies(terraform)
+    assert set(policies) == {"dead_letters", "backlog", "lag", "job_not_running"}
+    for name, spec in policies.items():
+        body = dict(spec, notification_channels=[], user_labels={})  # function calls
+        policy = monitoring_v3.AlertPolicy.from_json(
+            json.dumps(to_api(resolve(body))), ignore_unknown_fields=False
+        )
+        assert policy.conditions and policy.documentation.content, name
+        assert policy.combiner == monitoring_v3.AlertPolicy.ConditionCombinerType.OR
+        assert "Operate" in policy.documentation.content, f"{name}: no pointer to the runbook"
+
+
+def conditions(terraform, resolve) -> list[tuple[str, str, dict]]:
+    return [
+        (policy, kind, resolve(body[0]))
+        for policy, spec in alert_policies(terraform).items()
+        for condition in spec["conditions"]
+        for kind, body in condition.items()
+        if kind.startswith("condition_")
+    ]
+
+
+def test_every_filter_names_a_real_metric_and_aggregates_it_validly(terraform, resolve):
+    used = set()
+    for policy, kind, body in conditions(terraform, resolve):
+        if kind == "condition_prometheus_query_language":
+            used |= set(check_promql(body["query"]))
+            continue
+        assert kind in ("condition_threshold", "condition_absent"), f"{policy}: {kind}"
+        metric = check_filter(body["filter"])
+        used.add(metric)
+        for aggregation in body.get("aggregations", []):
+            check_aggregation(metric, aggregation)
+    assert used >= {METRICS[t] for t in METRICS if "num_undelivered" not in t}
+
+
+def test_the_four_alerts_watch_what_the_issue_asks(terraform, resolve):
+    watched: dict[str, str] = {}
+    for policy, _, body in conditions(terraform, resolve):
+        watched[policy] = watched.get(policy, "") + body.get("filter", body.get("query", ""))
+    assert "dead_letters_(parse|validate|write)" in watched["dead_letters"]
+    assert "dead_letters_unwritable" in watched["dead_letters"]
+    assert "subscription/oldest_unacked_message_age" in watched["backlog"]
+    assert "customers-dataflow" in watched["backlog"]  # the pipeline's subscription
+    assert "job/system_lag" in watched["lag"] and "job/data_watermark_age" in watched["lag"]
+    assert "job/is_failed" in watched["job_not_running"]
+    assert "job/current_num_vcpus" in watched["job_not_running"]
+
+
+def test_thresholds_are_variables_with_defaults(terraform):
+    for policy, spec in alert_policies(terraform).items():
+        for condition in spec["conditions"]:
+            for kind, value in condition.items():
+                body = value[0] if kind.startswith("condition_") else {}
+                if kind == "condition_threshold" and "is_failed" not in body["filter"]:
+                    assert re.fullmatch(r"\$\{var\.\w+\}", str(body["threshold_value"])), policy
+                if kind == "condition_prometheus_query_language":
+                    assert re.search(r"> (0|\$\{var\.\w+\})$", body["query"]), policy
+                if kind in ("condition_threshold", "condition_absent"):
+                    assert body["duration"] == "0s" or "${var." in body["duration"], policy
+    for name in (
+        "dead_letters_per_minute",
+        "oldest_unacked_seconds",
+        "system_lag_seconds",
+        "data_freshness_seconds",
+        "job_absent_seconds",
+        "alert_after_seconds",
+        "alert_email",
+        "notification_channels",
+    ):
+        variable = terraform["variable"][name]
+        assert "default" in variable and variable["description"], name
+
+
+def test_alerts_go_to_the_email_channel_and_the_given_channels(terraform):
+    channel = terraform["resource"]["google_monitoring_notification_channel"]["email"]
+    assert channel["type"] == "email"  # label email_address: the email channel type's only label
+    assert set(channel["labels"]) == {"email_address"}
+    assert channel["count"] == '${var.alert_email == "" ? 0 : 1}'
+    wiring = terraform["locals"]["notification_channels"]
+    assert "google_monitoring_notification_channel.email[*].id" in wiring
+    assert "var.notification_channels" in wiring
+    for policy in alert_policies(terraform).values():
+        assert policy["notification_channels"] == "${local.notification_channels}"
+
+
+def test_monitoring_api_is_enabled(terraform):
+    services = (TERRAFORM / "apis.tf").read_text()
+    assert '"monitoring.googleapis.com"' in services
+
+
+# --- dashboard ----------------------------------------------------------------------------------
+
+
+def test_dashboard_is_a_dashboard_message(dashboard):
+    message = monitoring_dashboard_v1.Dashboard.from_json(
+        json.dumps(dashboard), ignore_unknown_fields=False
+    )
+    assert message.display_name and message.mosaic_layout.tiles
+
+
+def test_dashboard_tiles_fit_the_grid_without_overlapping(dashboard):
+    layout = dashboard["mosaicLayout"]
+    taken: set[tuple[int, int]] = set()
+    for tile in layout["tiles"]:
+        cells = {
+            (tile.get("xPos", 0) + x, tile.get("yPos", 0) + y)
+            for x in range(tile["width"])
+            for y in range(tile["height"])
+        }
+        assert all(x < layout["columns"] for x, _ in cells), tile["widget"]["title"]
+        assert not cells & taken, f"{tile['widget']['title']} overlaps another tile"
+        taken |= cells
+
+
+def test_dashboard_charts_real_metrics_with_valid_aggregations(dashboard):
+    charted = []
+    for tile in dashboard["mosaicLayout"]["tiles"]:
+        for data_set in tile["widget"]["xyChart"]["dataSets"]:
+            query = data_set["timeSeriesQuery"]
+            if "prometheusQuery" in query:
+                check_promql(query["prometheusQuery"])
+            else:
+                series = query["timeSeriesFilter"]
+                metric = check_filter(series["filter"])
+                check_aggregation(
+                    metric,
+                    {
+                        re.sub(r"([A-Z])", r"_\1", k).lower(): v
+                        for k, v in series["aggregation"].items()
+                    },
+                )
+            charted.append(tile["widget"]["title"].lower())
+    text = " ".join(charted)
+    for topic in ("rows", "dead letters by stage", "backlog", "lag", "workers"):
+        assert topic in text, f"no chart of {topic}"
+
+
+# --- the checks themselves catch what they are for ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "bad_filter",
+    [
+        'resource.type = "dataflow_job" AND metric.type = "dataflow.googleapis.com/job/systemlag"',
+        'resource.type = "gce_instance" AND metric.type = "dataflow.googleapis.com/job/system_lag"',
+        'resource.type = "dataflow_job" AND resource.label.job = "x" AND '
+        'metric.type = "dataflow.googleapis.com/job/system_lag"',
+        'resource.type = "dataflow_job" AND metric.label.stage = "x" AND '
+        'metric.type = "dataflow.googleapis.com/job/user_counter"',
+        'resource.type = "dataflow_job" OR metric.type = "dataflow.googleapis.com/job/is_failed"',
+    ],
+)
+def test_check_filter_rejects_unknown_metrics_labels_and_syntax(bad_filter):
+    with pytest.raises((AssertionError, KeyError)):
+        check_filter(bad_filter)
+
+
+@pytest.mark.parametrize(
+    "aggregation",
+    [
+        {"alignment_period": "60s", "per_series_aligner": "ALIGN_RATE"},  # GAUGE
+        {"alignment_period": "60s", "per_series_aligner": "ALIGN_DELTA"},  # GAUGE
+        {"per_series_aligner": "ALIGN_MAX"},  # no alignment period
+        {"cross_series_reducer": "REDUCE_SUM"},  # reducer without aligner
+        {"alignment_period": "60s", "per_series_aligner": "ALIGN_FRACTION_TRUE"},  # not BOOL
+        {
+            "alignment_period": "60s",
+            "per_series_aligner": "ALIGN_MAX",
+            "cross_series_reducer": "REDUCE_MAX",
+            "group_by_fields": ["resource.label.zone"],
+        },
+    ],
+)
+def test_check_aggregation_rejects_what_the_api_rejects(aggregation):
+    with pytest.raises(AssertionError):
+        check_aggregation(METRICS["dataflow.googleapis.com/job/system_lag"], aggregation)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        # rate() is for counters; user_counter is a GAUGE
+        'sum(rate({"__name__"="dataflow.googleapis.com/job/user_counter", '
+        '"monitored_resource"="dataflow_job", "metric_name"="rows_written"}[5m]))',
+        # a counter the pipeline does not have
+        'sum(delta({"__name__"="dataflow.googleapis.com/job/user_counter", '
+        '"monitored_resource"="dataflow_job", "metric_name"="dead_letters_parsing"}[5m]))',
+        # one sample per minute: a 1-minute delta has a single point
+        'sum(delta({"__name__"="dataflow.googleapis.com/job/user_counter", '
+        '"monitored_resource"="dataflow_job", "metric_name"="rows_written"}[1m]))',
+        # wrong resource
+        'sum(delta({"__name__"="dataflow.googleapis.com/job/user_counter", '
+        '"monitored_resource"="gce_instance", "metric_name"="rows_written"}[5m]))',
+    ],
+)
+def test_check_promql_rejects_wrong_functions_counters_and_ranges(query):
+    with pytest.raises((AssertionError, KeyError)):
+        check_promql(query)
