@@ -11,6 +11,8 @@ N      ?= 500
 SOURCE ?= fake
 KEEP   ?= 0
 INPUT  ?=
+# make replay: python -m replay's flags, e.g. ARGS='--stage validate --execute'
+ARGS   ?=
 # cloud targets: PROJECT is required; the rest come from `terraform output` unless given.
 # Images are tagged with the commit they were built from, never with a mutable tag: COMMIT is what
 # make build builds (the checked-out commit), TAG the build the other targets use (default: the same).
@@ -39,6 +41,7 @@ TOPIC          ?= $(call out,topic)
 SUBSCRIPTION   ?= $(call out,subscription)
 OUTPUT_TABLE   ?= $(call out,output_table)
 DLQ_TABLE      ?= $(call out,dlq_table)
+REPLAYS_TABLE  ?= $(call out,replays_table)
 DATAFLOW_SA    ?= $(call out,dataflow_service_account)
 CLOUDBUILD_SA  ?= $(call out,cloudbuild_service_account)
 # The one immutable reference of a job: the spec cloudbuild.yaml wrote for commit TAG (launcher
@@ -55,7 +58,7 @@ BASE_ARG        = $(foreach arg,PYTHON_BASE BEAM_SDK_IMAGE LAUNCHER_IMAGE,$(if $
 help: ## List every target with its description
 	@awk 'BEGIN {FS = ":.*## "} /^##@/ {printf "\n%s\n", substr($$0, 5)} /^[a-zA-Z0-9_-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo
-	@echo "  Variables: N=$(N) SOURCE=$(SOURCE) KEEP=$(KEEP) (make run), PROJECT, REGION, TAG=<commit> (cloud targets)"
+	@echo "  Variables: N=$(N) SOURCE=$(SOURCE) KEEP=$(KEEP) (make run), ARGS (make replay), PROJECT, REGION, TAG=<commit> (cloud targets)"
 
 venv: $(VENV)/.installed ## Create or update the project virtualenv .venv from the lock file
 
@@ -107,6 +110,12 @@ lock: venv ## Re-resolve requirements/*.txt from requirements/*.in
 
 clean: ## Remove the virtualenvs, caches and local run state
 	rm -rf $(VENV) .tools .pytest_cache .ruff_cache .hypothesis .run build dist *.egg-info
+
+##@ Operate
+
+replay: venv ## Re-publish chosen dead letters; dry run unless --execute (ARGS='--stage validate'; PROJECT= for the cloud)
+	@$(if $(PROJECT),$(PY) -m replay --topic=$(TOPIC) --dlq-table=$(DLQ_TABLE) \
+	  --output-table=$(OUTPUT_TABLE) --replays-table=$(REPLAYS_TABLE) --project=$(PROJECT),$(PY) -m localrun.replay) $(ARGS)
 
 ##@ Images and tools
 
@@ -179,6 +188,6 @@ producer: ## Run the producer image against the project's topic (N=500 SOURCE=fa
 	  -e PRODUCER_TOPIC=$(TOPIC) -e PRODUCER_SOURCE=$(SOURCE) -e PRODUCER_COUNT=$(N) \
 	  $(PRODUCER_IMAGE):$(TAG)
 
-.PHONY: help venv run stop docker test test-unit test-integration test-container test-static lint format bench \
+.PHONY: help venv run stop replay docker test test-unit test-integration test-container test-static lint format bench \
         bench-publish bench-pipeline bench-run lock clean \
         images tools infra build template deploy producer

@@ -1,6 +1,6 @@
 """Run one SQL query against the BigQuery emulator of a stack left up by `make run KEEP=1`.
 
-.venv/bin/python -m localrun.query "SELECT COUNT(*) FROM `local-project.customer_stream.customers`"
+.venv/bin/python -m localrun.query "SELECT COUNT(*) FROM {customers}"   # or any DML
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ import sys
 from google.api_core import exceptions
 
 from localrun import state
-from localrun.resources import bigquery_client, query
+from localrun.resources import bigquery_client, with_tables
+from pipeline import bigquery_client as bq
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit(f"localrun.query: error: {error}")
     client = bigquery_client(kept["bigquery_endpoint"], kept["project"])
     try:
-        rows = query(client, argv[0], state.names(kept))
+        job, rows = bq.run(client, with_tables(argv[0], state.names(kept)), timeout=60)
     except (exceptions.GoogleAPIError, KeyError, IndexError) as error:
         sys.exit(f"localrun.query: error: {error}")
     try:
@@ -31,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
             print("\t".join(rows[0].keys()))
         for row in rows:
             print("\t".join("" if value is None else str(value) for value in row.values()))
+        if job.num_dml_affected_rows is not None:  # UPDATE, INSERT, DELETE, MERGE
+            print(f"{job.num_dml_affected_rows} rows changed")
     except BrokenPipeError:  # `| head` closed the pipe: the reader has what it wanted
         sys.stderr.close()
     return 0

@@ -1,4 +1,4 @@
-"""Topic, subscription, dataset, both tables and the views on the emulators.
+"""Topic, subscription, dataset, the tables and the views on the emulators.
 
 The tables come from `pipeline/schemas/*.json` (via `pipeline.schema`) and the views from
 `views/*.sql`, the files Terraform creates them from in the cloud.
@@ -9,18 +9,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from google.api_core import retry as retries
-from google.api_core.client_options import ClientOptions
-from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery, pubsub_v1
 
 import views
-from pipeline.schema import CUSTOMERS, CUSTOMERS_DLQ
-
-# The emulator answers HTTP 500 to a badly typed request, and the client's default retry would
-# repeat that for 600 s: fail within seconds instead.
-SHORT_RETRY = retries.Retry(initial=0.2, maximum=2.0, timeout=20.0)
-TIMEOUT = 10.0
+from pipeline import bigquery_client as bq
+from pipeline.bigquery_client import SHORT_RETRY, TIMEOUT
+from pipeline.schema import CUSTOMERS, CUSTOMERS_DLQ, CUSTOMERS_DLQ_REPLAYS, TABLES
 
 
 @dataclass(frozen=True)
@@ -60,14 +54,14 @@ class StackNames:
     def customers_dlq(self) -> str:
         return self.table(CUSTOMERS_DLQ)
 
+    @property
+    def customers_dlq_replays(self) -> str:
+        return self.table(CUSTOMERS_DLQ_REPLAYS)
+
 
 def bigquery_client(endpoint: str, project: str) -> bigquery.Client:
     """A real BigQuery client talking to the emulator at `endpoint` without credentials."""
-    return bigquery.Client(
-        project=project,
-        credentials=AnonymousCredentials(),
-        client_options=ClientOptions(api_endpoint=endpoint),
-    )
+    return bq.client(project, endpoint)
 
 
 def create_pubsub(names: StackNames) -> None:
@@ -87,9 +81,9 @@ def create_pubsub(names: StackNames) -> None:
 
 
 def create_bigquery(client: bigquery.Client, names: StackNames) -> None:
-    """Dataset, both tables (partitioned and clustered as the schema files say) and the views."""
+    """Dataset, every table (partitioned and clustered as the schema files say) and the views."""
     client.create_dataset(names.dataset, exists_ok=True, retry=SHORT_RETRY, timeout=TIMEOUT)
-    for resource in (CUSTOMERS, CUSTOMERS_DLQ):
+    for resource in TABLES:
         table = bigquery.Table.from_api_repr(
             {
                 **resource,
@@ -108,12 +102,17 @@ def create_bigquery(client: bigquery.Client, names: StackNames) -> None:
         client.create_table(view, exists_ok=True, retry=SHORT_RETRY, timeout=TIMEOUT)
 
 
+def with_tables(sql: str, names: StackNames) -> str:
+    """`sql` with `{customers}`, `{customers_dlq}`, `{customers_dlq_replays}` and `{<view>}`
+    (views/*.sql) replaced by the tables and views of `names`."""
+    return sql.format(
+        customers=f"`{names.customers}`",
+        customers_dlq=f"`{names.customers_dlq}`",
+        customers_dlq_replays=f"`{names.customers_dlq_replays}`",
+        **{name: f"`{names.view(name)}`" for name in views.VIEWS},
+    )
+
+
 def query(client: bigquery.Client, sql: str, names: StackNames | None = None) -> list[bigquery.Row]:
-    """Run `sql`; `{customers}`, `{customers_dlq}` and `{<view>}` stand for those of `names`."""
-    if names:
-        sql = sql.format(
-            customers=f"`{names.customers}`",
-            customers_dlq=f"`{names.customers_dlq}`",
-            **{name: f"`{names.view(name)}`" for name in views.VIEWS},
-        )
-    return list(client.query(sql, retry=SHORT_RETRY, timeout=TIMEOUT).result(timeout=60))
+    """Run `sql`, with the tables and views of `names` in place of `{customers}` and the like."""
+    return bq.query(client, with_tables(sql, names) if names else sql, timeout=60)

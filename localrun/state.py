@@ -91,8 +91,8 @@ def names(kept: dict) -> StackNames:
     return StackNames(kept["project"], kept["topic"], kept["subscription"], kept["dataset"])
 
 
-# `python -m localrun.query` replaces {customers}, {customers_dlq} and {<view>} (views/*.sql)
-# with the kept tables and views.
+# `python -m localrun.query` replaces {customers}, {customers_dlq}, {customers_dlq_replays} and
+# {<view>} (views/*.sql) with the kept tables and views.
 EXAMPLE_QUERIES = (
     "SELECT country, COUNT(*) AS n FROM {customers} GROUP BY country ORDER BY n DESC",
     "SELECT stage, errorMessage FROM {customers_dlq}",
@@ -116,5 +116,7 @@ Publish more customers (the pipeline is still running):
   PUBSUB_EMULATOR_HOST={pubsub_address} .venv/bin/python -m producer --source fake \\
       --topic {names.topic_path} --count 100 --rate 20
 {query_help()}
+Replay dead letters once their cause is fixed (a dry run; add --execute to publish):
+  make replay ARGS='--stage validate'
 Stop it:
   .venv/bin/python -m localrun --stop"""

@@ -15,11 +15,8 @@ import apache_beam as beam
 from apache_beam.io.gcp.bigquery import BigQueryDisposition, WriteToBigQuery
 from apache_beam.io.gcp.bigquery_tools import RetryStrategy
 from apache_beam.metrics import Metrics
-from google.api_core.client_options import ClientOptions
-from google.auth.credentials import AnonymousCredentials
-from google.cloud import bigquery
 
-from pipeline import schema, transforms
+from pipeline import bigquery_client, schema, transforms
 from pipeline.options import CREATE_NEVER, CustomerPipelineOptions, dlq_table, table_project
 
 _LOG = logging.getLogger(__name__)
@@ -53,11 +50,7 @@ class EndpointClient:
 
     def insert_rows_json(self, table: Any, json_rows: Sequence[Mapping[str, Any]], **kwargs):
         if self._client is None:
-            self._client = bigquery.Client(
-                project=self.project,
-                credentials=AnonymousCredentials(),
-                client_options=ClientOptions(api_endpoint=self.endpoint),
-            )
+            self._client = bigquery_client.client(self.project, self.endpoint)
         kwargs["retry"] = None
         kwargs["timeout"] = LOCAL_INSERT_TIMEOUT_SECONDS
         return self._client.insert_rows_json(table, json_rows, **kwargs)
@@ -157,7 +150,11 @@ def reduced_dead_letter(failure: Any, *, now: datetime.datetime | None = None) -
         publish_time=_text(letter, "publish_time", 64),
         now=now,
     )
-    return {**reduced, "payloadString": None, "attributes": []}
+    # payloadBytes are what the rejected letter kept (maybe redacted or cut): keep its state,
+    # else the replay command would take a reduced payload for the message's exact bytes.
+    state = letter.get("payload_state")
+    state = state if state in schema.PAYLOAD_STATES else None
+    return {**reduced, "payloadString": None, "attributes": [], "payload_state": state}
 
 
 class ReduceDeadLetterFn(beam.DoFn):

@@ -49,6 +49,27 @@ def load_table(name: str) -> dict[str, Any]:
 
 CUSTOMERS = load_table("customers")
 CUSTOMERS_DLQ = load_table("customers_dlq")
+CUSTOMERS_DLQ_REPLAYS = load_table("customers_dlq_replays")
+TABLES = (CUSTOMERS, CUSTOMERS_DLQ, CUSTOMERS_DLQ_REPLAYS)
+
+# customers_dlq.stage: where a message failed.
+STAGES = ("parse", "validate", "write")
+
+# customers_dlq.payload_state: what a dead letter's payloadBytes hold. Only the message's exact
+# bytes, or a payloadString an operator corrected in the table, are re-published by replay.
+PAYLOAD_ORIGINAL = "original"
+PAYLOAD_REDACTED = "redacted"
+PAYLOAD_TRUNCATED = "truncated"
+PAYLOAD_ROW = "row"
+PAYLOAD_CORRECTED = "corrected"
+PAYLOAD_STATES = (
+    PAYLOAD_ORIGINAL,
+    PAYLOAD_REDACTED,
+    PAYLOAD_TRUNCATED,
+    PAYLOAD_ROW,
+    PAYLOAD_CORRECTED,
+)
+REPLAYABLE_PAYLOADS = (PAYLOAD_ORIGINAL, PAYLOAD_CORRECTED)
 
 
 def fields(table: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -26,7 +26,7 @@ from pipeline.dedupe import DeduplicateCustomers
 
 METRICS_NAMESPACE = "customers"
 DEAD_LETTER = "dead_letter"
-STAGES = ("parse", "validate", "write")
+STAGES = schema.STAGES
 
 # Generous for any real name, address or URL; anything longer is garbage or an attack.
 MAX_TEXT_LENGTH = 2048
@@ -167,6 +167,7 @@ def to_customer_row(
     publish_time: datetime | Timestamp | str | None = None,
     source: str | None = None,
     ingested_at: datetime | None = None,
+    replay_of: str | None = None,
 ) -> dict[str, Any]:
     """One randomuser 1.3/1.4 user as a `customers` row, ready for `insert_rows_json`.
 
@@ -216,6 +217,7 @@ def to_customer_row(
         "publish_time": _lineage_time(publish_time),
         "ingested_at": _rfc3339(ingested_at or datetime.now(UTC)),
         "source": source,
+        "replay_of": replay_of,
     }
     if errors := schema.insert_errors(row, schema.CUSTOMERS):
         raise InvalidCustomer(f"row does not match the customers schema: {'; '.join(errors)}")
@@ -244,13 +246,21 @@ def dead_letter(
     stacktrace: str | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """A `customers_dlq` row: the reason, and the payload minus credentials, ready to replay."""
+    """A `customers_dlq` row: the reason, and the payload minus credentials.
+
+    `payload_state` says whether `payloadBytes` are still the message's exact bytes: only
+    those are re-published by `python -m replay`; a redacted or truncated payload is not.
+    """
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage!r}; expected one of {', '.join(STAGES)}")
     kept = redact_credentials(payload or b"")
+    state = schema.PAYLOAD_REDACTED if kept != (payload or b"") else schema.PAYLOAD_ORIGINAL
     if len(kept) > MAX_DEAD_LETTER_PAYLOAD:
         error = f"{error} [payload truncated to {MAX_DEAD_LETTER_PAYLOAD} of {len(kept)} bytes]"
         kept = kept[:MAX_DEAD_LETTER_PAYLOAD]
+        state = schema.PAYLOAD_TRUNCATED
+    if stage == "write":  # the payload is the row BigQuery rejected, not the message
+        state = schema.PAYLOAD_ROW
     try:
         published = _lineage_time(publish_time)
     except ValueError:
@@ -268,6 +278,7 @@ def dead_letter(
         "message_id": message_id,
         "publish_time": published,
         "stage": stage,
+        "payload_state": state,
     }
     if schema.json_size(letter) > schema.MAX_STREAMING_ROW_BYTES:
         # Bytes that are not UTF-8 or are control characters grow 6-fold in payloadString's
@@ -363,6 +374,7 @@ def process_message(
                 publish_time=publish_time,
                 source=attributes.get(contract.ATTR_SOURCE),
                 ingested_at=now,
+                replay_of=attributes.get(contract.ATTR_REPLAY_OF),
             )
         except InvalidCustomer as error:
             outcome.dead_letters.append(rejected("validate", f"{where}{error}"))

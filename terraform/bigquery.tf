@@ -4,6 +4,8 @@ locals {
   table_files = {
     customers     = "${path.module}/../pipeline/schemas/customers.json"
     customers_dlq = "${path.module}/../pipeline/schemas/customers_dlq.json"
+    # Which dead letters `python -m replay` re-published (README "Operate").
+    customers_dlq_replays = "${path.module}/../pipeline/schemas/customers_dlq_replays.json"
   }
   tables = { for key, file_path in local.table_files : key => jsondecode(file(file_path)) }
 }
@@ -12,7 +14,7 @@ resource "google_bigquery_dataset" "customers" {
   #checkov:skip=CKV_GCP_81:Google-managed encryption keys; a CMEK is an organisation-level choice, set default_encryption_configuration when one exists.
   dataset_id                 = var.dataset_id
   location                   = coalesce(var.bigquery_location, var.region)
-  description                = "Customer stream: every registered customer (customers) and every unusable message (customers_dlq)."
+  description                = "Customer stream: every registered customer (customers), every unusable message (customers_dlq) and its replays (customers_dlq_replays)."
   delete_contents_on_destroy = false
   labels                     = local.labels
 

@@ -35,6 +35,11 @@ output "dlq_table" {
   value       = local.dlq_table
 }
 
+output "replays_table" {
+  description = "Where `make replay` records replayed dead letters (PROJECT:DATASET.TABLE)."
+  value       = "${var.project_id}:${google_bigquery_dataset.customers.dataset_id}.${google_bigquery_table.tables["customers_dlq_replays"].table_id}"
+}
+
 output "bucket" {
   description = "Bucket of the template spec and Dataflow's temp/staging files."
   value       = google_storage_bucket.dataflow.name

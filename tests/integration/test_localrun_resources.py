@@ -12,18 +12,13 @@ from localrun.bad_messages import DEFECTS, bad_messages
 from localrun.resources import SHORT_RETRY
 from localrun.stack import Counts, counts
 from localrun.summary import collect, render
-from pipeline.schema import CUSTOMERS, CUSTOMERS_DLQ
-
-pytestmark = pytest.mark.integration
+from pipeline.schema import TABLES
 
 
 def test_tables_match_the_schema_files(fresh_resources):
     r = fresh_resources
-    for resource, table_id in (
-        (CUSTOMERS, r.names.customers),
-        (CUSTOMERS_DLQ, r.names.customers_dlq),
-    ):
-        table = r.bigquery.get_table(table_id, retry=SHORT_RETRY)
+    for resource in TABLES:
+        table = r.bigquery.get_table(r.names.table(resource), retry=SHORT_RETRY)
         assert [f.to_api_repr()["name"] for f in table.schema] == [
             f["name"] for f in resource["schema"]["fields"]
         ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import shutil
 import subprocess
@@ -10,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.static
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILES = ("Dockerfile.pipeline", "Dockerfile.producer")
 
 
@@ -101,3 +101,21 @@ def test_dockerignore_excludes_by_default():
     entries = [line for line in lines if line and not line.startswith("#")]
     assert entries[0] == "*", "everything out by default, so no key or venv enters the context"
     assert all(line.startswith(("!", "**/")) for line in entries[1:])
+
+
+def test_the_pipeline_image_carries_the_replay_command_and_what_it_imports():
+    """README "Operate": `docker run --entrypoint python <pipeline image> -m replay`."""
+    first_party = {"contract", "localrun", "pipeline", "producer", "replay", "views"}
+    imported = {"replay"}
+    for path in (ROOT / "replay").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module.split(".")[0])
+            elif isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+    needed = imported & first_party
+    copies = args("Dockerfile.pipeline", "COPY")
+    ignore = (ROOT / ".dockerignore").read_text().splitlines()
+    for package in needed:
+        assert f"{package} {package}" in copies, f"Dockerfile.pipeline does not copy {package}/"
+        assert f"!{package}/" in ignore, f".dockerignore keeps {package}/ out of the context"

@@ -9,14 +9,12 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 from terraform_files import TERRAFORM, parse_dir
 
-pytestmark = pytest.mark.static
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 CHECKOV = ROOT / ".tools" / "checkov" / "bin" / "checkov"
 PRIMITIVE_ROLES = {"roles/owner", "roles/editor", "roles/viewer"}
 # The only roles a project-level binding may grant: Google offers no narrower scope for them.
@@ -161,7 +159,7 @@ def test_subscription_keeps_what_the_readme_promises(hcl):
 
 def test_tables_come_from_the_schema_files(hcl):
     files = hcl["locals"]["table_files"]
-    for table in ("customers", "customers_dlq"):
+    for table in ("customers", "customers_dlq", "customers_dlq_replays"):
         path = (TERRAFORM / files[table].replace("${path.module}", ".")).resolve()
         assert path == ROOT / "pipeline" / "schemas" / f"{table}.json"
     assert "jsondecode(file(" in hcl["locals"]["tables"]

@@ -13,10 +13,10 @@ from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 
 from pipeline import bigquery, schema, transforms
 from pipeline.options import CustomerPipelineOptions
-from tests.conftest import FIXTURES
+from tests.support import FIXTURES
 
 # A direct-runner pipeline that stalls must fail the test, not stall the whole suite.
-pytestmark = [pytest.mark.unit, pytest.mark.timeout(180)]
+pytestmark = pytest.mark.timeout(180)
 
 USERS = json.loads((FIXTURES / "05_api_results10_nat_br_us_de_fr_gb.json").read_text())["results"]
 ROWS = [transforms.to_customer_row(user, message_id=str(i)) for i, user in enumerate(USERS)]
@@ -169,6 +169,25 @@ def test_a_reduced_dead_letter_is_always_schema_valid(letter):
     assert reduced["stage"] in transforms.STAGES
     if isinstance(letter, dict) and "payloadBytes" not in letter:  # only payloadString is left
         assert base64.b64decode(reduced["payloadBytes"]) == letter["payloadString"].encode()
+
+
+@pytest.mark.parametrize(
+    ("payload", "state"),
+    [
+        (b'{"login": {"uuid": "u", "password": "hunter2"}}', schema.PAYLOAD_REDACTED),
+        (b"x" * (transforms.MAX_DEAD_LETTER_PAYLOAD + 1), schema.PAYLOAD_TRUNCATED),
+        (b"not json", schema.PAYLOAD_ORIGINAL),
+    ],
+    ids=["redacted", "truncated", "original"],
+)
+def test_a_reduced_dead_letter_keeps_its_payload_state(payload, state):
+    """Its payloadBytes are what the rejected letter kept: a redacted or cut payload must not
+    pass for the message's exact bytes, or `python -m replay` would re-publish it."""
+    letter = transforms.dead_letter(stage="parse", error="e", payload=payload, message_id="7")
+    assert letter["payload_state"] == state
+    reduced = bigquery.reduced_dead_letter(("p:d.t", letter, [{"reason": "invalid"}]))
+    assert reduced["payload_state"] == state
+    assert schema.insert_errors(reduced, schema.CUSTOMERS_DLQ) == []
 
 
 def test_endpoint_client_pickles_without_its_connection(httpserver):

@@ -6,9 +6,7 @@ import json
 import pytest
 
 from pipeline import schema, transforms
-from tests.conftest import FIXTURES, ROOT
-
-pytestmark = pytest.mark.unit
+from tests.support import FIXTURES, ROOT
 
 USER = json.loads((FIXTURES / "08_api_v1.4_results2.json").read_text())["results"][0]
 # The Python types a JSON-form row may hold per BigQuery type (None aside).
@@ -23,7 +21,7 @@ PYTHON_TYPES = {
 }
 
 
-@pytest.mark.parametrize("table", [schema.CUSTOMERS, schema.CUSTOMERS_DLQ])
+@pytest.mark.parametrize("table", schema.TABLES)
 def test_schema_files_are_bigquery_table_resources(table):
     name = table["tableReference"]["tableId"]
     on_disk = json.loads((ROOT / "pipeline" / "schemas" / f"{name}.json").read_text())
@@ -34,23 +32,44 @@ def test_schema_files_are_bigquery_table_resources(table):
     assert len(set(schema.column_names(table))) == len(schema.column_names(table))
 
 
+def test_every_schema_file_is_a_table():
+    files = {path.stem for path in (ROOT / "pipeline" / "schemas").glob("*.json")}
+    assert files == {table["tableReference"]["tableId"] for table in schema.TABLES}
+
+
+def test_payload_states_are_documented_in_the_dead_letter_table():
+    (field,) = [f for f in schema.fields(schema.CUSTOMERS_DLQ) if f["name"] == "payload_state"]
+    for state in schema.PAYLOAD_STATES:
+        assert state in field["description"]
+    assert set(schema.REPLAYABLE_PAYLOADS) < set(schema.PAYLOAD_STATES)
+
+
 def test_no_column_can_hold_a_credential():
-    for table in (schema.CUSTOMERS, schema.CUSTOMERS_DLQ):
+    for table in schema.TABLES:
         names = {name.lower() for name in schema.column_names(table)}
         assert not names & {"password", "salt", "md5", "sha1", "sha256"}
 
 
-def test_customer_row_has_exactly_the_schema_columns_and_types():
-    row = transforms.to_customer_row(
-        USER, message_id="7", publish_time="2024-05-01T10:00:00.123456Z", source="fake"
-    )
-    fields = schema.fields(schema.CUSTOMERS)
+def assert_fits(row: dict, table: dict) -> None:
+    """`row` has exactly the table's columns, in order, each set and of its column's type."""
+    fields = schema.fields(table)
     assert list(row) == [field["name"] for field in fields]
     for field in fields:
         value = row[field["name"]]
-        assert value is not None, f"{field['name']} is empty for a complete user"
+        assert value is not None, f"{field['name']} is empty"
         assert type(value) is PYTHON_TYPES[field["type"]], field["name"]
     assert schema.row_errors(row, fields) == []
+
+
+def test_customer_row_has_exactly_the_schema_columns_and_types():
+    row = transforms.to_customer_row(
+        USER,
+        message_id="7",
+        publish_time="2024-05-01T10:00:00.123456Z",
+        source="fake",
+        replay_of="5",
+    )
+    assert_fits(row, schema.CUSTOMERS)
 
 
 def test_dead_letter_has_exactly_the_schema_columns_and_types():
@@ -63,11 +82,7 @@ def test_dead_letter_has_exactly_the_schema_columns_and_types():
         publish_time="2024-05-01T10:00:00Z",
         stacktrace="Traceback ...",
     )
-    fields = schema.fields(schema.CUSTOMERS_DLQ)
-    assert list(letter) == [field["name"] for field in fields]
-    for field in fields:
-        assert type(letter[field["name"]]) is PYTHON_TYPES[field["type"]], field["name"]
-    assert schema.row_errors(letter, fields) == []
+    assert_fits(letter, schema.CUSTOMERS_DLQ)
 
 
 def test_row_builder_output_is_json_serialisable_for_insert_rows_json():

@@ -1,0 +1,130 @@
+"""The replay's BigQuery reads and its one write, through `pipeline.bigquery_client`.
+
+Table names are checked by `sql_table` before they reach SQL (hence the S608 waivers); every
+value is a query parameter.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from google.cloud import bigquery
+
+from pipeline import bigquery_client
+from pipeline.options import TABLE_SPEC
+from replay.plan import DeadLetter
+from replay.selection import Selection
+
+_COLUMNS = "message_id, stage, payloadBytes, payloadString, attributes, payload_state, errorMessage"
+
+
+def sql_table(table_spec: str) -> str:
+    """`project.dataset.table` from `project:dataset.table` or itself, checked with the
+    pipeline's own pattern: table names cannot be query parameters, so only a name that
+    matches it is ever put into SQL."""
+    if not re.fullmatch(TABLE_SPEC, table_spec):
+        raise ValueError(f"{table_spec!r} is not a table: give PROJECT:DATASET.TABLE")
+    project, dataset, table = re.split(r"[:.]", table_spec, maxsplit=2)
+    return f"{project}.{dataset}.{table}"
+
+
+@dataclass(frozen=True)
+class Tables:
+    """The three tables a replay touches, as `project.dataset.table`."""
+
+    dead_letters: str
+    customers: str
+    replays: str
+
+
+def select(bq: bigquery.Client, tables: Tables, selection: Selection) -> list[DeadLetter]:
+    where, parameters = selection.where()
+    sql = (
+        f"SELECT {_COLUMNS} FROM `{tables.dead_letters}` "  # noqa: S608
+        f"WHERE {where} ORDER BY timestamp"
+    )
+    return [DeadLetter.from_row(row) for row in bigquery_client.query(bq, sql, parameters)]
+
+
+def replayed(bq: bigquery.Client, tables: Tables, message_ids: Sequence[str]) -> set[str]:
+    """Which of `message_ids` `customers_dlq_replays` has recorded as replayed."""
+    if not message_ids:
+        return set()
+    sql = (
+        f"SELECT DISTINCT message_id FROM `{tables.replays}` "  # noqa: S608
+        "WHERE message_id IN UNNEST(@ids)"
+    )
+    parameters = [bigquery.ArrayQueryParameter("ids", "STRING", list(message_ids))]
+    return {row[0] for row in bigquery_client.query(bq, sql, parameters)}
+
+
+def written(
+    bq: bigquery.Client, tables: Tables, message_ids: Sequence[str], customer_ids: Sequence[str]
+) -> tuple[set[str], set[str]]:
+    """The given message ids and customer ids that `customers` already holds rows of.
+
+    A message id counts when it is a row's `message_id` (an envelope's good users) or its
+    `replay_of` (a replay that made it). Reads three columns of `customers`, once per run.
+    """
+    if not message_ids:
+        return set(), set()
+    sql = (
+        f"SELECT message_id, replay_of, customer_id FROM `{tables.customers}` "  # noqa: S608
+        "WHERE message_id IN UNNEST(@ids) OR replay_of IN UNNEST(@ids) "
+        "OR customer_id IN UNNEST(@customers)"
+    )
+    parameters = [
+        bigquery.ArrayQueryParameter("ids", "STRING", list(message_ids)),
+        bigquery.ArrayQueryParameter("customers", "STRING", list(customer_ids)),
+    ]
+    found_messages, found_customers = set(), set()
+    for message_id, replay_of, customer_id in bigquery_client.query(bq, sql, parameters):
+        found_messages |= {message_id, replay_of} & set(message_ids)
+        found_customers.add(customer_id)
+    return found_messages, found_customers
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """One dead-letter message re-published: a `customers_dlq_replays` row."""
+
+    letter: DeadLetter
+    replay_message_id: str
+    replayed_at: datetime
+    again: bool
+
+    def row(self, run_id: str, topic: str) -> dict:
+        return {
+            "message_id": self.letter.message_id,
+            "replay_message_id": self.replay_message_id,
+            "replayed_at": self.replayed_at.isoformat(),
+            "run_id": run_id,
+            "topic": topic,
+            "stage": self.letter.stage,
+            "errorMessage": self.letter.error,
+            "payload_state": self.letter.payload_state,
+            "again": self.again,
+        }
+
+
+def record(
+    bq: bigquery.Client, tables: Tables, replays: Iterable[Replayed], run_id: str, topic: str
+) -> list:
+    """Appends the replays; BigQuery's per-row errors (empty when every row was stored).
+
+    Streaming inserts: the rows are visible to the next run's query at once. The insert id
+    is the replay's message id, so a retried insert is not stored twice (best effort).
+    """
+    rows = [replay.row(run_id, topic) for replay in replays]
+    if not rows:
+        return []
+    return bq.insert_rows_json(
+        tables.replays,
+        rows,
+        row_ids=[row["replay_message_id"] for row in rows],
+        retry=bigquery_client.SHORT_RETRY,
+        timeout=bigquery_client.TIMEOUT,
+    )
