@@ -1,7 +1,8 @@
-"""The message contract between producer and pipeline (docs: design.md, "Message contract").
+"""The message contract between producer and pipeline (README: "The producer", **Messages**).
 
-Both images ship this module, so the credential list, the attribute names and the schema tag
-exist exactly once. It imports nothing beyond the standard library: the producer image has no Beam.
+Both images ship this module, so the credential list, the attribute names, the schema tag and the
+Pub/Sub resource-name rules exist exactly once. It imports nothing beyond the standard library:
+the producer image has no Beam.
 """
 
 from __future__ import annotations
@@ -22,6 +23,21 @@ ATTR_SOURCE = "source"
 ATTR_SCHEMA = "schema"
 # Set only by `python -m replay`: the message_id of the dead letter a message re-publishes.
 ATTR_REPLAY_OF = "replay_of"
+
+# Project ids: 6-30 lowercase letters, digits and hyphens, starting with a letter, not ending with
+# a hyphen (https://cloud.google.com/resource-manager/docs/creating-managing-projects).
+PROJECT_ID = r"[a-z][-a-z0-9]{4,28}[a-z0-9]"
+# Topic and subscription ids: a letter, then letters, digits and -_.~+%, 3-255 characters in all,
+# not starting with "goog" (google.pubsub.v1.Topic.name and Subscription.name in googleapis'
+# google/pubsub/v1/pubsub.proto). "Not goog" is four branches, not a lookahead: these strings are
+# also the Flex Template metadata's `regexes`, and engines such as RE2 have no lookaround.
+_C, _NOT_O, _NOT_G = "[-A-Za-z0-9._~%+]", "[-A-Za-np-z0-9._~%+]", "[-A-Za-fh-z0-9._~%+]"
+_PUBSUB_ID = (
+    f"(?:[A-Za-fh-z]{_C}{{2,254}}|g{_NOT_O}{_C}{{1,253}}|go{_NOT_O}{_C}{{0,252}}"
+    f"|goo(?:{_NOT_G}{_C}{{0,251}})?)"
+)
+TOPIC_PATH = rf"^projects/{PROJECT_ID}/topics/{_PUBSUB_ID}$"
+SUBSCRIPTION_PATH = rf"^projects/{PROJECT_ID}/subscriptions/{_PUBSUB_ID}$"
 
 
 def strip_credentials(user: Mapping[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from contract import SOURCES
 from localrun import state
 from localrun.bad_messages import bad_messages
 from localrun.emulators import (
@@ -35,8 +36,7 @@ from localrun.stack import (
     wait_for,
 )
 from localrun.summary import collect, render
-
-SOURCES = ("fake", "randomuser", "file")
+from producer.config import ConfigError, require_input
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -181,8 +181,10 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.count < 0 or args.bad < 0:
         sys.exit("python -m localrun: error: --count and --bad must be >= 0")
-    if args.source == "file" and not args.input:
-        sys.exit("python -m localrun: error: --source file needs --input FILE")
+    try:
+        require_input(args.source, args.input)
+    except ConfigError as error:
+        sys.exit(f"python -m localrun: error: {error}")
     if args.stop:
         return state.stop_kept()
     signal.signal(signal.SIGTERM, _interrupt)

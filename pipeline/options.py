@@ -14,6 +14,8 @@ from typing import Any
 
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
+from contract import PROJECT_ID, SUBSCRIPTION_PATH, TOPIC_PATH
+
 # There is deliberately no write_method parameter: rows go by streaming inserts only. Beam
 # Python runs STORAGE_WRITE_API as a Java cross-language transform: building the pipeline starts
 # a Java expansion service from the GCP expansion-service jar, which Beam downloads from Maven
@@ -24,10 +26,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 # `expansion_service` at it, then test that the pipeline builds inside the image.
 CREATE_IF_NEEDED, CREATE_NEVER = "CREATE_IF_NEEDED", "CREATE_NEVER"
 
-_PROJECT = r"[a-z][-a-z0-9]{4,28}[a-z0-9]"
-TABLE_SPEC = rf"^{_PROJECT}[:.][A-Za-z0-9_]{{1,1024}}\.[-A-Za-z0-9_$]{{1,1024}}$"
-SUBSCRIPTION = rf"^projects/{_PROJECT}/subscriptions/[A-Za-z][-A-Za-z0-9._~%+]{{2,254}}$"
-TOPIC = rf"^projects/{_PROJECT}/topics/[A-Za-z][-A-Za-z0-9._~%+]{{2,254}}$"
+TABLE_SPEC = rf"^{PROJECT_ID}[:.][A-Za-z0-9_]{{1,1024}}\.[-A-Za-z0-9_$]{{1,1024}}$"
 ENDPOINT = r"^https?://[^/\s]+/?$"
 
 
@@ -66,7 +65,7 @@ PARAMETERS = (
         "input_subscription",
         "Pub/Sub input subscription",
         "Subscription to read customer messages from, as projects/PROJECT/subscriptions/NAME.",
-        SUBSCRIPTION,
+        SUBSCRIPTION_PATH,
         param_type="PUBSUB_SUBSCRIPTION",
         optional=False,
     ),
@@ -115,7 +114,7 @@ LOCAL_ONLY_PARAMETERS = (
         "Instead of --input_subscription: read from this topic, as projects/PROJECT/topics/NAME, "
         "through a temporary subscription the runner creates (sees only messages published "
         "after the start). Refused on Dataflow.",
-        TOPIC,
+        TOPIC_PATH,
         param_type="PUBSUB_TOPIC",
     ),
     Parameter(

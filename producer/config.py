@@ -15,13 +15,12 @@ from dataclasses import dataclass, field, fields
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
-from contract import SOURCES
-from producer.fake import NATIONALITIES
+from contract import SOURCES, TOPIC_PATH
+from producer.nationalities import NATIONALITIES
 
 ENV_PREFIX = "PRODUCER_"
 EXIT_CONFIG = 2
 
-_TOPIC = re.compile(r"^projects/[^/\s]+/topics/[A-Za-z][-\w.~%+]{2,254}$")
 _DURATION = re.compile(r"^(\d+(?:\.\d*)?)\s*([smhd]?)$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -31,9 +30,15 @@ class ConfigError(Exception):
 
 
 def topic_path(value: str) -> str:
-    if not _TOPIC.match(value):
+    if not re.fullmatch(TOPIC_PATH, value):
         raise argparse.ArgumentTypeError(f"{value!r} is not a topic path projects/PROJECT/topics/T")
     return value
+
+
+def require_input(source: str, input: str | None) -> None:
+    """`--source file` reads `--input`; the other sources need none (localrun checks the same)."""
+    if source == "file" and not input:
+        raise ConfigError("--source file needs --input FILE")
 
 
 def http_url(value: str) -> str:
@@ -202,6 +207,8 @@ def parse_config(
     args = vars(parser.parse_args(sys.argv[1:] if argv is None else argv))
     if not args["topic"]:
         parser.error(f"--topic is required (or {env_name('topic')})")
-    if args["source"] == "file" and not args["input"]:
-        parser.error("--source file needs --input FILE")
+    try:
+        require_input(args["source"], args["input"])
+    except ConfigError as error:
+        parser.error(str(error))
     return Config(**args)

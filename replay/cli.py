@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 
 from google.api_core import exceptions
 
+from contract import TOPIC_PATH
 from pipeline import bigquery_client
-from pipeline.options import TOPIC
 from pipeline.schema import STAGES
 from replay import tables
 from replay.plan import Plan, plan, written_messages
@@ -67,7 +67,7 @@ def _parser(prog: str) -> argparse.ArgumentParser:
 
 
 def _topic(value: str) -> str:
-    if not re.fullmatch(TOPIC, value):
+    if not re.fullmatch(TOPIC_PATH, value):
         raise argparse.ArgumentTypeError(f"{value!r} is not projects/PROJECT/topics/TOPIC")
     return value
 

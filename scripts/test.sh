@@ -50,7 +50,7 @@ status=0
 for tier in "${tiers[@]}"; do
   case ${codes[$tier]} in
     0) ;;
-    5) echo "error: the $tier tier collected no test" >&2; status=1 ;;
+    5) echo "error: the $tier tier collected no test (a test's tier is its folder: tests/$tier/)" >&2; status=1 ;;
     *) echo "error: the $tier tier failed (pytest exit ${codes[$tier]})" >&2; status=1 ;;
   esac
 done

@@ -5,30 +5,51 @@
 - `fresh_resources`: a new topic, subscription, dataset and both tables per test, on those two
   emulators (`.names`, `.bigquery` client, `.pubsub_address`, `.bigquery_endpoint`).
 - `pubsub_topic`: a new topic with one subscription on the Pub/Sub emulator; with
-  `pull_messages` and `producer_summary` it is what the producer's tests check against.
+  `tests.support.pull_messages` and `producer_summary` it is what the producer's tests check.
+
+Each test's tier (unit, integration, e2e, container, static) is its folder, set here once.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from google.api_core.exceptions import DeadlineExceeded
 from google.cloud import bigquery, pubsub_v1
 
 from localrun.emulators import OFFLINE_AUTH_ENV, start_bigquery_emulator, start_pubsub_emulator
 from localrun.resources import StackNames, bigquery_client, create_bigquery, create_pubsub
+from tests.support import TESTS
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT / "tests" / "data" / "randomuser"
+# The tiers, each a folder under tests/ and a marker: `pytest -m unit`, scripts/test.sh.
+TIERS = {
+    "unit": "no services",
+    "integration": "real Pub/Sub and BigQuery emulators, started by fixtures",
+    "e2e": "producer -> emulator -> pipeline subprocess -> BigQuery emulator",
+    "container": "real docker build / docker run",
+    "static": "hadolint, terraform fmt, checkov, yamllint, ruff",
+}
 
 # No test may wait on the GCE metadata server.
 os.environ.update(OFFLINE_AUTH_ENV)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for tier, description in TIERS.items():
+        config.addinivalue_line("markers", f"{tier}: {description}")
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test with its tier, the folder it is in: `pytest -m unit` selects by it."""
+    for item in items:
+        tier = item.path.relative_to(TESTS).parts[0]
+        if tier not in TIERS:
+            raise pytest.UsageError(f"{item.nodeid}: not in a tier folder: {', '.join(TIERS)}")
+        item.add_marker(tier)
 
 
 @pytest.fixture(scope="session")
@@ -99,42 +120,3 @@ def pubsub_topic(pubsub_emulator):
     subscriber.delete_subscription(subscription=subscription)
     publisher.delete_topic(topic=topic_path)
     subscriber.close()
-
-
-def pull_messages(subscription: str, at_least: int, timeout: float = 60.0, *, drain=True) -> list:
-    """Pull and ack until `at_least` distinct messages came; with `drain`, then until none follow.
-
-    Distinct by message id, so a redelivery cannot make up for a lost message.
-    """
-    messages: dict[str, object] = {}
-    deadline = time.monotonic() + timeout
-    with pubsub_v1.SubscriberClient() as subscriber:
-
-        def pull(wait: float) -> list:
-            try:
-                response = subscriber.pull(
-                    request={"subscription": subscription, "max_messages": 1000},
-                    timeout=wait,
-                    retry=None,
-                )
-            except DeadlineExceeded:
-                return []
-            received = response.received_messages
-            if received:
-                ack_ids = [m.ack_id for m in received]
-                subscriber.acknowledge(request={"subscription": subscription, "ack_ids": ack_ids})
-            return [m.message for m in received]
-
-        while len(messages) < at_least and time.monotonic() < deadline:
-            messages.update((m.message_id, m) for m in pull(10))
-        while drain and (batch := pull(2)):
-            messages.update((m.message_id, m) for m in batch)
-    return list(messages.values())
-
-
-def producer_summary(log: str) -> dict:
-    """The producer's one closing `summary` line from its JSON log output."""
-    lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
-    summaries = [line for line in lines if line.get("message") == "summary"]
-    assert len(summaries) == 1, f"expected one summary line in the producer's log:\n{log[-2000:]}"
-    return summaries[0]

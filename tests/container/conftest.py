@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
+
 PYTHON_BASE = os.environ.get("PYTHON_BASE_IMAGE", "local/python:3.11-bookworm")
 PLACEHOLDER = "local/dataflow-binaries-placeholder:test"
 OFFICIAL_BINARIES = ("/opt/apache/beam/boot", "/opt/google/dataflow/python_template_launcher")

@@ -11,15 +11,12 @@ import json
 import time
 import uuid
 
-import pytest
 from google.cloud import pubsub_v1
 
 from contract import attributes_for, strip_credentials
 from localrun.emulators import OFFLINE_AUTH_ENV
 from localrun.stack import counts, pipeline_argv
-from tests.conftest import FIXTURES
-
-pytestmark = pytest.mark.container
+from tests.support import FIXTURES
 
 
 def image_config(docker_run, image: str) -> dict:

@@ -37,9 +37,9 @@ from localrun.resources import query
 from pipeline import schema, transforms
 from pipeline.main import ingest
 from pipeline.options import CustomerPipelineOptions
-from tests.conftest import FIXTURES, ROOT
+from tests.support import FIXTURES, ROOT
 
-pytestmark = [pytest.mark.container, pytest.mark.timeout(600)]
+pytestmark = pytest.mark.timeout(600)
 
 USERS = json.loads((FIXTURES / "05_api_results10_nat_br_us_de_fr_gb.json").read_text())["results"]
 BAD = {  # message id -> (fixture under tests/data/bad_messages, the stage it fails in)

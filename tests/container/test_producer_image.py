@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from testcontainers.core.container import DockerContainer
 
 from contract import ATTR_CUSTOMER_ID, CREDENTIAL_FIELDS
 from localrun.emulators import OFFLINE_AUTH_ENV
-from tests.conftest import producer_summary, pull_messages
-
-pytestmark = pytest.mark.container
+from tests.support import producer_summary, pull_messages
 
 
 def producer_container(image: str, emulator_address: str, *args: str) -> DockerContainer:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 import time
-from pathlib import Path
 
 import pytest
 from e2e_support import customer_ids, recorded_users
@@ -20,10 +19,10 @@ from localrun.bad_messages import BadMessage, bad_messages
 from localrun.resources import query
 from localrun.stack import Counts, counts, publish, start_pipeline, start_producer, wait_for
 from producer.runner import to_message
+from tests.support import BAD_MESSAGE_CORPUS as CORPUS
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(360)]
+pytestmark = pytest.mark.timeout(360)
 
-CORPUS = Path(__file__).resolve().parents[1] / "data" / "bad_messages"
 CUSTOMERS, MALFORMED, DUPLICATES = 2000, 50, 100
 
 

@@ -6,16 +6,15 @@ replayed customer in `customers`, `make stop`.
 from __future__ import annotations
 
 import re
-import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+from tests.support import run
 
-ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.timeout(300)
+
 SELECT = "--stage validate --error registered.date"
 FIX = (
     "UPDATE {customers_dlq} SET payloadString = REPLACE(payloadString, "
@@ -25,9 +24,7 @@ FIX = (
 
 
 def _run(*args: str, timeout: float = 120) -> str:
-    result = subprocess.run(
-        list(args), cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
-    )
+    result = run(*args, timeout=timeout)
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
 

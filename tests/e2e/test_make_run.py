@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
+from tests.support import run, run_python
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        list(args), cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
-    )
+pytestmark = pytest.mark.timeout(240)
 
 
 def test_make_run_prints_a_summary_and_stops_everything(tmp_path):
-    result = _run(sys.executable, "-m", "localrun", "--count", "50", "--bad", "8", timeout=200)
+    result = run_python("-m", "localrun", "--count", "50", "--bad", "8", timeout=200)
     out = result.stdout
     assert result.returncode == 0, out + result.stderr
     assert re.search(r"rows:\s+50 \(50 distinct customers\)", out), out
@@ -36,14 +27,14 @@ def test_make_run_prints_a_summary_and_stops_everything(tmp_path):
     ports = {int(p) for p in re.findall(r"127\.0\.0\.1:(\d+)", out)}
     assert len(ports) == 2
     for port in ports:
-        assert _run("ss", "-ltnH", f"sport = :{port}").stdout.strip() == "", f"{port} bound"
+        assert run("ss", "-ltnH", f"sport = :{port}").stdout.strip() == "", f"{port} bound"
     # No emulator, pipeline or producer of this run survives (their argv name the ports).
     pattern = "|".join(f"127.0.0.1:{p}|-port={p}" for p in ports)
-    assert _run("pgrep", "-af", pattern).stdout.strip() == ""
+    assert run("pgrep", "-af", pattern).stdout.strip() == ""
 
 
 def test_bad_arguments_fail_with_one_readable_line():
-    result = _run(sys.executable, "-m", "localrun", "--source", "file")
+    result = run_python("-m", "localrun", "--source", "file")
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == [
         "python -m localrun: error: --source file needs --input FILE"

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from dataclasses import replace
 
 import pytest
@@ -15,10 +13,11 @@ from e2e_support import customer_ids, fake_messages
 
 from contract import ATTR_REPLAY_OF
 from localrun.resources import query
-from localrun.stack import ROOT, Counts, child_env, counts, publish, start_pipeline, wait_for
+from localrun.stack import Counts, child_env, counts, publish, start_pipeline, wait_for
 from pipeline.schema import CUSTOMERS, CUSTOMERS_DLQ, CUSTOMERS_DLQ_REPLAYS
+from tests.support import run_python
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+pytestmark = pytest.mark.timeout(300)
 
 GOOD, BAD = 20, 6
 BROKEN_DATE, FIXED_DATE = "last tuesday", "2026-11-24T10:00:00.000Z"
@@ -43,7 +42,7 @@ def _spoiled(message, *, password: str | None = None):
 def _replay(r, *args: str) -> str:
     """`python -m replay` as an operator runs it; its output."""
     argv = [
-        sys.executable, "-m", "replay",
+        "-m", "replay",
         f"--topic={r.names.topic_path}",
         f"--dlq-table={r.names.beam_table(CUSTOMERS_DLQ)}",
         f"--output-table={r.names.beam_table(CUSTOMERS)}",
@@ -51,10 +50,7 @@ def _replay(r, *args: str) -> str:
         f"--bigquery-endpoint={r.bigquery_endpoint}",
         "--stage=validate", "--error=registered.date", *args,
     ]  # fmt: skip
-    result = subprocess.run(
-        argv, cwd=ROOT, env=child_env(r.pubsub_address), capture_output=True, text=True,
-        timeout=120, check=False,
-    )  # fmt: skip
+    result = run_python(*argv, env=child_env(r.pubsub_address))
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
 

@@ -16,7 +16,7 @@ from e2e_support import customer_ids, fake_messages
 
 from localrun.stack import publish, start_pipeline
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+pytestmark = pytest.mark.timeout(300)
 
 RUNNING, DOWN = 150, 60  # customers published while the pipeline runs / while it is down
 

@@ -14,8 +14,6 @@ from localrun.emulators import (
 )
 from localrun.processes import group_alive
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.mark.parametrize("start", [start_pubsub_emulator, start_bigquery_emulator])
 def test_emulator_stops_whole_with_its_port(start, tmp_path):

@@ -14,8 +14,6 @@ from localrun.stack import Counts, counts
 from localrun.summary import collect, render
 from pipeline.schema import TABLES
 
-pytestmark = pytest.mark.integration
-
 
 def test_tables_match_the_schema_files(fresh_resources):
     r = fresh_resources

@@ -9,12 +9,8 @@ import signal
 import subprocess
 import sys
 
-import pytest
-
 from contract import CREDENTIAL_FIELDS, SCHEMA
-from tests.conftest import FIXTURES, ROOT, producer_summary, pull_messages
-
-pytestmark = pytest.mark.integration
+from tests.support import FIXTURES, ROOT, producer_summary, pull_messages, run_python
 
 PROJECT = "producer-it"
 
@@ -25,15 +21,7 @@ def producer_env(**extra: str) -> dict[str, str]:
 
 
 def run_producer(*args: str, env: dict[str, str] | None = None, timeout: float = 120.0):
-    return subprocess.run(
-        [sys.executable, "-m", "producer", *args],
-        capture_output=True,
-        text=True,
-        env=env or producer_env(),
-        cwd=ROOT,
-        timeout=timeout,
-        check=False,
-    )
+    return run_python("-m", "producer", *args, env=env or producer_env(), timeout=timeout)
 
 
 def test_publishes_20000_fake_customers_with_attributes_and_no_credentials(pubsub_topic):

@@ -13,9 +13,7 @@ from pipeline import transforms
 from pipeline.schema import CUSTOMERS, CUSTOMERS_DLQ, CUSTOMERS_DLQ_REPLAYS
 from replay import cli, tables
 from replay.selection import Selection
-from tests.conftest import FIXTURES
-
-pytestmark = pytest.mark.integration
+from tests.support import FIXTURES
 
 USER = json.loads((FIXTURES / "08_api_v1.4_results2.json").read_text())["results"][0]
 NOV_1, NOV_2 = datetime(2026, 11, 1, 9, tzinfo=UTC), datetime(2026, 11, 2, 9, tzinfo=UTC)

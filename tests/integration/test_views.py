@@ -9,14 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
-
 import views
 from localrun.bad_messages import bad_messages
 from localrun.resources import SHORT_RETRY, query
 from pipeline.transforms import dead_letter, process_message, write_failure
-
-pytestmark = pytest.mark.integration
 
 NOW = dt.datetime.now(dt.UTC)
 TODAY = NOW.date()

@@ -10,7 +10,9 @@ from typing import Any
 
 import hcl2
 
-TERRAFORM = Path(__file__).resolve().parents[2] / "terraform"
+from tests.support import ROOT
+
+TERRAFORM = ROOT / "terraform"
 
 
 def unquote(value: Any) -> Any:

@@ -8,14 +8,12 @@ import re
 import shlex
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import yaml
 
-pytestmark = pytest.mark.static
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "cloudbuild.yaml"
 BUILT_IN = {"PROJECT_ID", "COMMIT_SHA", "SHORT_SHA", "BUILD_ID", "LOCATION", "PROJECT_NUMBER"}
 SHA = "0123456789abcdef0123456789abcdef01234567"

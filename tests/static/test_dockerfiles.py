@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.static
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILES = ("Dockerfile.pipeline", "Dockerfile.producer")
 
 

@@ -4,13 +4,11 @@ uses them in hash-checking mode: a package that differs from the one locked cann
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.static
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 LOCKS = sorted((ROOT / "requirements").glob("*.txt"))
 # One requirement: `name==version \` followed by its `--hash=sha256:...` lines.
 REQUIREMENT = re.compile(

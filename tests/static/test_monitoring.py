@@ -29,18 +29,14 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import hcl2
 import pytest
 from google.cloud import monitoring_dashboard_v1, monitoring_v3
+from terraform_files import TERRAFORM
 
 from pipeline import transforms
-
-pytestmark = pytest.mark.static
-
-ROOT = Path(__file__).resolve().parents[2]
-TERRAFORM = ROOT / "terraform"
+from tests.support import ROOT
 
 NUMERIC = {"INT64", "DOUBLE"}
 

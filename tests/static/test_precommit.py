@@ -9,14 +9,12 @@ from __future__ import annotations
 import re
 import shlex
 import subprocess
-from pathlib import Path
 
 import pytest
 import yaml
 
-pytestmark = pytest.mark.static
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 CONFIG = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())
 HOOKS = [hook for repo in CONFIG["repos"] for hook in repo["hooks"]]
 SUFFIXES = {"python": (".py",), "yaml": (".yaml", ".yml")}

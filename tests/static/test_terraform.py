@@ -9,14 +9,12 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 from terraform_files import TERRAFORM, parse_dir
 
-pytestmark = pytest.mark.static
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 CHECKOV = ROOT / ".tools" / "checkov" / "bin" / "checkov"
 PRIMITIVE_ROLES = {"roles/owner", "roles/editor", "roles/viewer"}
 # The only roles a project-level binding may grant: Google offers no narrower scope for them.

@@ -18,9 +18,8 @@ from packaging.version import Version
 from terraform_files import TERRAFORM, parse_dir
 from terraform_schema import Problem, Report, Schema, check, load_schemas, provider_sources
 
-pytestmark = pytest.mark.static
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = ROOT / ".tools" / "terraform-schema"
 LOCK = ROOT / "requirements" / "terraform-schema.txt"
 GOOGLE, BETA = "hashicorp/google", "hashicorp/google-beta"

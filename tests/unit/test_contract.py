@@ -1,13 +1,15 @@
 """The message contract both programs share: credentials, attributes, timestamps."""
 
 import json
+import re
+import string
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import contract
-from tests.conftest import FIXTURES
-
-pytestmark = pytest.mark.unit
+from tests.support import FIXTURES
 
 
 def _users():
@@ -68,3 +70,68 @@ def test_attributes_reject_unknown_source_and_missing_id():
         contract.attributes_for(user, "carrier-pigeon")
     with pytest.raises(KeyError):
         contract.attributes_for({"registered": user["registered"]}, "fake")
+
+
+# Pub/Sub resource names: google.pubsub.v1.Topic.name / Subscription.name in googleapis'
+# google/pubsub/v1/pubsub.proto; project ids per cloud.google.com/resource-manager/docs/
+# creating-managing-projects. The service rejects every "bad" case below.
+ID_CHARS = string.ascii_letters + string.digits + "-_.~+%"
+
+
+def _documented_id(name: str) -> bool:
+    return (
+        3 <= len(name) <= 255
+        and name[0] in string.ascii_letters
+        and all(c in ID_CHARS for c in name)
+        and not name.startswith("goog")
+    )
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["abc", "customers", "Customers-2.v1~x+y%z_", "goo", "gooG", "go0gle", "Google", "g" * 255],
+)
+@pytest.mark.parametrize("kind", ["topics", "subscriptions"])
+def test_pubsub_paths_accept_valid_ids(kind, name):
+    pattern = contract.TOPIC_PATH if kind == "topics" else contract.SUBSCRIPTION_PATH
+    assert re.fullmatch(pattern, f"projects/my-project/{kind}/{name}")
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["goog", "google-events", "ab", "1abc", "-abc", "a b", "a/b", "caf\u00e9", "a" * 256, ""],
+)
+@pytest.mark.parametrize("kind", ["topics", "subscriptions"])
+def test_pubsub_paths_reject_invalid_ids(kind, name):
+    pattern = contract.TOPIC_PATH if kind == "topics" else contract.SUBSCRIPTION_PATH
+    assert not re.fullmatch(pattern, f"projects/my-project/{kind}/{name}")
+
+
+@pytest.mark.parametrize(
+    ("project", "valid"),
+    [
+        ("my-project", True),
+        ("abcdef", True),
+        ("a" + "b" * 29, True),
+        ("abcde", False),  # 5 characters
+        ("a" + "b" * 30, False),  # 31 characters
+        ("my-project-", False),
+        ("1project", False),
+        ("My-Project", False),
+        ("my_project", False),
+    ],
+)
+def test_pubsub_paths_check_the_project_id(project, valid):
+    for pattern, kind in (
+        (contract.TOPIC_PATH, "topics"),
+        (contract.SUBSCRIPTION_PATH, "subscriptions"),
+    ):
+        assert bool(re.fullmatch(pattern, f"projects/{project}/{kind}/customers")) is valid
+
+
+@settings(max_examples=500)
+@given(st.text(alphabet=ID_CHARS + "g" * 8 + "o" * 8 + " /\u00e9", max_size=260))
+def test_pubsub_id_regex_is_the_documented_rule(name):
+    """The regex spells "not goog" without a lookahead; it must still mean exactly the rule."""
+    matches = re.fullmatch(contract.TOPIC_PATH, f"projects/my-project/topics/{name}")
+    assert bool(matches) is _documented_id(name)

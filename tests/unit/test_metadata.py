@@ -8,9 +8,7 @@ import pytest
 
 from pipeline import options as opts
 from pipeline.main import parse_options
-from tests.conftest import ROOT
-
-pytestmark = pytest.mark.unit
+from tests.support import ROOT
 
 METADATA = json.loads((ROOT / "metadata.json").read_text(encoding="utf-8"))
 PARAMETER_TYPES = {

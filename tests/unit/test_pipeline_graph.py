@@ -15,14 +15,14 @@ from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.utils.timestamp import Timestamp
 
 from pipeline import schema, transforms
-from tests.conftest import FIXTURES, ROOT
+from tests.support import BAD_MESSAGE_CORPUS, FIXTURES
 
 # A direct-runner pipeline that stalls must fail the test, not stall the whole suite.
-pytestmark = [pytest.mark.unit, pytest.mark.timeout(180)]
+pytestmark = pytest.mark.timeout(180)
 # TestPipeline and TestStream are imported as Beam* so pytest does not collect them as tests.
 
 RUNNER = "BundleBasedDirectRunner"
-BAD_MESSAGES = sorted((ROOT / "tests" / "data" / "bad_messages").glob("*-*.*"))
+BAD_MESSAGES = sorted(BAD_MESSAGE_CORPUS.glob("*-*.*"))
 PUBLISHED = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 

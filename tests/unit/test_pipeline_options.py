@@ -1,8 +1,5 @@
 """Options: fail fast with one readable line; --help lists every parameter; the graph builds."""
 
-import subprocess
-import sys
-
 import apache_beam as beam
 import pytest
 from apache_beam.options.pipeline_options import StandardOptions
@@ -10,9 +7,7 @@ from apache_beam.options.pipeline_options import StandardOptions
 from pipeline import bigquery
 from pipeline import options as opts
 from pipeline.main import build_pipeline, parse_options
-from tests.conftest import ROOT
-
-pytestmark = pytest.mark.unit
+from tests.support import run_python
 
 SUBSCRIPTION = "--input_subscription=projects/my-project/subscriptions/customers-pipeline"
 TOPIC = "--input_topic=projects/my-project/topics/customers"
@@ -90,26 +85,15 @@ def test_invalid_options_fail_before_any_job_is_built(argv, message):
     assert "\n" not in str(raised.value)
 
 
-def _run_module(*argv: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline", *argv],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 def test_help_lists_every_parameter():
-    result = _run_module("--help")
+    result = run_python("-m", "pipeline", "--help")
     assert result.returncode == 0, result.stderr
     for parameter in opts.PARAMETERS + opts.LOCAL_ONLY_PARAMETERS:
         assert f"--{parameter.name}" in result.stdout
 
 
 def test_bad_options_print_one_line_not_a_traceback():
-    result = _run_module(SUBSCRIPTION, TOPIC, OUTPUT)
+    result = run_python("-m", "pipeline", SUBSCRIPTION, TOPIC, OUTPUT)
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == [
         "python -m pipeline: error: give exactly one of --input_subscription and --input_topic"

@@ -3,15 +3,12 @@
 import copy
 import json
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import contract
 from pipeline import schema, transforms
-from tests.conftest import FIXTURES
-
-pytestmark = pytest.mark.unit
+from tests.support import FIXTURES
 
 USERS = [
     user

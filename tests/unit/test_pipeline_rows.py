@@ -8,9 +8,7 @@ import pytest
 
 import contract
 from pipeline import schema, transforms
-from tests.conftest import FIXTURES
-
-pytestmark = pytest.mark.unit
+from tests.support import FIXTURES
 
 RESPONSES = sorted(
     path

@@ -13,10 +13,10 @@ from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 
 from pipeline import bigquery, schema, transforms
 from pipeline.options import CustomerPipelineOptions
-from tests.conftest import FIXTURES
+from tests.support import FIXTURES
 
 # A direct-runner pipeline that stalls must fail the test, not stall the whole suite.
-pytestmark = [pytest.mark.unit, pytest.mark.timeout(180)]
+pytestmark = pytest.mark.timeout(180)
 
 USERS = json.loads((FIXTURES / "05_api_results10_nat_br_us_de_fr_gb.json").read_text())["results"]
 ROWS = [transforms.to_customer_row(user, message_id=str(i)) for i, user in enumerate(USERS)]

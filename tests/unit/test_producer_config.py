@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 
 from producer.config import Config, parse_config
+from tests.support import run_python
 
-pytestmark = pytest.mark.unit
-
-TOPIC = "projects/demo/topics/customers"
+TOPIC = "projects/demo-project/topics/customers"
 
 
 def test_defaults():
@@ -64,6 +63,8 @@ def test_durations(text, seconds):
     [
         ([], {}, "--topic is required (or PRODUCER_TOPIC)"),
         (["--topic", "customers"], {}, "is not a topic path"),
+        (["--topic", "projects/demo-project/topics/goog-x"], {}, "is not a topic path"),
+        (["--topic", "projects/demo/topics/customers"], {}, "is not a topic path"),
         (["--topic", TOPIC, "--rate", "-1"], {}, "-1 is out of range: expected at least 0"),
         (["--topic", TOPIC, "--batch-size", "6000"], {}, "out of range: expected 1 to 5000"),
         (["--topic", TOPIC, "--api-url", "randomuser.me/api"], {}, "is not an http(s) URL"),
@@ -91,3 +92,10 @@ def test_help_lists_flags_and_their_environment_variables(capsys):
     for flag in ("--source", "--topic", "--rate", "--count", "--duration", "--record", "--api-url"):
         assert flag in out
         assert "PRODUCER_" + flag[2:].upper().replace("-", "_") in out
+
+
+def test_config_does_not_load_faker():
+    """--nat is checked against the nationality table alone: the settings never pay for Faker."""
+    code = "import sys, producer.config; print('faker' in sys.modules)"
+    result = run_python("-c", code)
+    assert result.stdout.strip() == "False", result.stderr

@@ -8,10 +8,9 @@ from datetime import UTC, datetime
 import pytest
 
 from pipeline.transforms import InvalidCustomer, to_customer_row
-from producer.fake import NATIONALITIES, FakeSource
-from tests.conftest import FIXTURES
-
-pytestmark = pytest.mark.unit
+from producer.fake import FakeSource
+from producer.nationalities import NATIONALITIES
+from tests.support import FIXTURES
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 

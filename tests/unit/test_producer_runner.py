@@ -15,9 +15,7 @@ from producer.pacing import TokenBucket
 from producer.publisher import Publisher
 from producer.runner import Stopper, produce, to_message
 from producer.sources import FileSource
-from tests.conftest import FIXTURES
-
-pytestmark = pytest.mark.unit
+from tests.support import FIXTURES
 
 USER = json.loads((FIXTURES / "01_api_results1.json").read_text())["results"][0]
 

@@ -17,9 +17,7 @@ from producer.sources import (
     http_session,
     retry_after_seconds,
 )
-from tests.conftest import FIXTURES
-
-pytestmark = pytest.mark.unit
+from tests.support import FIXTURES
 
 API = "/api/1.4/"
 USERS = json.loads((FIXTURES / "03_api_results100_seed_kbs.json").read_text())["results"]

@@ -26,9 +26,7 @@ from replay.plan import (
     written_messages,
 )
 from replay.selection import Selection, parse_time
-from tests.conftest import FIXTURES
-
-pytestmark = pytest.mark.unit
+from tests.support import FIXTURES
 
 USER = json.loads((FIXTURES / "08_api_v1.4_results2.json").read_text())["results"][0]
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

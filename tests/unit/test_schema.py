@@ -6,9 +6,7 @@ import json
 import pytest
 
 from pipeline import schema, transforms
-from tests.conftest import FIXTURES, ROOT
-
-pytestmark = pytest.mark.unit
+from tests.support import FIXTURES, ROOT
 
 USER = json.loads((FIXTURES / "08_api_v1.4_results2.json").read_text())["results"][0]
 # The Python types a JSON-form row may hold per BigQuery type (None aside).
@@ -52,6 +50,17 @@ def test_no_column_can_hold_a_credential():
         assert not names & {"password", "salt", "md5", "sha1", "sha256"}
 
 
+def assert_fits(row: dict, table: dict) -> None:
+    """`row` has exactly the table's columns, in order, each set and of its column's type."""
+    fields = schema.fields(table)
+    assert list(row) == [field["name"] for field in fields]
+    for field in fields:
+        value = row[field["name"]]
+        assert value is not None, f"{field['name']} is empty"
+        assert type(value) is PYTHON_TYPES[field["type"]], field["name"]
+    assert schema.row_errors(row, fields) == []
+
+
 def test_customer_row_has_exactly_the_schema_columns_and_types():
     row = transforms.to_customer_row(
         USER,
@@ -60,13 +69,7 @@ def test_customer_row_has_exactly_the_schema_columns_and_types():
         source="fake",
         replay_of="5",
     )
-    fields = schema.fields(schema.CUSTOMERS)
-    assert list(row) == [field["name"] for field in fields]
-    for field in fields:
-        value = row[field["name"]]
-        assert value is not None, f"{field['name']} is empty for a complete user"
-        assert type(value) is PYTHON_TYPES[field["type"]], field["name"]
-    assert schema.row_errors(row, fields) == []
+    assert_fits(row, schema.CUSTOMERS)
 
 
 def test_dead_letter_has_exactly_the_schema_columns_and_types():
@@ -79,11 +82,7 @@ def test_dead_letter_has_exactly_the_schema_columns_and_types():
         publish_time="2024-05-01T10:00:00Z",
         stacktrace="Traceback ...",
     )
-    fields = schema.fields(schema.CUSTOMERS_DLQ)
-    assert list(letter) == [field["name"] for field in fields]
-    for field in fields:
-        assert type(letter[field["name"]]) is PYTHON_TYPES[field["type"]], field["name"]
-    assert schema.row_errors(letter, fields) == []
+    assert_fits(letter, schema.CUSTOMERS_DLQ)
 
 
 def test_row_builder_output_is_json_serialisable_for_insert_rows_json():
