@@ -145,7 +145,8 @@ infra: ## terraform init, plan and apply (asks before applying; AUTO_APPROVE=1 s
 build: ## Cloud Build of the checked-out commit: tests, both images tagged <commit>, Flex Template spec
 	$(call require,PROJECT)
 	$(call commit_sha,COMMIT)
-	@[ -z "$$(git status --porcelain)" ] || { echo "error: uncommitted changes: the images would be tagged $(COMMIT) without being that commit; commit or stash them first" >&2; exit 2; }
+# (terraform/.terraform.lock.hcl is written by terraform init, make infra: it is in no image)
+	@[ -z "$$(git status --porcelain -- . ':!terraform/.terraform.lock.hcl')" ] || { echo "error: uncommitted changes: the images would be tagged $(COMMIT) without being that commit; commit or stash them first" >&2; exit 2; }
 	@echo "==> Cloud Build in $(PROJECT): test, build and push customer-pipeline and customer-producer"
 	@echo "    to $(REGION)-docker.pkg.dev/$(PROJECT)/$(REPOSITORY) (tag $(COMMIT); tags are immutable),"
 	@echo "    then write gs://$(BUCKET)/templates/customers-$(COMMIT).json"
