@@ -19,6 +19,8 @@ from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from typing import Any
 
+import contract
+
 # GoogleSQL data types (cloud.google.com/bigquery/docs/reference/standard-sql/data-types):
 # INT64 is 64-bit signed; DATE is 0001-01-01 to 9999-12-31, exactly Python's date range;
 # TIMESTAMP is 0001-01-01 00:00:00 to 9999-12-31 23:59:59.999999 UTC, Python's datetime range
@@ -109,6 +111,25 @@ def parse_timestamp(value: str) -> datetime.datetime:
     except OverflowError:
         raise ValueError(f"outside 0001-01-01 to 9999-12-31 UTC: {value!r:.80}") from None
     return moment
+
+
+def format_timestamp(moment: datetime.datetime) -> str:
+    """An aware datetime as the RFC 3339 UTC text (milliseconds) the tables store."""
+    if moment.tzinfo is None:
+        raise ValueError(f"naive datetime {moment!r}: a time zone is required")
+    return contract.to_rfc3339(moment.isoformat())
+
+
+def lineage_time(value: Any) -> str | None:
+    """A Pub/Sub publish time as TIMESTAMP text: it arrives as a datetime, a Beam Timestamp
+    (anything with `to_utc_datetime`) or RFC 3339 text."""
+    if value is None:
+        return None
+    if hasattr(value, "to_utc_datetime"):
+        value = value.to_utc_datetime(has_tz=True)
+    if isinstance(value, str):
+        value = parse_timestamp(value)
+    return format_timestamp(value)
 
 
 def _parse_bytes(value: str) -> bytes:

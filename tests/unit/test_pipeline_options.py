@@ -4,8 +4,8 @@ import apache_beam as beam
 import pytest
 from apache_beam.options.pipeline_options import StandardOptions, WorkerOptions
 
-from pipeline import bigquery
 from pipeline import options as opts
+from pipeline import sinks
 from pipeline.main import build_pipeline, parse_options
 from tests.support import run_python
 
@@ -130,7 +130,7 @@ def test_build_pipeline_wires_every_step(source, endpoint):
         write = applied[sink]
         assert write.table_reference.tableId == table
         if endpoint:
-            assert isinstance(write.test_client, bigquery.EndpointClient)
+            assert isinstance(write.test_client, sinks.EndpointClient)
             assert (write.test_client.endpoint, write.test_client.project) == (
                 endpoint,
                 "my-project",

@@ -4,9 +4,6 @@ A dead letter BigQuery rejects is written again in a reduced, schema-valid form;
 rejected the bundle fails. No dead letter is dropped: its message was acknowledged already.
 """
 
-import base64
-import binascii
-import datetime
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -14,9 +11,9 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.io.gcp.bigquery import BigQueryDisposition, WriteToBigQuery
 from apache_beam.io.gcp.bigquery_tools import RetryStrategy
-from apache_beam.metrics import Metrics
 
-from pipeline import bigquery_client, schema, transforms
+from pipeline import bigquery_client, metrics, schema
+from pipeline.dead_letters import insert_error_reasons, reduced_dead_letter, write_failure
 from pipeline.options import CREATE_NEVER, CustomerPipelineOptions, dlq_table, table_project
 
 _LOG = logging.getLogger(__name__)
@@ -25,8 +22,6 @@ _LOG = logging.getLogger(__name__)
 # in the dead-letter table instead of being retried for hours.
 LOCAL_MAX_RETRIES = 3
 LOCAL_INSERT_TIMEOUT_SECONDS = 10.0
-# A reduced dead letter keeps ids and the original reason only up to this length.
-MAX_REASON_LENGTH = 2048
 
 
 class EndpointClient:
@@ -103,65 +98,11 @@ class UnwritableDeadLetter(RuntimeError):  # noqa: N818 (reads as the sentence i
     """BigQuery rejected a dead letter even in its reduced, schema-valid form."""
 
 
-def _reasons(errors: Any) -> str:
-    """BigQuery's insertErrors as `reason at location` only: its messages may quote values."""
-    if not isinstance(errors, Sequence) or isinstance(errors, str):
-        return "unknown error"
-    parts = []
-    for error in errors:
-        if isinstance(error, Mapping):
-            where = f" at {error['location']}" if error.get("location") else ""
-            parts.append(f"{error.get('reason', 'error')}{where}")
-    return ", ".join(parts) or "unknown error"
-
-
-def _text(letter: Mapping[str, Any], name: str, limit: int) -> str | None:
-    value = letter.get(name)
-    return value if isinstance(value, str) and len(value) <= limit else None
-
-
-def _payload(letter: Mapping[str, Any]) -> bytes | None:
-    """The dead letter's payload bytes: payloadBytes if it decodes, else payloadString's."""
-    try:
-        return base64.b64decode(letter["payloadBytes"], validate=True)
-    except (KeyError, TypeError, ValueError, binascii.Error):
-        text = letter.get("payloadString")
-        return text.encode("utf-8", errors="replace") if isinstance(text, str) else None
-
-
-def reduced_dead_letter(failure: Any, *, now: datetime.datetime | None = None) -> dict[str, Any]:
-    """What is left of a dead letter BigQuery rejected, schema-valid by construction.
-
-    Keeps the stage, message id, publish time and both reasons, and the payload only as bytes
-    (bounded and redacted by `transforms.dead_letter`); payloadString, attributes and the stack
-    trace, the parts that may not have fitted, are dropped.
-    """
-    _, letter, errors = failure
-    letter = letter if isinstance(letter, Mapping) else {}
-    payload = _payload(letter)
-    stage = letter.get("stage") if letter.get("stage") in transforms.STAGES else "write"
-    original = str(letter.get("errorMessage"))[:MAX_REASON_LENGTH]
-    reduced = transforms.dead_letter(
-        stage=stage,
-        error=f"BigQuery rejected the dead letter ({_reasons(errors)}), kept reduced; "
-        f"original error: {original}",
-        payload=payload,
-        message_id=_text(letter, "message_id", MAX_REASON_LENGTH),
-        publish_time=_text(letter, "publish_time", 64),
-        now=now,
-    )
-    # payloadBytes are what the rejected letter kept (maybe redacted or cut): keep its state,
-    # else the replay command would take a reduced payload for the message's exact bytes.
-    state = letter.get("payload_state")
-    state = state if state in schema.PAYLOAD_STATES else None
-    return {**reduced, "payloadString": None, "attributes": [], "payload_state": state}
-
-
 class ReduceDeadLetterFn(beam.DoFn):
     """A rejected dead letter -> its reduced form, logged by message id only (no payload)."""
 
     def __init__(self):
-        self._reduced = Metrics.counter(transforms.METRICS_NAMESPACE, "dead_letters_reduced")
+        self._reduced = metrics.counter(metrics.DEAD_LETTERS_REDUCED)
 
     def process(self, failure: Any) -> Iterator[dict[str, Any]]:
         reduced = reduced_dead_letter(failure)
@@ -169,7 +110,7 @@ class ReduceDeadLetterFn(beam.DoFn):
         _LOG.warning(
             "BigQuery rejected the dead letter of message %s (%s); writing it reduced",
             reduced["message_id"],
-            _reasons(failure[2]),
+            insert_error_reasons(failure[2]),
         )
         yield reduced
 
@@ -182,7 +123,7 @@ class FailOnUnwritableFn(beam.DoFn):
     """
 
     def __init__(self):
-        self._unwritable = Metrics.counter(transforms.METRICS_NAMESPACE, "dead_letters_unwritable")
+        self._unwritable = metrics.counter(metrics.DEAD_LETTERS_UNWRITABLE)
 
     def process(self, failure: Any) -> Iterator[None]:
         self._unwritable.inc()
@@ -190,7 +131,7 @@ class FailOnUnwritableFn(beam.DoFn):
         message_id = letter.get("message_id") if isinstance(letter, Mapping) else None
         raise UnwritableDeadLetter(
             f"BigQuery rejected the reduced dead letter of message {message_id} "
-            f"({_reasons(errors)}); failing the bundle so that it is retried, not lost"
+            f"({insert_error_reasons(errors)}); failing the bundle so that it is retried, not lost"
         )
         yield from ()
 
@@ -206,13 +147,13 @@ class WriteCustomers(beam.PTransform):
     def expand(self, rows):
         failed = (
             rows
-            | "CountRowsWritten" >> beam.ParDo(transforms.CountRows("rows_written"))
+            | "CountRowsWritten" >> beam.ParDo(metrics.CountFn(metrics.ROWS_WRITTEN))
             | "Write"
             >> WriteTable(
                 self._options.output_table, schema.CUSTOMERS, self._options, self._test_client
             )
         )
-        return failed | "ToDeadLetters" >> beam.Map(transforms.write_failure)
+        return failed | "ToDeadLetters" >> beam.Map(write_failure)
 
 
 class WriteDeadLetters(beam.PTransform):
@@ -230,7 +171,7 @@ class WriteDeadLetters(beam.PTransform):
         table_spec = dlq_table(self._options)
         return (
             dead_letters
-            | "CountDeadLetters" >> beam.ParDo(transforms.CountDeadLetters())
+            | "CountDeadLetters" >> beam.ParDo(metrics.CountDeadLettersFn())
             | "Write" >> write(table_spec)
             | "Reduce" >> beam.ParDo(ReduceDeadLetterFn())
             | "WriteReduced" >> write(table_spec)
