@@ -55,7 +55,8 @@ def corpus(count: int, duplicates: float, bad: float, seed: int = 10) -> list[Pu
     """`count` messages: unique users cycling through every fixture, then copies and bad ones."""
     users = [
         user
-        for path in sorted((DATA / "randomuser").glob("*.json"))
+        # The real API responses (NN_api_*.json), not the built_* fixtures of older versions
+        for path in sorted((DATA / "randomuser").glob("[0-9][0-9]_api_*.json"))
         for user in json.loads(path.read_bytes()).get("results", [])
     ]
     rng = random.Random(seed)

@@ -1,11 +1,15 @@
 """A randomuser user (API 1.0-1.4, any field selection) -> one `customers` row, or the reason not.
 
 Plain typed functions, no Beam: the producer's tests, the replay and the pipeline share them.
+One pass: each column has a precompiled extractor (its parent object, its key, its check), each
+object on the way is looked up once per user, and every value is checked as it is taken, so the
+row is valid by construction; only what the user cannot decide (the lineage columns, the
+partition window, the row size) is checked after. bench/README.md has the measurements.
 """
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,27 +34,16 @@ class InvalidCustomer(ValueError):  # noqa: N818
     """A user object that cannot become a `customers` row; the message says exactly why."""
 
 
-def _at(user: Mapping[str, Any], path: str) -> Any:
-    """The value at a dotted path; None when any part is missing or null."""
-    value: Any = user
-    walked = []
-    for key in path.split("."):
-        if value is None:
-            return None
-        if not isinstance(value, Mapping):
-            raise InvalidCustomer(f"{'.'.join(walked)} must be an object, got {json_type(value)}")
-        walked.append(key)
-        value = value.get(key)
-    return value
+_OBJECT = "object"
+_JSON_TYPES = {bool: "boolean", int: "number", float: "number", str: "string", list: "array"}
 
 
 def json_type(value: Any) -> str:
-    names = {bool: "boolean", int: "number", float: "number", str: "string", list: "array"}
     if value is None:
         return "null"
-    if isinstance(value, Mapping):
-        return "object"
-    return names.get(type(value), type(value).__name__)
+    if type(value) is dict or isinstance(value, Mapping):
+        return _OBJECT
+    return _JSON_TYPES.get(type(value), type(value).__name__)
 
 
 def shown(value: Any, limit: int = 80) -> str:
@@ -61,18 +54,40 @@ def shown(value: Any, limit: int = 80) -> str:
     return f"(a JSON {json_type(value)})"
 
 
-def _text(user: Mapping[str, Any], path: str) -> str | None:
-    value = _at(user, path)
-    if value is None:
-        return None
+def _is_object(value: Any) -> bool:
+    return type(value) is dict or isinstance(value, Mapping)
+
+
+Path = tuple[str, ...]
+
+
+class _Objects(dict):
+    """The objects of one user by path, each looked up once: None when missing or null.
+
+    `objects[("location", "coordinates")]` walks only what no column has walked yet, and
+    raises InvalidCustomer naming the first part on the way that is not an object.
+    """
+
+    def __missing__(self, path: Path) -> Mapping[str, Any] | None:
+        parent = self[path[:-1]]
+        value = None if parent is None else parent.get(path[-1])
+        if value is not None and not _is_object(value):
+            raise InvalidCustomer(f"{'.'.join(path)} must be an object, got {json_type(value)}")
+        self[path] = value
+        return value
+
+
+def _text(path: str, value: Any) -> str:
+    """`value` if it is text BigQuery and Beam's coders accept; InvalidCustomer if not."""
+    if type(value) is str and len(value) <= MAX_TEXT_LENGTH and value.isascii():
+        return value  # the common case, in three cheap tests
     if not isinstance(value, str):
         raise InvalidCustomer(f"{path} must be a string, got {json_type(value)}")
     if len(value) > MAX_TEXT_LENGTH:
         raise InvalidCustomer(
             f"{path} is {len(value)} characters long; the limit is {MAX_TEXT_LENGTH}"
         )
-    if not value.isascii():
-        _check_utf8(path, value)
+    _check_utf8(path, value)
     return value
 
 
@@ -92,10 +107,7 @@ def _check_utf8(path: str, value: str) -> None:
         ) from None
 
 
-def _integer(user: Mapping[str, Any], path: str) -> int | None:
-    value = _at(user, path)
-    if value is None:
-        return None
+def _integer(path: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidCustomer(f"{path} must be an integer, got {json_type(value)}")
     if not schema.INT64_MIN <= value <= schema.INT64_MAX:
@@ -103,54 +115,53 @@ def _integer(user: Mapping[str, Any], path: str) -> int | None:
     return value
 
 
-def _postcode(user: Mapping[str, Any]) -> str | None:
+def _postcode(path: str, value: Any) -> str:
     """An integer for most countries, a string for CA, GB, NO (and NL in 1.3): always text."""
-    value = _at(user, "location.postcode")
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
-    if value is not None and not isinstance(value, str):
-        raise InvalidCustomer(
-            f"location.postcode must be a string or an integer, got {json_type(value)}"
-        )
-    return _text(user, "location.postcode")
+    if not isinstance(value, str):
+        raise InvalidCustomer(f"{path} must be a string or an integer, got {json_type(value)}")
+    return _text(path, value)
 
 
-def _coordinate(user: Mapping[str, Any], path: str, limit: float) -> float | None:
+def _coordinate(limit: float) -> Callable[[str, Any], float]:
     """The API sends coordinates as decimal strings; numbers are accepted too."""
-    value = _at(user, path)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise InvalidCustomer(f"{path} must be a decimal string, got {json_type(value)}")
-    try:
-        number = float(value)
-    except ValueError:
-        raise InvalidCustomer(f"{path} {value!r:.80} is not a number") from None
-    if not (math.isfinite(number) and -limit <= number <= limit):
-        raise InvalidCustomer(f"{path} {value!r:.80} is outside [-{limit:g}, {limit:g}]")
-    return number
+
+    def coordinate(path: str, value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise InvalidCustomer(f"{path} must be a decimal string, got {json_type(value)}")
+        try:
+            number = float(value)
+        except ValueError:
+            raise InvalidCustomer(f"{path} {value!r:.80} is not a number") from None
+        if not (math.isfinite(number) and -limit <= number <= limit):
+            raise InvalidCustomer(f"{path} {value!r:.80} is outside [-{limit:g}, {limit:g}]")
+        return number
+
+    return coordinate
 
 
-def _instant(user: Mapping[str, Any], key: str) -> datetime | None:
+def _instant(objects: _Objects, key: str) -> datetime | None:
     """`dob` or `registered` as an aware UTC datetime, in any API version's form.
 
     1.2-1.4: an object whose `date` is ISO 8601 with a zone (1.2 without milliseconds);
     1.1: a bare "YYYY-MM-DD HH:MM:SS" string; 1.0: a bare number of Unix seconds.
     """
-    node = _at(user, key)
-    if isinstance(node, Mapping):
+    node = objects[()].get(key)
+    if node is None:
+        return None
+    if _is_object(node):
         path = f"{key}.date"
-        value = _text(user, path)
+        value = node.get("date")
         if value is None:
             return None
+        value = _text(path, value)
         try:
             return schema.parse_timestamp(value).astimezone(UTC)
         except ValueError:
             raise InvalidCustomer(
                 f"{path} {value!r:.80} is not an ISO 8601 timestamp with a time zone"
             ) from None
-    if node is None:
-        return None
     is_number = isinstance(node, int) and not isinstance(node, bool)
     try:
         if isinstance(node, str) and _LEGACY_DATE.fullmatch(node):
@@ -165,16 +176,62 @@ def _instant(user: Mapping[str, Any], key: str) -> datetime | None:
     )
 
 
-def _street(user: Mapping[str, Any]) -> tuple[int | None, str | None]:
+def _street(objects: _Objects) -> tuple[int | None, str | None]:
     """(number, name): an object from API 1.3 on, "<number> <name>" text before."""
-    if isinstance(_at(user, "location.street"), Mapping):
-        return _integer(user, "location.street.number"), _text(user, "location.street.name")
-    street = _text(user, "location.street")
+    location = objects[("location",)]
+    street = None if location is None else location.get("street")
     if street is None:
         return None, None
+    if _is_object(street):
+        number, name = street.get("number"), street.get("name")
+        return (
+            None if number is None else _integer("location.street.number", number),
+            None if name is None else _text("location.street.name", name),
+        )
+    street = _text("location.street", street)
     if parts := _LEGACY_STREET.fullmatch(street):
         return int(parts["number"]), parts["name"]
     return None, street
+
+
+# The columns taken straight from one user value, in the order their checks run (which decides
+# the reason given when a user has several faults): (column, parent object, key, dotted path,
+# check). The others (customer_id, the dates, the street, lineage) are built in to_customer_row.
+_Column = tuple[str, Path, str, str, Callable[[str, Any], Any]]
+
+
+def _column(column: str, path: str, check: Callable[[str, Any], Any] = _text) -> _Column:
+    *parent, key = path.split(".")
+    return column, tuple(parent), key, path, check
+
+
+_COLUMNS: tuple[_Column, ...] = (
+    _column("username", "login.username"),
+    _column("title", "name.title"),
+    _column("first_name", "name.first"),
+    _column("last_name", "name.last"),
+    _column("gender", "gender"),
+    _column("email", "email"),
+    _column("phone", "phone"),
+    _column("cell", "cell"),
+    _column("city", "location.city"),
+    _column("state", "location.state"),
+    _column("country", "location.country"),
+    _column("postcode", "location.postcode", _postcode),
+    _column("latitude", "location.coordinates.latitude", _coordinate(90)),
+    _column("longitude", "location.coordinates.longitude", _coordinate(180)),
+    _column("timezone_offset", "location.timezone.offset"),
+    _column("nationality", "nat"),
+    _column("national_id_name", "id.name"),
+    _column("national_id_value", "id.value"),
+    _column("picture_url", "picture.large"),
+)
+_LINEAGE_TEXT = ("message_id", "source", "replay_of")
+# JSON with ASCII escapes spends at most 12 bytes on one character (an astral character is two
+# \uXXXX escapes). A row's text from the user is at most this many characters, and the rest
+# (keys, numbers, dates) far below 4 KB: so only long lineage text can make a row too big.
+_ROW_TEXT_BOUND = 12 * MAX_TEXT_LENGTH * (len(_COLUMNS) + 2) + 4096
+_BLANK_ROW = dict.fromkeys(schema.column_names(schema.CUSTOMERS))
 
 
 def to_customer_row(
@@ -193,52 +250,63 @@ def to_customer_row(
     are picked, so a credential the producer failed to strip can never reach the table.
     Raises InvalidCustomer with the precise reason otherwise.
     """
-    if not isinstance(user, Mapping):
+    if not _is_object(user):
         raise InvalidCustomer(f"a user must be a JSON object, got {json_type(user)}")
-    if _at(user, "login") is None:
+    objects = _Objects({(): user})
+    login = objects[("login",)]
+    if login is None:
         raise InvalidCustomer("login is missing: login.uuid is the customer_id")
-    customer_id = _text(user, "login.uuid")
+    customer_id = login.get("uuid")
     if customer_id is None:
         raise InvalidCustomer(
             "login.uuid is missing: it is the customer_id (API versions 1.0 and 1.1 send none)"
         )
+    customer_id = _text("login.uuid", customer_id)
     if not _UUID.fullmatch(customer_id):
         raise InvalidCustomer(f"login.uuid {customer_id!r:.80} is not a UUID")
-    registered_at = _instant(user, "registered")
-    born = _instant(user, "dob")
-    street_number, street_name = _street(user)
+    registered_at = _instant(objects, "registered")
+    born = _instant(objects, "dob")
+    street_number, street_name = _street(objects)
 
-    row = {
-        "customer_id": customer_id,
-        "username": _text(user, "login.username"),
-        "title": _text(user, "name.title"),
-        "first_name": _text(user, "name.first"),
-        "last_name": _text(user, "name.last"),
-        "gender": _text(user, "gender"),
-        "email": _text(user, "email"),
-        "phone": _text(user, "phone"),
-        "cell": _text(user, "cell"),
-        "date_of_birth": born.date().isoformat() if born else None,
-        "registered_at": schema.format_timestamp(registered_at) if registered_at else None,
-        "street_number": street_number,
-        "street_name": street_name,
-        "city": _text(user, "location.city"),
-        "state": _text(user, "location.state"),
-        "country": _text(user, "location.country"),
-        "postcode": _postcode(user),
-        "latitude": _coordinate(user, "location.coordinates.latitude", 90),
-        "longitude": _coordinate(user, "location.coordinates.longitude", 180),
-        "timezone_offset": _text(user, "location.timezone.offset"),
-        "nationality": _text(user, "nat"),
-        "national_id_name": _text(user, "id.name"),
-        "national_id_value": _text(user, "id.value"),
-        "picture_url": _text(user, "picture.large"),
-        "message_id": message_id,
-        "publish_time": schema.lineage_time(publish_time),
-        "ingested_at": schema.format_timestamp(ingested_at or datetime.now(UTC)),
-        "source": source,
-        "replay_of": replay_of,
-    }
-    if errors := schema.insert_errors(row, schema.CUSTOMERS):
+    row = _BLANK_ROW.copy()
+    row["customer_id"] = customer_id
+    for column, parent_path, key, path, check in _COLUMNS:
+        parent = objects[parent_path]
+        if parent is not None and (value := parent.get(key)) is not None:
+            row[column] = check(path, value)
+    row["date_of_birth"] = born.date().isoformat() if born else None
+    row["registered_at"] = schema.format_timestamp(registered_at) if registered_at else None
+    row["street_number"] = street_number
+    row["street_name"] = street_name
+    ingested = ingested_at or datetime.now(UTC)
+    row["message_id"] = message_id
+    row["publish_time"] = schema.lineage_time(publish_time)
+    row["ingested_at"] = schema.format_timestamp(ingested)
+    row["source"] = source
+    row["replay_of"] = replay_of
+    if errors := _row_errors(row, ingested):
         raise InvalidCustomer(f"row does not match the customers schema: {'; '.join(errors)}")
     return row
+
+
+def _row_errors(row: dict[str, Any], ingested: datetime) -> list[str]:
+    """What `schema.insert_errors` would find in a row built above, checking only what the
+    builder has not: the lineage text it was given, the partition window, the size."""
+    errors = []
+    lineage_length = 0
+    for column in _LINEAGE_TEXT:
+        value = row[column]
+        if value is None:
+            continue
+        if not (isinstance(value, str) and (value.isascii() or schema.encodes_as_utf8(value))):
+            errors.append(f"{column}: {value!r:.80} is not a valid STRING")
+        else:
+            lineage_length += len(value)
+    if error := schema.partition_error_of_day(
+        "ingested_at", ingested.astimezone(UTC).date(), datetime.now(UTC)
+    ):
+        errors.append(error)
+    limit = schema.MAX_STREAMING_ROW_BYTES
+    if 12 * lineage_length + _ROW_TEXT_BOUND > limit and (size := schema.json_size(row)) > limit:
+        errors.append(f"row is {size} bytes as JSON; the limit is {limit}")
+    return errors

@@ -19,8 +19,6 @@ from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from typing import Any
 
-import contract
-
 # GoogleSQL data types (cloud.google.com/bigquery/docs/reference/standard-sql/data-types):
 # INT64 is 64-bit signed; DATE is 0001-01-01 to 9999-12-31, exactly Python's date range;
 # TIMESTAMP is 0001-01-01 00:00:00 to 9999-12-31 23:59:59.999999 UTC, Python's datetime range
@@ -117,7 +115,9 @@ def format_timestamp(moment: datetime.datetime) -> str:
     """An aware datetime as the RFC 3339 UTC text (milliseconds) the tables store."""
     if moment.tzinfo is None:
         raise ValueError(f"naive datetime {moment!r}: a time zone is required")
-    return contract.to_rfc3339(moment.isoformat())
+    # What contract.to_rfc3339(moment.isoformat()) gives, without printing and parsing again.
+    utc = moment.astimezone(datetime.UTC).isoformat(timespec="milliseconds")
+    return utc.replace("+00:00", "Z")
 
 
 def lineage_time(value: Any) -> str | None:
@@ -143,7 +143,7 @@ _TEXT_PARSERS: dict[str, Callable[[str], Any]] = {
 }
 
 
-def _encodes_as_utf8(value: str) -> bool:
+def encodes_as_utf8(value: str) -> bool:
     """False for text holding a lone UTF-16 surrogate, which JSON can express ("\\ud800")."""
     try:
         value.encode("utf-8")
@@ -154,7 +154,7 @@ def _encodes_as_utf8(value: str) -> bool:
 
 def _is_valid(value: Any, kind: str) -> bool:
     if kind == "STRING":  # BigQuery and Beam's coders both need text UTF-8 can encode
-        return isinstance(value, str) and (value.isascii() or _encodes_as_utf8(value))
+        return isinstance(value, str) and (value.isascii() or encodes_as_utf8(value))
     if kind in ("INTEGER", "INT64"):
         is_int = isinstance(value, int) and not isinstance(value, bool)
         return is_int and INT64_MIN <= value <= INT64_MAX
@@ -210,6 +210,11 @@ def partition_error(
     except (TypeError, ValueError):
         return None  # row_errors reports the value itself
     day = moment.astimezone(datetime.UTC).date() if kinds[column] != "DATE" else moment
+    return partition_error_of_day(column, day, now)
+
+
+def partition_error_of_day(column: str, day: datetime.date, now: datetime.datetime) -> str | None:
+    """Why BigQuery would refuse a row whose partitioning `column` falls on `day`, or None."""
     today = now.astimezone(datetime.UTC).date()
     earliest = _years_from(today, -PARTITION_YEARS_PAST)
     latest = _years_from(today, PARTITION_YEARS_FUTURE)
