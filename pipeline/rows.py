@@ -230,7 +230,7 @@ _LINEAGE_TEXT = ("message_id", "source", "replay_of")
 # JSON with ASCII escapes spends at most 12 bytes on one character (an astral character is two
 # \uXXXX escapes). A row's text from the user is at most this many characters, and the rest
 # (keys, numbers, dates) far below 4 KB: so only long lineage text can make a row too big.
-_ROW_TEXT_BOUND = 12 * MAX_TEXT_LENGTH * (len(_COLUMNS) + 2) + 4096
+ROW_BOUND_BEFORE_LINEAGE = 12 * MAX_TEXT_LENGTH * (len(_COLUMNS) + 2) + 4096
 _BLANK_ROW = dict.fromkeys(schema.column_names(schema.CUSTOMERS))
 
 
@@ -252,10 +252,11 @@ def to_customer_row(
     """
     if not _is_object(user):
         raise InvalidCustomer(f"a user must be a JSON object, got {json_type(user)}")
-    objects = _Objects({(): user})
-    login = objects[("login",)]
+    login = user.get("login")
     if login is None:
         raise InvalidCustomer("login is missing: login.uuid is the customer_id")
+    objects = _Objects({(): user})
+    login = objects[("login",)]
     customer_id = login.get("uuid")
     if customer_id is None:
         raise InvalidCustomer(
@@ -307,6 +308,9 @@ def _row_errors(row: dict[str, Any], ingested: datetime) -> list[str]:
     ):
         errors.append(error)
     limit = schema.MAX_STREAMING_ROW_BYTES
-    if 12 * lineage_length + _ROW_TEXT_BOUND > limit and (size := schema.json_size(row)) > limit:
+    if (
+        12 * lineage_length + ROW_BOUND_BEFORE_LINEAGE > limit
+        and (size := schema.json_size(row)) > limit
+    ):
         errors.append(f"row is {size} bytes as JSON; the limit is {limit}")
     return errors

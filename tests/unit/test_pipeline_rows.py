@@ -1,6 +1,7 @@
 """The pure functions: every real API user becomes a valid row; nothing else does, silently."""
 
 import base64
+import copy
 import json
 from datetime import UTC, datetime
 
@@ -210,3 +211,56 @@ def test_write_failure_from_storage_write_api():
     assert letter["errorMessage"] == "BigQuery rejected the row: bad row"
     assert json.loads(letter["payloadString"])["registered_at"] == str(NOW)
     assert schema.row_errors(letter, schema.fields(schema.CUSTOMERS_DLQ)) == []
+
+
+def test_the_row_size_bound_holds_for_the_largest_user_text():
+    """The builder checks a row's JSON size only when its lineage text could push it past
+    BigQuery's limit; every user column at its longest, in astral characters (12 bytes each as
+    ASCII-escaped JSON), stays within the bound that decision relies on."""
+    longest = "\U0001f600" * rows.MAX_TEXT_LENGTH
+    user = copy.deepcopy(USER)
+    for parent, key in [
+        *((user, key) for key in ("gender", "email", "phone", "cell", "nat")),
+        *((user["name"], key) for key in ("title", "first", "last")),
+        *((user["location"], key) for key in ("city", "state", "country", "postcode")),
+        (user["location"]["street"], "name"),
+        (user["location"]["timezone"], "offset"),
+        (user["login"], "username"),
+        (user["id"], "name"),
+        (user["id"], "value"),
+        (user["picture"], "large"),
+    ]:
+        parent[key] = longest
+    row = rows.to_customer_row(user, publish_time="2024-05-01T11:00:00Z")
+    assert sum(value == longest for value in row.values()) == 19
+    assert schema.json_size(row) <= rows.ROW_BOUND_BEFORE_LINEAGE
+
+
+def test_long_lineage_text_is_measured_and_refused():
+    """Past the bound, the size is measured: a source attribute of 9 MB makes the row too big."""
+    with pytest.raises(rows.InvalidCustomer, match="bytes as JSON; the limit is 9000000"):
+        rows.to_customer_row(USER, source="x" * schema.MAX_STREAMING_ROW_BYTES)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'{"results": [{}, {} {}]}',
+        b'{"results": [{}, ]}',
+        b'{"results": [{}, {"a": NaN}]}',
+        b'{"results": [{}, {"a": "\x01"}]}',
+        b'{"results": [{},',
+        b'{"results": [{} ,  ',
+    ],
+)
+def test_a_broken_envelope_names_the_fault_as_json_loads_does(payload):
+    """The envelope scanner's fast loop hands a fault back to the decoder: same message."""
+    try:
+        json.loads(payload, parse_constant=lambda name: 1 / 0)
+    except ZeroDivisionError:
+        expected = "NaN is not valid JSON"
+    except ValueError as error:
+        expected = str(error)
+    (letter,) = messages.process_message(payload).dead_letters
+    assert letter["stage"] == "parse"
+    assert letter["errorMessage"] == f"payload is not JSON: {expected}"
