@@ -274,7 +274,8 @@ def to_customer_row(
     for column, parent_path, key, path, check in _COLUMNS:
         parent = objects[parent_path]
         if parent is not None and (value := parent.get(key)) is not None:
-            row[column] = check(path, value)
+            plain = type(value) is str and len(value) <= MAX_TEXT_LENGTH and value.isascii()
+            row[column] = value if plain and check is _text else check(path, value)
     row["date_of_birth"] = born.date().isoformat() if born else None
     row["registered_at"] = schema.format_timestamp(registered_at) if registered_at else None
     row["street_number"] = street_number

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime
+import functools
 import json
 import math
 import re
@@ -213,11 +214,15 @@ def partition_error(
     return partition_error_of_day(column, day, now)
 
 
+@functools.lru_cache(maxsize=4)
+def streaming_window(today: datetime.date) -> tuple[datetime.date, datetime.date]:
+    """The first and last day a streamed row's partition may fall on, `today` (UTC)."""
+    return _years_from(today, -PARTITION_YEARS_PAST), _years_from(today, PARTITION_YEARS_FUTURE)
+
+
 def partition_error_of_day(column: str, day: datetime.date, now: datetime.datetime) -> str | None:
     """Why BigQuery would refuse a row whose partitioning `column` falls on `day`, or None."""
-    today = now.astimezone(datetime.UTC).date()
-    earliest = _years_from(today, -PARTITION_YEARS_PAST)
-    latest = _years_from(today, PARTITION_YEARS_FUTURE)
+    earliest, latest = streaming_window(now.astimezone(datetime.UTC).date())
     if not earliest <= day <= latest:
         return (
             f"{column}: partition {day} is outside the streaming window "
