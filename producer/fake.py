@@ -30,7 +30,8 @@ from producer.nationalities import NATIONALITIES, Nationality
 
 # Pool sizes are powers of two, so a pick is one getrandbits call.
 FAKER_BITS = 6  # Faker values per field and nationality (64): what the startup cost is made of
-COMBINED_BITS = 10  # people, places and id values per nationality (1,024 each)
+PEOPLE_BITS = 12  # people (name, title, e-mail, username, portrait) per nationality (4,096)
+COMBINED_BITS = 10  # places and id values per nationality (1,024 each)
 SHARED_BITS = 12  # credentials and coordinates, shared by all nationalities (4,096 each)
 
 # The API's own list: a user's time zone is drawn independently of the country.
@@ -70,6 +71,7 @@ _PICTURES = tuple(  # male, female: (large, medium, thumbnail) per portrait numb
     )
     for folder in ("men", "women")
 )
+_UUID4 = "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}".format  # version 4, variant 10: 122 random bits
 _YEAR = 365.25 * 86400
 _AGES = (18 * _YEAR, 80 * _YEAR)
 
@@ -117,7 +119,7 @@ class _Place(NamedTuple):
 
 @dataclass(frozen=True)
 class _Pools:
-    """One nationality's pre-built parts; `people`, `places` and `ids` hold 2**COMBINED_BITS."""
+    """One nationality's pre-built parts, each 2**(its _BITS) long."""
 
     nat: Nationality
     people: tuple[_Person, ...]
@@ -179,7 +181,7 @@ def _pools(code: str, seed: str | None) -> _Pools:
 
     return _Pools(
         nat=nat,
-        people=combined(person),
+        people=tuple(person() for _ in range(1 << PEOPLE_BITS)),
         places=combined(place),
         phones=phones,
         ids=combined(lambda: _pattern(rng, nat.id_pattern)) if nat.id_pattern else None,
@@ -204,13 +206,6 @@ def _credentials(rng: random.Random) -> tuple[tuple[str, str, str, str, str], ..
     return tuple(credentials() for _ in range(1 << SHARED_BITS))
 
 
-def _uuid4(bits: int) -> str:
-    """128 random bits as a version-4 UUID string: uuid.UUID's checks and properties cost 3x."""
-    bits = (bits & ~(0xF000 << 64) | (0x4000 << 64)) & ~(0xC000 << 48) | (0x8000 << 48)
-    h = f"{bits:032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-
-
 class FakeSource:
     """Users like the API's: same keys, same JSON types per nationality, credentials included.
 
@@ -230,6 +225,8 @@ class FakeSource:
             (f"{self._rng.uniform(-90, 90):.4f}", f"{self._rng.uniform(-180, 180):.4f}")
             for _ in range(1 << SHARED_BITS)
         )
+        self._ages = tuple(self._rng.uniform(*_AGES) for _ in range(1 << SHARED_BITS))  # seconds
+        self._day, self._births = -1.0, ()
         self._second, self._second_iso = -1, ""
         self.skipped = 0
         self.retries = 0
@@ -238,6 +235,17 @@ class FakeSource:
         """An endless stream; the caller stops it (`limit` is only a hint for fetching sources)."""
         while True:
             yield self.user()
+
+    def _births_on(self, day: float) -> tuple[tuple[str, float], ...]:
+        """Birth instants (ISO form, timestamp) `_ages` before midnight of `day`: formatted once a
+        day, not per user; a user's age is still counted from the moment of sign-up."""
+        if day != self._day:
+            midnight = day * 86400
+            self._day, self._births = (
+                day,
+                tuple((_iso(midnight - age), midnight - age) for age in self._ages),
+            )
+        return self._births
 
     def _now_iso(self, now: float) -> str:
         """`_iso(now)`, formatting each second once: sign-ups come in order, many per second."""
@@ -251,7 +259,7 @@ class FakeSource:
         pick = rng.getrandbits  # pools are 2**bits long: one C call per pick, no rejection loop
         code, pools = self._pools[int(rng.random() * len(self._pools))]
         nat = pools.nat
-        gender, title, first, last, email, username, picture = pools.people[pick(COMBINED_BITS)]
+        gender, title, first, last, email, username, picture = pools.people[pick(PEOPLE_BITS)]
         number, street, city, state, postcode = pools.places[pick(COMBINED_BITS)]
         id_value = None if pools.ids is None else pools.ids[pick(COMBINED_BITS)]
         password, salt, md5, sha1, sha256 = self._credentials[pick(SHARED_BITS)]
@@ -259,7 +267,7 @@ class FakeSource:
         phone, cell = pools.phones[pick(FAKER_BITS)], pools.phones[pick(FAKER_BITS)]
         offset, description = TIMEZONES[int(rng.random() * len(TIMEZONES))]
         timestamp = time.time() if now is None else now.timestamp()
-        age = rng.uniform(*_AGES)
+        born, birth = self._births_on(timestamp // 86400)[pick(SHARED_BITS)]
         large, medium, thumbnail = picture
         return {
             "gender": gender,
@@ -275,7 +283,7 @@ class FakeSource:
             },
             "email": email,
             "login": {
-                "uuid": _uuid4(rng.getrandbits(128)),
+                "uuid": _UUID4(pick(32), pick(16), pick(12), pick(14) | 0x8000, pick(48)),
                 "username": username,
                 "password": password,
                 "salt": salt,
@@ -283,7 +291,7 @@ class FakeSource:
                 "sha1": sha1,
                 "sha256": sha256,
             },
-            "dob": {"date": _iso(timestamp - age), "age": int(age // _YEAR)},
+            "dob": {"date": born, "age": int((timestamp - birth) // _YEAR)},
             "registered": {"date": self._now_iso(timestamp), "age": 0},
             "phone": phone,
             "cell": cell,
