@@ -2,12 +2,13 @@
 
 Faker supplies the localised names, places and phone numbers, but one Faker call costs 50-170 us
 and the producer's whole budget per customer is a few us (bench/README.md). So each source
-builds, once, small pools per nationality: Faker values per field, then people (name, title,
-e-mail, portrait) and places (street, city, state, postcode) combined from them, id values,
-and logins with their credential hashes. A user is then a handful of random picks plus a fresh
-`login.uuid`, birth date and sign-up time: ~5 us instead of ~20. Variety is the product of the
-pool sizes (more than 10^20 users per nationality), memory is bounded by them (~15 MB for all
-21 nationalities), and a seed reproduces both the pools and the picks.
+builds, once, pools per nationality: Faker values per field, then people (name, title, e-mail,
+portrait) and places (street, city, state, postcode) combined from them, and id values; plus
+shared usernames, credentials (password, salt, hashes), coordinates and ages. A user is then a
+dozen random picks plus what must be fresh: `login.uuid`, the sign-up time and the age at it:
+~5 us instead of ~20. Variety is the product of the pool sizes (more than 10^20 users per
+nationality), memory is bounded by them (~30 MB for all 21 nationalities), and a seed
+reproduces both the pools and the picks.
 """
 
 from __future__ import annotations
@@ -30,9 +31,10 @@ from producer.nationalities import NATIONALITIES, Nationality
 
 # Pool sizes are powers of two, so a pick is one getrandbits call.
 FAKER_BITS = 6  # Faker values per field and nationality (64): what the startup cost is made of
-PEOPLE_BITS = 12  # people (name, title, e-mail, username, portrait) per nationality (4,096)
+PEOPLE_BITS = 12  # people (name, title, e-mail, portrait) per nationality (4,096)
 COMBINED_BITS = 10  # places and id values per nationality (1,024 each)
-SHARED_BITS = 12  # credentials and coordinates, shared by all nationalities (4,096 each)
+SHARED_BITS = 12  # credentials, coordinates, birth dates, shared by all nationalities (4,096)
+USERNAME_BITS = 14  # usernames, shared (16,384 of 202,500 adjective+animal+number)
 
 # The API's own list: a user's time zone is drawn independently of the country.
 TIMEZONES = (
@@ -105,7 +107,6 @@ class _Person(NamedTuple):
     first: str
     last: str
     email: str
-    username: str
     picture: tuple[str, str, str]  # large, medium, thumbnail
 
 
@@ -157,15 +158,13 @@ def _pools(code: str, seed: str | None) -> _Pools:
     def person() -> _Person:
         female = rng.random() < 0.5
         first, last = rng.choice(firsts[female]), rng.choice(lasts)
-        username = f"{rng.choice(ADJECTIVES)}{rng.choice(ANIMALS)}{rng.randrange(100, 1000)}"
-        local = ".".join(p for p in (ascii_names[first], ascii_names[last]) if p) or username
+        local = ".".join(p for p in (ascii_names[first], ascii_names[last]) if p) or _username(rng)
         return _Person(
             "female" if female else "male",
             rng.choice(nat.titles[female]),
             first,
             last,
             f"{local}@example.com",
-            username,
             _PICTURES[female][rng.randrange(100)],
         )
 
@@ -186,6 +185,10 @@ def _pools(code: str, seed: str | None) -> _Pools:
         phones=phones,
         ids=combined(lambda: _pattern(rng, nat.id_pattern)) if nat.id_pattern else None,
     )
+
+
+def _username(rng: random.Random) -> str:
+    return f"{rng.choice(ADJECTIVES)}{rng.choice(ANIMALS)}{rng.randrange(100, 1000)}"
 
 
 def _credentials(rng: random.Random) -> tuple[tuple[str, str, str, str, str], ...]:
@@ -221,6 +224,7 @@ class FakeSource:
         self._rng = random.Random(seed or None)  # noqa: S311 - fake people, not crypto
         self._pools = tuple((code, _pools(code, seed or None)) for code in self.nationalities)
         self._credentials = _credentials(self._rng)
+        self._usernames = tuple(_username(self._rng) for _ in range(1 << USERNAME_BITS))
         self._coordinates = tuple(
             (f"{self._rng.uniform(-90, 90):.4f}", f"{self._rng.uniform(-180, 180):.4f}")
             for _ in range(1 << SHARED_BITS)
@@ -259,7 +263,7 @@ class FakeSource:
         pick = rng.getrandbits  # pools are 2**bits long: one C call per pick, no rejection loop
         code, pools = self._pools[int(rng.random() * len(self._pools))]
         nat = pools.nat
-        gender, title, first, last, email, username, picture = pools.people[pick(PEOPLE_BITS)]
+        gender, title, first, last, email, picture = pools.people[pick(PEOPLE_BITS)]
         number, street, city, state, postcode = pools.places[pick(COMBINED_BITS)]
         id_value = None if pools.ids is None else pools.ids[pick(COMBINED_BITS)]
         password, salt, md5, sha1, sha256 = self._credentials[pick(SHARED_BITS)]
@@ -284,7 +288,7 @@ class FakeSource:
             "email": email,
             "login": {
                 "uuid": _UUID4(pick(32), pick(16), pick(12), pick(14) | 0x8000, pick(48)),
-                "username": username,
+                "username": self._usernames[pick(USERNAME_BITS)],
                 "password": password,
                 "salt": salt,
                 "md5": md5,

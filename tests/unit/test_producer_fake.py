@@ -104,10 +104,10 @@ def test_variety_is_the_product_of_the_pools_not_their_size():
         return json.dumps({k: v for k, v in user.items() if k not in ("login", "registered")})
 
     assert len({person(user) for user in users}) == len(users)
-    assert len({(u["name"]["first"], u["name"]["last"]) for u in users}) > 1000
+    assert len({(u["name"]["first"], u["name"]["last"]) for u in users}) > 2000
     assert len({u["location"]["street"]["name"] for u in users}) >= 50
     assert len({u["id"]["value"] for u in users}) > 1000
-    assert len({u["login"]["username"] for u in users}) > 1000
+    assert len({u["login"]["username"] for u in users}) > 5000
     assert len({u["location"]["timezone"]["offset"] for u in users}) == 31
 
 
