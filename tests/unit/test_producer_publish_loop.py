@@ -13,7 +13,7 @@ import pytest
 from contract import CREDENTIAL_FIELDS, SCHEMA, strip_credentials
 from producer.pacing import TokenBucket
 from producer.publisher import Publisher
-from producer.runner import Stopper, produce, to_message
+from producer.publish_loop import Stopper, produce, to_message
 from producer.sources import FileSource
 from tests.support import FIXTURES
 
