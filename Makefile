@@ -96,6 +96,10 @@ format: venv ## Apply ruff's fixes and formatting
 bench: venv ## Producer publish benchmark against the Pub/Sub emulator (bench/README.md)
 	@$(PY) bench/publish_bench.py
 
+generate: venv ## Regenerate metadata.json and pipeline/README.md's parameter table from pipeline/options.py
+	@$(PY) -m pipeline.options > metadata.json
+	@$(PY) -m pipeline.options --readme pipeline/README.md
+
 lock: venv ## Re-resolve requirements/*.txt from requirements/*.in
 	@scripts/lock.sh "$(VENV)"
 
@@ -179,5 +183,5 @@ producer: ## Run the producer image against the project's topic (N=500 SOURCE=fa
 	  -e PRODUCER_TOPIC=$(TOPIC) -e PRODUCER_SOURCE=$(SOURCE) -e PRODUCER_COUNT=$(N) \
 	  $(PRODUCER_IMAGE):$(TAG)
 
-.PHONY: help venv run stop replay docker test test-unit test-integration test-container test-static lint format bench lock clean \
+.PHONY: help venv run stop replay docker test test-unit test-integration test-container test-static lint format bench generate lock clean \
         images tools infra build template deploy producer

@@ -104,7 +104,7 @@ def test_dockerignore_excludes_by_default():
 
 
 def test_the_pipeline_image_carries_the_replay_command_and_what_it_imports():
-    """README "Operate": `docker run --entrypoint python <pipeline image> -m replay`."""
+    """replay/README.md: `docker run --entrypoint python <pipeline image> -m replay`."""
     first_party = {"contract", "localrun", "pipeline", "producer", "replay", "views"}
     imported = {"replay"}
     for path in (ROOT / "replay").glob("*.py"):
