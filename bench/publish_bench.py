@@ -30,8 +30,8 @@ from google.cloud.pubsub_v1.types import BatchSettings  # noqa: E402
 from localrun.emulators import OFFLINE_AUTH_ENV, start_pubsub_emulator  # noqa: E402
 from producer.config import Config  # noqa: E402
 from producer.fake import FakeSource  # noqa: E402
-from producer.publisher import Publisher  # noqa: E402
 from producer.publish_loop import Stopper, produce, to_message  # noqa: E402
+from producer.publisher import Publisher  # noqa: E402
 
 PROJECT = "bench"
 BEST_BATCH = BatchSettings(max_messages=1000, max_bytes=5_000_000, max_latency=0.05)

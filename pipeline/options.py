@@ -200,7 +200,7 @@ def markdown_table() -> str:
         if not parameter.optional:
             default = "required"
         elif parameter.default is None:
-            default = "–"
+            default = "-"
         else:
             default = f"`{parameter.default}`"
         meaning = parameter.help.replace("|", "\\|")

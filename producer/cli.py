@@ -16,8 +16,8 @@ import time
 
 from producer import logs
 from producer.config import EXIT_CONFIG, Config, ConfigError, parse_config
-from producer.publisher import Publisher
 from producer.publish_loop import Stopper, produce, report_progress
+from producer.publisher import Publisher
 from producer.sources import Source, SourceError, build_source
 
 EXIT_OK = 0

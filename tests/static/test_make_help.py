@@ -12,4 +12,6 @@ def test_make_help_lists_every_phony_target():
     result = run("make", "--no-print-directory", "help")
     assert result.returncode == 0, result.stderr
     listed = set(re.findall(r"^  make (\S+) +\S", result.stdout, re.MULTILINE))
-    assert targets == listed, f"not in make help: {targets - listed}; not .PHONY: {listed - targets}"
+    assert targets == listed, (
+        f"not in make help: {targets - listed}; not .PHONY: {listed - targets}"
+    )
