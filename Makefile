@@ -93,8 +93,17 @@ lint: venv ## ruff check and format check on all Python
 format: venv ## Apply ruff's fixes and formatting
 	@$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .
 
-bench: venv ## Producer publish benchmark against the Pub/Sub emulator (bench/README.md)
-	@$(PY) bench/publish_bench.py
+bench: bench-publish bench-pipeline ## Both benchmarks below (bench/README.md)
+
+bench-publish: venv ## Producer vs bare Pub/Sub client, customers/s on the Pub/Sub emulator
+	@$(PY) -m bench.publish_bench
+
+bench-pipeline: venv ## Pipeline steps vs a seed-style chain, msg/s on the FnApiRunner
+	@$(PY) -m bench.pipeline_bench
+
+bench-run: venv ## make run's rows/s (N=3000 at once) and latency (N=1000 at 50/s) on the local stack
+	@$(PY) -m localrun --count 3000 --rate 0
+	@$(PY) -m localrun --count 1000 --rate 50
 
 generate: venv ## Regenerate metadata.json and pipeline/README.md's parameter table from pipeline/options.py
 	@$(PY) -m pipeline.options > metadata.json
@@ -140,7 +149,8 @@ infra: ## terraform init, plan and apply (asks before applying; AUTO_APPROVE=1 s
 build: ## Cloud Build of the checked-out commit: tests, both images tagged <commit>, Flex Template spec
 	$(call require,PROJECT)
 	$(call commit_sha,COMMIT)
-	@[ -z "$$(git status --porcelain)" ] || { echo "error: uncommitted changes: the images would be tagged $(COMMIT) without being that commit; commit or stash them first" >&2; exit 2; }
+# (terraform/.terraform.lock.hcl is written by terraform init, make infra: it is in no image)
+	@[ -z "$$(git status --porcelain -- . ':!terraform/.terraform.lock.hcl')" ] || { echo "error: uncommitted changes: the images would be tagged $(COMMIT) without being that commit; commit or stash them first" >&2; exit 2; }
 	@echo "==> Cloud Build in $(PROJECT): test, build and push customer-pipeline and customer-producer"
 	@echo "    to $(REGION)-docker.pkg.dev/$(PROJECT)/$(REPOSITORY) (tag $(COMMIT); tags are immutable),"
 	@echo "    then write gs://$(BUCKET)/templates/customers-$(COMMIT).json"
@@ -183,5 +193,6 @@ producer: ## Run the producer image against the project's topic (N=500 SOURCE=fa
 	  -e PRODUCER_TOPIC=$(TOPIC) -e PRODUCER_SOURCE=$(SOURCE) -e PRODUCER_COUNT=$(N) \
 	  $(PRODUCER_IMAGE):$(TAG)
 
-.PHONY: help venv run stop replay docker test test-unit test-integration test-container test-static lint format bench generate lock clean \
+.PHONY: help venv run stop replay docker test test-unit test-integration test-container test-static lint format bench \
+        bench-publish bench-pipeline bench-run generate lock clean \
         images tools infra build template deploy producer

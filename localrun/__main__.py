@@ -39,6 +39,9 @@ from localrun.stack import (
 from localrun.summary import collect, render
 from producer.config import ConfigError, require_input
 
+# How often the row counts are polled at the end: it bounds the throughput figure's error.
+WAIT_INTERVAL = 0.5
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -147,14 +150,29 @@ def run(args: argparse.Namespace) -> int:
         pipeline = start_pipeline(names, pubsub.address, bigquery.endpoint, LOG_DIR)
         started.append(pipeline)
         out.say(f"pipeline started on Beam's direct runner (log: {pipeline.log_path})")
+        first_publish = time.monotonic()
         expected = _produce(
             args, names, out, started, pubsub=pubsub, client=client, pipeline=pipeline
         )
         out.say(f"producer done: {expected.rows} customers published; waiting for the pipeline")
         timeout = args.timeout or 60 + expected.rows / 10
-        wait_for(client, names, expected, timeout, watch=[pipeline], progress=out.counts(expected))
+        wait_for(
+            client,
+            names,
+            expected,
+            timeout,
+            watch=[pipeline],
+            progress=out.counts(expected),
+            interval=WAIT_INTERVAL,
+        )
+        seconds = time.monotonic() - first_publish
         out.say("every message is a row or a dead letter")
         print(render(collect(client, names)), flush=True)
+        print(
+            f"  throughput:    {expected.rows / seconds:.0f} rows/s ({expected.rows} rows in "
+            f"{seconds:.1f}s, from the first publish to the last row in BigQuery)",
+            flush=True,
+        )
         if args.keep:
             kept_stack.save(names, pubsub, bigquery, started)
             keep_up = True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from typing import Any
 
 import apache_beam as beam
 from apache_beam.io.gcp.pubsub import ReadFromPubSub
@@ -12,6 +13,25 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 
 from pipeline import bigquery, transforms
 from pipeline.options import CustomerPipelineOptions, InvalidOptions, validate
+
+
+def ingest(
+    messages: beam.PCollection, options: CustomerPipelineOptions, test_client: Any = None
+) -> None:
+    """PubsubMessages -> `customers` rows and `customers_dlq` dead letters, whatever the source.
+
+    A function, not a composite, so the steps keep their top-level names on Dataflow.
+    `test_client` replaces only the BigQuery API call (tests, bench/pipeline_bench.py).
+    """
+    rows, rejected = messages | "ToCustomerRows" >> transforms.ToCustomerRows(
+        options.dedup_window_seconds
+    )
+    write_failures = rows | "WriteCustomers" >> bigquery.WriteCustomers(options, test_client)
+    _ = (
+        (rejected, write_failures)
+        | "AllDeadLetters" >> beam.Flatten()
+        | "WriteDeadLetters" >> bigquery.WriteDeadLetters(options, test_client)
+    )
 
 
 def build_pipeline(p: beam.Pipeline, options: CustomerPipelineOptions) -> None:
@@ -22,19 +42,6 @@ def build_pipeline(p: beam.Pipeline, options: CustomerPipelineOptions) -> None:
         with_attributes=True,
     )
     ingest(messages, options)
-
-
-def ingest(messages: beam.PCollection, options: CustomerPipelineOptions) -> None:
-    """PubsubMessages -> `customers` rows and `customers_dlq` dead letters, whatever the source."""
-    rows, rejected = messages | "ToCustomerRows" >> transforms.ToCustomerRows(
-        options.dedup_window_seconds
-    )
-    write_failures = rows | "WriteCustomers" >> bigquery.WriteCustomers(options)
-    _ = (
-        (rejected, write_failures)
-        | "AllDeadLetters" >> beam.Flatten()
-        | "WriteDeadLetters" >> bigquery.WriteDeadLetters(options)
-    )
 
 
 def parse_options(argv: list[str] | None) -> PipelineOptions:

@@ -18,11 +18,11 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.io.gcp.pubsub import PubsubMessage
 from apache_beam.metrics import Metrics
-from apache_beam.transforms.deduplicate import DeduplicatePerKey
-from apache_beam.utils.timestamp import Duration, Timestamp
+from apache_beam.utils.timestamp import Timestamp
 
 import contract
 from pipeline import schema
+from pipeline.dedupe import DeduplicateCustomers
 
 METRICS_NAMESPACE = "customers"
 DEAD_LETTER = "dead_letter"
@@ -451,14 +451,13 @@ class ParseMessages(beam.DoFn):
 
 
 class CountRows(beam.DoFn):
-    """Passes elements through, adding `step` per element to the `customers` counter `name`."""
+    """Passes elements through, counting them in the `customers` counter `name`."""
 
-    def __init__(self, name: str, step: int = 1):
+    def __init__(self, name: str):
         self._counter = Metrics.counter(METRICS_NAMESPACE, name)
-        self._step = step
 
     def process(self, element: Any) -> Iterator[Any]:
-        self._counter.inc(self._step)
+        self._counter.inc()
         yield element
 
 
@@ -475,33 +474,6 @@ class CountDeadLetters(beam.DoFn):
         yield letter
 
 
-class DeduplicateCustomers(beam.PTransform):
-    """Keeps the first row per `customer_id` seen within `window_seconds` of processing time.
-
-    Beam's DeduplicatePerKey holds one flag per customer_id in per-key state and clears it with
-    a processing-time timer, so the guarantee holds across bundles, workers and restarts. It
-    has no counter of its own: `duplicates_dropped` is +1 for every row going in and -1 for
-    every row coming out, so it settles on the number dropped (rows between the two steps
-    count as dropped for the moment they are in flight).
-    """
-
-    def __init__(self, window_seconds: int):
-        super().__init__()
-        self._window = Duration(seconds=window_seconds)
-
-    def expand(self, rows):
-        keyed_row = tuple[str, dict[str, Any]]
-        return (
-            rows
-            | "CountCandidates" >> beam.ParDo(CountRows("duplicates_dropped", +1))
-            | "KeyByCustomerId"
-            >> beam.Map(lambda row: (row["customer_id"], row)).with_output_types(keyed_row)
-            | "DeduplicatePerKey" >> DeduplicatePerKey(processing_time_duration=self._window)
-            | "DropKeys" >> beam.Values()
-            | "CountKept" >> beam.ParDo(CountRows("duplicates_dropped", -1))
-        )
-
-
 class ToCustomerRows(beam.PTransform):
     """PubsubMessages -> (unique `customers` rows, `customers_dlq` dead letters)."""
 
@@ -513,5 +485,7 @@ class ToCustomerRows(beam.PTransform):
         parsed = messages | "Parse" >> beam.ParDo(ParseMessages()).with_outputs(
             DEAD_LETTER, main="rows"
         )
-        rows = parsed.rows | "Deduplicate" >> DeduplicateCustomers(self._dedup_window_seconds)
+        rows = parsed.rows | "Deduplicate" >> DeduplicateCustomers(
+            self._dedup_window_seconds, METRICS_NAMESPACE
+        )
         return rows, parsed[DEAD_LETTER]

@@ -154,6 +154,8 @@ class FakeSource:
         template, digits, letters = _template(pattern)
         rng = self._rng
         number = f"{rng.randrange(10**digits):0{digits}d}" if digits else ""
+        if not letters:  # most patterns: skip building an empty string of letters
+            return template.format(number, "")
         return template.format(number, "".join(rng.choices(string.ascii_uppercase, k=letters)))
 
     def user(self, now: datetime | None = None) -> dict:

@@ -26,6 +26,7 @@ resource "google_cloudbuild_trigger" "main" {
   depends_on = [
     google_project_service.required,
     google_project_service_identity.cloudbuild,
+    google_project_iam_member.cloudbuild_agent,
     google_project_iam_member.cloudbuild_logs,
     google_artifact_registry_repository_iam_member.cloudbuild_writer,
     google_storage_bucket_iam_member.cloudbuild_templates,

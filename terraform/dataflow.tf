@@ -45,6 +45,7 @@ resource "google_dataflow_flex_template_job" "customers" {
   }
 
   depends_on = [
+    google_project_iam_member.dataflow_agent,
     google_project_iam_member.dataflow_worker,
     google_pubsub_subscription_iam_member.dataflow_subscriber,
     google_pubsub_subscription_iam_member.dataflow_viewer,

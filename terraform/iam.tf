@@ -110,6 +110,25 @@ resource "google_artifact_registry_repository_iam_member" "dataflow_reader" {
   member     = google_service_account.dataflow.member
 }
 
+# ---------------------------------------------------------------- service agents
+# apis.tf creates the Dataflow and Cloud Build agents on request, and an agent created on request
+# is granted no role: "you must grant the service agents the roles that they are typically granted
+# automatically" (https://cloud.google.com/iam/docs/create-service-agents; the roles:
+# https://cloud.google.com/iam/docs/service-agents): without them a first job or build may fail.
+resource "google_project_iam_member" "dataflow_agent" {
+  #checkov:skip=CKV_GCP_49:the role Google itself grants Dataflow's own agent (it acts as the job's service account to start the workers); no principal of ours gets it.
+  project = var.project_id
+  role    = "roles/dataflow.serviceAgent" # a service agent role exists only at project level
+  member  = google_project_service_identity.dataflow.member
+}
+
+resource "google_project_iam_member" "cloudbuild_agent" {
+  #checkov:skip=CKV_GCP_49:the role Google itself grants Cloud Build's own agent (it mints the build service account's tokens); no principal of ours gets it.
+  project = var.project_id
+  role    = "roles/cloudbuild.serviceAgent"
+  member  = google_project_service_identity.cloudbuild.member
+}
+
 # ---------------------------------------------------------------- Dataflow service agent
 # The launch request names a spec in this bucket. Google's pages do not say whether the service
 # (its agent) or the launcher VM (the job's account, above) reads it, so both may read templates/.

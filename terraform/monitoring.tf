@@ -28,7 +28,8 @@ resource "google_monitoring_notification_channel" "email" {
 # Dead letters per minute, from the Beam counters dead_letters_{parse,validate,write}. The counter
 # is a running total (a GAUGE), so PromQL's delta() over 5 minutes divided by 5 is the rate; BigQuery's
 # own table statistics lag by hours and cannot serve here. Any dead letter BigQuery refused to
-# store (dead_letters_unwritable) alerts at once: it exists only in the workers' log.
+# store even reduced (dead_letters_unwritable) alerts at once: the job retries that bundle until
+# it can be stored (pipeline/bigquery.py FailOnUnwritableFn), so part of it stalls meanwhile.
 resource "google_monitoring_alert_policy" "dead_letters" {
   display_name          = "${var.name}: dead letters"
   combiner              = "OR"

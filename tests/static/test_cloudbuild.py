@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import shlex
 import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
@@ -182,3 +183,41 @@ def test_cloud_targets_refuse_a_mutable_tag(target, tag):
     assert result.returncode != 0
     assert "is not a commit SHA" in result.stderr and "never latest" in result.stderr
     assert "gcloud" not in result.stdout and "docker run" not in result.stdout
+
+
+def make_build_in_a_clone(tmp_path: Path, untracked: str) -> subprocess.CompletedProcess:
+    """`make build` (for real, with a `gcloud` that only prints) in a repository that has
+    committed this Makefile, after `untracked` was written there."""
+    clone = tmp_path / "repo"
+    (clone / Path(untracked).parent).mkdir(parents=True)
+    (clone / "Makefile").write_text((ROOT / "Makefile").read_text())
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-C", str(clone)]
+    subprocess.run([*git, "init", "--quiet"], check=True)
+    subprocess.run([*git, "add", "Makefile"], check=True)
+    subprocess.run([*git, "commit", "--quiet", "-m", "Makefile"], check=True)
+    (clone / untracked).write_text("written after the commit\n")
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "gcloud").write_text('#!/bin/sh\necho "gcloud $*"\n')
+    (fake / "gcloud").chmod(0o755)
+    assignments = [f"{name}={value}" for name, value in OUTPUTS.items()]
+    env = {"PATH": f"{fake}:/usr/local/bin:/usr/bin:/bin", "HOME": str(tmp_path)}
+    return subprocess.run(
+        ["make", "--no-print-directory", "build", *assignments],
+        capture_output=True, text=True, check=False, cwd=clone, env=env,
+    )  # fmt: skip
+
+
+def test_build_runs_after_make_infra_wrote_the_terraform_lock_file(tmp_path):
+    """`terraform init` (make infra, step 1 of the README) writes terraform/.terraform.lock.hcl;
+    it goes into no image, so step 2 (`make build`) must not take it for an uncommitted change."""
+    result = make_build_in_a_clone(tmp_path, "terraform/.terraform.lock.hcl")
+    assert result.returncode == 0, result.stderr
+    assert "gcloud builds submit" in result.stdout
+
+
+def test_build_refuses_an_untracked_file_the_images_would_carry(tmp_path):
+    result = make_build_in_a_clone(tmp_path, "pipeline/not_committed.py")
+    assert result.returncode == 2
+    assert "uncommitted changes" in result.stderr
+    assert "gcloud builds submit" not in result.stdout

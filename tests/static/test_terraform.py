@@ -17,7 +17,12 @@ from tests.support import ROOT, run
 CHECKOV = ROOT / ".tools" / "checkov" / "bin" / "checkov"
 PRIMITIVE_ROLES = {"roles/owner", "roles/editor", "roles/viewer"}
 # The only roles a project-level binding may grant: Google offers no narrower scope for them.
-PROJECT_ROLES = {"roles/dataflow.worker", "roles/logging.logWriter"}
+PROJECT_ROLES = {
+    "roles/dataflow.worker",
+    "roles/logging.logWriter",
+    "roles/dataflow.serviceAgent",
+    "roles/cloudbuild.serviceAgent",
+}
 
 
 @pytest.fixture(scope="module")
@@ -463,5 +468,31 @@ def test_service_agents_exist_before_they_are_granted(hcl):
     assert "gserviceaccount.com" not in text, "a service agent's address built by hand"
     (trigger,) = resources(hcl, "google_cloudbuild_trigger").values()
     assert "${google_project_service_identity.cloudbuild}" in trigger["depends_on"]
+
+
+# The role Google grants each service agent when it creates the agent itself
+# (https://cloud.google.com/iam/docs/service-agents). An agent created on request
+# (generateServiceIdentity, i.e. google_project_service_identity) gets no role: "you must grant the
+# service agents the roles that they are typically granted automatically"
+# (https://cloud.google.com/iam/docs/create-service-agents).
+SERVICE_AGENT_ROLES = {
+    "dataflow.googleapis.com": "roles/dataflow.serviceAgent",
+    "cloudbuild.googleapis.com": "roles/cloudbuild.serviceAgent",
+}
+
+
+def test_service_agents_created_on_request_get_their_default_role(hcl):
+    granted = {
+        (body["member"], body["role"])
+        for body in resources(hcl, "google_project_iam_member").values()
+    }
+    for name, identity in resources(hcl, "google_project_service_identity").items():
+        role = SERVICE_AGENT_ROLES[identity["service"]]
+        member = f"${{google_project_service_identity.{name}.member}}"
+        assert (member, role) in granted, f"{identity['service']}'s agent lacks {role}"
+    (job,) = resources(hcl, "google_dataflow_flex_template_job").values()
+    assert "${google_project_iam_member.dataflow_agent}" in job["depends_on"]
+    (trigger,) = resources(hcl, "google_cloudbuild_trigger").values()
+    assert "${google_project_iam_member.cloudbuild_agent}" in trigger["depends_on"]
     versions = (TERRAFORM / "versions.tf").read_text()
     assert versions.count('version = "~> 6.50"') == 2, "google and google-beta pinned alike"

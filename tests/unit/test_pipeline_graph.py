@@ -14,7 +14,7 @@ from apache_beam.testing.test_stream import TestStream as BeamTestStream
 from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.utils.timestamp import Timestamp
 
-from pipeline import schema, transforms
+from pipeline import dedupe, schema, transforms
 from tests.support import BAD_MESSAGE_CORPUS, FIXTURES
 
 # A direct-runner pipeline that stalls must fail the test, not stall the whole suite.
@@ -97,7 +97,7 @@ def _row(customer_id: str, n: int) -> dict:
 
 def test_duplicates_within_the_window_are_dropped_and_later_ones_kept():
     window = 600
-    # DeduplicatePerKey sets its expiry timer from the wall clock; the direct runner's test
+    # DeduplicateFn sets its expiry timer from the wall clock; the direct runner's test
     # clock starts at 0, so jumping it past "now + window" expires every key.
     after_window = int(Timestamp.now().micros // 1_000_000) + window + 1
     stream = (
@@ -110,15 +110,22 @@ def test_duplicates_within_the_window_are_dropped_and_later_ones_kept():
         .advance_watermark_to_infinity()
     )
     with BeamTestPipeline(runner=RUNNER, options=PipelineOptions(streaming=True)) as p:
-        kept = p | stream | transforms.DeduplicateCustomers(window) | beam.Map(lambda row: row["n"])
+        kept = (
+            p
+            | stream
+            | dedupe.DeduplicateCustomers(window, transforms.METRICS_NAMESPACE)
+            | beam.Map(lambda row: row["n"])
+        )
         assert_that(kept, equal_to([1, 2, 5, 6, 7]))
 
 
-def test_duplicates_dropped_counter_settles_on_the_number_dropped():
-    # Counted in batch: the streaming direct runner under-counts metrics.
+@pytest.mark.parametrize("runner", [RUNNER, "FnApiRunner"])
+def test_duplicates_dropped_counts_each_dropped_row(runner):
+    # Counted in batch: the streaming direct runner under-counts metrics. The FnApiRunner
+    # encodes keys and rows between stages and keeps the state as Dataflow's harness does.
     rows = [_row(customer_id, n) for n, customer_id in enumerate("abacadbe")]
-    p = BeamTestPipeline(runner=RUNNER)
-    kept = p | beam.Create(rows) | transforms.DeduplicateCustomers(600)
+    p = BeamTestPipeline(runner=runner)
+    kept = p | beam.Create(rows) | dedupe.DeduplicateCustomers(600, transforms.METRICS_NAMESPACE)
     assert_that(kept | beam.Map(lambda row: row["customer_id"]), equal_to(list("abcde")))
     result = p.run()
     result.wait_until_finish()

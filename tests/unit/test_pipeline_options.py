@@ -2,7 +2,7 @@
 
 import apache_beam as beam
 import pytest
-from apache_beam.options.pipeline_options import StandardOptions
+from apache_beam.options.pipeline_options import StandardOptions, WorkerOptions
 
 from pipeline import bigquery
 from pipeline import options as opts
@@ -139,3 +139,13 @@ def test_build_pipeline_wires_every_step(source, endpoint):
         else:
             assert write.test_client is None
             assert write.create_disposition == opts.CREATE_IF_NEEDED
+
+
+def test_the_sdk_state_cache_stays_off():
+    """Dataflow's SDK harness caches user state only if --max_cache_memory_usage_mb > 0
+    (apache_beam/runners/worker/sdk_worker_main.py: _get_state_cache_size_bytes; 0 by default
+    in Beam 2.77). Every cache put weighs the value with objsize, which walks every loaded
+    module: with the cache on, deduplication cost 5x the rest of the pipeline
+    (bench/README.md). An upgrade that turns it on by default must fail here first."""
+    options = parse_options([SUBSCRIPTION, OUTPUT])
+    assert options.view_as(WorkerOptions).max_cache_memory_usage_mb == 0

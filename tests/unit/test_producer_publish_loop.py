@@ -12,7 +12,7 @@ import pytest
 
 from contract import CREDENTIAL_FIELDS, SCHEMA, strip_credentials
 from producer.pacing import TokenBucket
-from producer.publish_loop import Stopper, produce, to_message
+from producer.publish_loop import Stopper, encode, produce, to_message
 from producer.publisher import Publisher
 from producer.sources import FileSource
 from tests.support import FIXTURES
@@ -40,6 +40,20 @@ def test_a_message_is_compact_json_without_credentials():
 def test_a_message_keeps_non_ascii_text_as_utf8():
     user = {**USER, "name": {"first": "بردیا", "last": "Đuro"}}
     assert "بردیا".encode() in to_message(user, "file", SCHEMA).data
+
+
+@pytest.mark.parametrize(
+    "user",
+    [
+        USER,
+        {**USER, "location": {"street": {"number": 2**70}}},  # beyond orjson's 64-bit integers
+        {**USER, "location": {"coordinates": {"latitude": float("nan")}}, "id": {"value": None}},
+        {**USER, "dob": {"age": float("inf")}},
+    ],
+)
+def test_a_message_is_exactly_what_json_would_publish(user):
+    """The fast encoder never changes a value: NaN stays NaN (the pipeline dead-letters it)."""
+    assert encode(user) == json.dumps(user, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,251 @@
+"""Messages per second through the pipeline's steps, against a seed-style chain, in one run.
+
+  identity      Create -> count: what Beam itself costs per element (the floor)
+  seed chain    decode -> json.loads -> 8-field dict, no validation: the baseline (1.00)
+  parse         our ParseMessages step (parse + validate + row, dead letters tagged)
+  dedupe        ParseMessages -> DeduplicateCustomers
+  whole graph   everything `python -m pipeline` runs after the Pub/Sub read: parse, dedupe,
+                both sinks' row conversion, batching and retries; only the BigQuery API call is
+                replaced by a client that accepts every row
+  (references)  Beam's DeduplicatePerKey in place of ours; the SDK's 100 MB state cache on
+
+Every scenario runs on the FnApiRunner (batch, one worker: elements are encoded between fused
+stages, as on Dataflow) over the same corpus: the real API responses in tests/data/randomuser
+(every nationality), each user a message with a unique id, plus a fixed share of redelivered
+copies and of the malformed messages in tests/data/bad_messages. The transforms are imported
+from the pipeline package, so the benchmark measures whatever the code holds when it runs.
+Usage (from the repository root):
+  python -m bench.pipeline_bench [--count 20000] [--duplicates 0.05] [--bad 0.02]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import apache_beam as beam
+from apache_beam.io.gcp.pubsub import PubsubMessage
+from apache_beam.metrics import Metrics
+from apache_beam.metrics.metric import MetricsFilter
+from apache_beam.options.pipeline_options import PipelineOptions, WorkerOptions
+from apache_beam.runners.portability.fn_api_runner import FnApiRunner, worker_handlers
+from apache_beam.transforms.deduplicate import DeduplicatePerKey
+from apache_beam.utils.timestamp import Duration
+
+import contract
+from pipeline import dedupe, main, transforms
+from pipeline.options import CustomerPipelineOptions
+
+DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
+PUBLISHED = datetime(2026, 1, 1, tzinfo=UTC)
+SEED_FIELDS = ("uuid", "first", "last", "email", "country", "city", "nat", "registered")
+NAMESPACE = "bench"
+WINDOW_SECONDS = 600
+
+
+def corpus(count: int, duplicates: float, bad: float, seed: int = 10) -> list[PubsubMessage]:
+    """`count` messages: unique users cycling through every fixture, then copies and bad ones."""
+    users = [
+        user
+        for path in sorted((DATA / "randomuser").glob("*.json"))
+        for user in json.loads(path.read_bytes()).get("results", [])
+    ]
+    rng = random.Random(seed)
+    n_dup, n_bad = int(count * duplicates), int(count * bad)
+    messages = []
+    for n in range(count - n_dup - n_bad):
+        user = contract.strip_credentials(users[n % len(users)])
+        user["login"] = {**user["login"], "uuid": str(uuid.UUID(int=rng.getrandbits(128)))}
+        data = json.dumps(user, separators=(",", ":"), ensure_ascii=False).encode()
+        attributes = contract.attributes_for(user, "file")
+        messages.append(PubsubMessage(data, attributes, f"m{n}", PUBLISHED))
+    for n in range(n_dup):  # redeliveries and republishes: same payload, new message id
+        copy = messages[rng.randrange(len(messages))]
+        messages.append(PubsubMessage(copy.data, copy.attributes, f"d{n}", PUBLISHED))
+    bad_payloads = [path.read_bytes() for path in sorted((DATA / "bad_messages").glob("*-*.*"))]
+    for n in range(n_bad):
+        payload = bad_payloads[n % len(bad_payloads)]
+        messages.append(PubsubMessage(payload, {"source": "file"}, f"b{n}", PUBLISHED))
+    rng.shuffle(messages)
+    return messages
+
+
+class CountFn(beam.DoFn):
+    """The sink of the step scenarios: counts what reaches it, keeps nothing."""
+
+    def __init__(self, name: str):
+        self._counter = Metrics.counter(NAMESPACE, name)
+
+    def process(self, element: Any):
+        self._counter.inc()
+        yield from ()
+
+
+def seed_row(message: PubsubMessage) -> dict[str, Any] | None:
+    """The seed project's whole transform: decode, json.loads, pick 8 fields, no validation."""
+    try:
+        user = json.loads(message.data.decode("utf-8"))
+        return {
+            "uuid": user["login"]["uuid"],
+            "first": user["name"]["first"],
+            "last": user["name"]["last"],
+            "email": user["email"],
+            "country": user["location"]["country"],
+            "city": user["location"]["city"],
+            "nat": user["nat"],
+            "registered": user["registered"]["date"],
+        }
+    except Exception:  # the seed dropped what it could not read
+        return None
+
+
+class AcceptingClient:
+    """Stands in for the BigQuery API call only: every row is accepted, nothing is kept."""
+
+    def insert_rows_json(self, table: Any, json_rows: Any, **kwargs: Any) -> list:
+        return []
+
+
+def _options() -> CustomerPipelineOptions:
+    return PipelineOptions(
+        [
+            "--output_table=bench-project:bench.customers",
+            "--dlq_table=bench-project:bench.customers_dlq",
+            "--create_disposition=CREATE_NEVER",
+        ]
+    ).view_as(CustomerPipelineOptions)
+
+
+class BeamDeduplicate(beam.PTransform):
+    """The previous design, for reference: Beam's DeduplicatePerKey keyed by customer_id."""
+
+    def __init__(self, window_seconds: int):
+        super().__init__()
+        self._window = Duration(seconds=window_seconds)
+
+    def expand(self, rows):
+        return (
+            rows
+            | beam.Map(lambda row: (row["customer_id"], row))
+            | DeduplicatePerKey(processing_time_duration=self._window)
+            | beam.Values()
+        )
+
+
+def identity(messages):
+    return messages | beam.Map(lambda message: message) | beam.ParDo(CountFn("out"))
+
+
+def seed_chain(messages):
+    return messages | beam.Map(seed_row) | beam.ParDo(CountFn("out"))
+
+
+def parse(messages):
+    parsed = messages | beam.ParDo(transforms.ParseMessages()).with_outputs(
+        transforms.DEAD_LETTER, main="rows"
+    )
+    return (
+        (parsed.rows, parsed[transforms.DEAD_LETTER]) | beam.Flatten() | beam.ParDo(CountFn("out"))
+    )
+
+
+def parse_rows(messages):
+    return (
+        messages
+        | beam.ParDo(transforms.ParseMessages()).with_outputs(transforms.DEAD_LETTER, main="rows")
+    ).rows
+
+
+def parse_dedupe(messages):
+    return (
+        parse_rows(messages)
+        | dedupe.DeduplicateCustomers(WINDOW_SECONDS, transforms.METRICS_NAMESPACE)
+        | beam.ParDo(CountFn("out"))
+    )
+
+
+def parse_beam_dedupe(messages):
+    return parse_rows(messages) | BeamDeduplicate(WINDOW_SECONDS) | beam.ParDo(CountFn("out"))
+
+
+def whole_graph(messages):
+    main.ingest(messages, _options(), test_client=AcceptingClient())
+
+
+# The SDK harness's user-state cache, in MB. Dataflow's harness (sdk_worker_main) sizes it from
+# --max_cache_memory_usage_mb, 0 (off) by default in Beam 2.77; the FnApiRunner's embedded
+# worker ignores the option and always caches 100 MB (worker_handlers.STATE_CACHE_SIZE_MB),
+# and every cache put weighs the value with objsize, which walks every loaded module's
+# globals: that weighing, not the state itself, was the 5x cost of deduplication here.
+HARNESS_CACHE_MB = PipelineOptions().view_as(WorkerOptions).max_cache_memory_usage_mb
+EMBEDDED_CACHE_MB = worker_handlers.STATE_CACHE_SIZE_MB
+
+SCENARIOS: list[tuple[str, Callable, int]] = [
+    ("identity (Beam's floor)", identity, HARNESS_CACHE_MB),
+    ("seed chain: decode, json.loads, 8 fields", seed_chain, HARNESS_CACHE_MB),
+    ("parse + validate (ParseMessages)", parse, HARNESS_CACHE_MB),
+    ("parse + dedupe (DeduplicateCustomers)", parse_dedupe, HARNESS_CACHE_MB),
+    ("whole graph (dedupe, both sinks)", whole_graph, HARNESS_CACHE_MB),
+    ("(parse + Beam's DeduplicatePerKey)", parse_beam_dedupe, HARNESS_CACHE_MB),
+    ("(parse + dedupe, 100 MB state cache)", parse_dedupe, EMBEDDED_CACHE_MB),
+    ("(whole graph, 100 MB state cache)", whole_graph, EMBEDDED_CACHE_MB),
+]
+
+
+def run(
+    scenario: Callable, messages: list[PubsubMessage], cache_mb: int
+) -> tuple[float, float, dict[str, int]]:
+    """Wall and CPU seconds from submitting the pipeline to its end, and its counters."""
+    worker_handlers.STATE_CACHE_SIZE_MB = cache_mb
+    pipeline = beam.Pipeline(runner=FnApiRunner(), options=PipelineOptions(direct_num_workers=1))
+    scenario(pipeline | beam.Create(messages, reshuffle=False))
+    start, start_cpu = time.perf_counter(), time.process_time()
+    result = pipeline.run()
+    result.wait_until_finish()
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - start_cpu
+    counters = result.metrics().query(MetricsFilter())["counters"]
+    return elapsed, cpu, {c.key.metric.name: c.committed for c in counters}
+
+
+def main_() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=20_000, help="messages per scenario")
+    parser.add_argument("--duplicates", type=float, default=0.05, help="share of copies")
+    parser.add_argument("--bad", type=float, default=0.02, help="share of malformed messages")
+    parser.add_argument("--no-reference", action="store_true", help="skip the (...) scenarios")
+    args = parser.parse_args()
+
+    messages = corpus(args.count, args.duplicates, args.bad)
+    n = len(messages)
+    print(f"{n} messages: {args.duplicates:.0%} copies, {args.bad:.0%} malformed", flush=True)
+    results = []
+    for name, scenario, cache_mb in SCENARIOS:
+        if args.no_reference and name.startswith("("):
+            continue
+        wall, cpu, counters = run(scenario, messages, cache_mb)
+        results.append((name, wall, cpu))
+        print(f"  {name}: {wall:.1f}s, counters {counters}", flush=True)
+
+    seed_wall, seed_cpu = next((w, c) for name, w, c in results if name.startswith("seed"))
+    print(f"\n{'scenario':<42} {'msg/s':>7} {'x seed':>6} {'msg/CPU-s':>9} {'x seed':>6}")
+    for name, wall, cpu in results:
+        print(
+            f"{name:<42} {n / wall:>7,.0f} {seed_wall / wall:>6.2f} "
+            f"{n / cpu:>9,.0f} {seed_cpu / cpu:>6.2f}"
+        )
+    print(
+        f"(FnApiRunner, batch, 1 worker, {os.cpu_count()} cores. msg/s is wall time; msg/CPU-s "
+        "counts only this process's CPU, steadier on a shared machine. Compare ratios.)"
+    )
+
+
+if __name__ == "__main__":
+    main_()
