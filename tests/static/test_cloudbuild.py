@@ -7,13 +7,12 @@ from __future__ import annotations
 import re
 import shlex
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.support import ROOT
+from tests.support import ROOT, run, run_python
 
 CONFIG = ROOT / "cloudbuild.yaml"
 BUILT_IN = {"PROJECT_ID", "COMMIT_SHA", "SHORT_SHA", "BUILD_ID", "LOCATION", "PROJECT_NUMBER"}
@@ -42,10 +41,7 @@ def build() -> dict:
 
 
 def test_yamllint():
-    result = subprocess.run(
-        [sys.executable, "-m", "yamllint", "--strict", str(CONFIG)],
-        capture_output=True, text=True, check=False, cwd=ROOT,
-    )  # fmt: skip
+    result = run_python("-m", "yamllint", "--strict", str(CONFIG))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -123,10 +119,7 @@ def test_template_step_writes_one_spec_per_commit(build):
 def make_dry_run(target: str, **variables: str) -> subprocess.CompletedProcess:
     """`make -n TARGET` with every Terraform output given: the commands it would run."""
     assignments = [f"{name}={value}" for name, value in {**OUTPUTS, **variables}.items()]
-    return subprocess.run(
-        ["make", "--no-print-directory", "-n", target, *assignments],
-        capture_output=True, text=True, check=False, cwd=ROOT,
-    )  # fmt: skip
+    return run("make", "--no-print-directory", "-n", target, *assignments)
 
 
 def gcloud_args(output: str, command: str) -> list[str]:
@@ -168,18 +161,17 @@ def test_deploy_runs_one_image_as_launcher_and_workers(build):
 
 def test_template_target_writes_the_spec_deploy_reads():
     template = gcloud_args(make_dry_run("template", TAG=SHA).stdout, "dataflow flex-template build")
-    run = gcloud_args(make_dry_run("deploy", TAG=SHA).stdout, "dataflow flex-template run")
-    assert flag(run, "template-file-gcs-location") == [template[4]]
+    launch = gcloud_args(make_dry_run("deploy", TAG=SHA).stdout, "dataflow flex-template run")
+    assert flag(launch, "template-file-gcs-location") == [template[4]]
     assert flag(template, "image") == [f"{OUTPUTS['PIPELINE_IMAGE']}:{SHA}"]
 
 
 def test_cloud_targets_default_to_the_checked_out_commit():
-    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
-                          cwd=ROOT).stdout.strip()  # fmt: skip
+    head = run("git", "rev-parse", "HEAD").stdout.strip()
     result = make_dry_run("deploy")
     assert result.returncode == 0, result.stderr
-    run = gcloud_args(result.stdout, "dataflow flex-template run")
-    assert f"sdk_container_image={OUTPUTS['PIPELINE_IMAGE']}:{head}" in flag(run, "parameters")
+    launch = gcloud_args(result.stdout, "dataflow flex-template run")
+    assert f"sdk_container_image={OUTPUTS['PIPELINE_IMAGE']}:{head}" in flag(launch, "parameters")
     build = gcloud_args(make_dry_run("build").stdout, "builds submit")
     assert f"COMMIT_SHA={head}" in flag(build, "substitutions")[0].split(",")
 

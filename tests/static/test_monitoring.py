@@ -30,10 +30,9 @@ import json
 import re
 from dataclasses import dataclass
 
-import hcl2
 import pytest
 from google.cloud import monitoring_dashboard_v1, monitoring_v3
-from terraform_files import TERRAFORM
+from terraform_files import TERRAFORM, parse
 
 from pipeline import transforms
 from tests.support import ROOT
@@ -133,25 +132,11 @@ PROMQL_RANGE_FUNCTIONS = {
 # --- Terraform, with its interpolations resolved to the variables' defaults ----------------------
 
 
-def hcl_value(value):
-    """python-hcl2 keeps HCL's quotes and escapes on literals and keys: drop them, recursively."""
-    if isinstance(value, str):
-        if len(value) >= 2 and value[0] == value[-1] == '"':
-            return re.sub(r"\\(.)", r"\1", value[1:-1])
-        return value
-    if isinstance(value, list):
-        return [hcl_value(v) for v in value]
-    if isinstance(value, dict):
-        return {hcl_value(k): hcl_value(v) for k, v in value.items() if not k.startswith("__")}
-    return value
-
-
 @pytest.fixture(scope="module")
 def terraform() -> dict:
     merged: dict = {"resource": {}, "variable": {}, "locals": {}}
     for path in sorted(TERRAFORM.glob("*.tf")):
-        with path.open() as handle:
-            parsed = hcl_value(hcl2.load(handle))
+        parsed = parse(path, unescape=True)  # the PromQL and filters hold escaped quotes
         for block in parsed.get("resource", []):
             for rtype, named in block.items():
                 merged["resource"].setdefault(rtype, {}).update(named)
