@@ -482,6 +482,32 @@ def test_dashboard_charts_real_metrics_with_valid_aggregations(dashboard):
         assert topic in text, f"no chart of {topic}"
 
 
+def counters_charted(query: str) -> set[str]:
+    """The pipeline's Beam counters a PromQL query's `metric_name` matchers select."""
+    charted = set()
+    for selector in _SELECTOR.finditer(query):
+        for m in _MATCHER.finditer(selector["matchers"]):
+            if m["name"] == "metric_name":
+                pattern = re.compile(m["value"] if m["op"] == "=~" else re.escape(m["value"]))
+                charted |= {c for c in beam_counters() if pattern.fullmatch(c)}
+    return charted
+
+
+def test_dead_letters_by_stage_stacks_the_stages_only(dashboard):
+    """A stacked bar sums its series: `dead_letters_reduced`/`_unwritable` count letters already
+    counted under their stage, so they would be counted twice."""
+    (tile,) = [
+        tile
+        for tile in dashboard["mosaicLayout"]["tiles"]
+        if "dead letters by stage" in tile["widget"]["title"].lower()
+    ]
+    queries = [
+        d["timeSeriesQuery"]["prometheusQuery"] for d in tile["widget"]["xyChart"]["dataSets"]
+    ]
+    charted = set().union(*(counters_charted(q) for q in queries))
+    assert charted == {f"dead_letters_{stage}" for stage in transforms.STAGES}
+
+
 # --- the checks themselves catch what they are for ----------------------------------------------
 
 
