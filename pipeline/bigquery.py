@@ -211,7 +211,8 @@ class WriteCustomers(beam.PTransform):
     def expand(self, rows):
         failed = (
             rows
-            | "CountRowsWritten" >> beam.ParDo(transforms.CountRows("rows_written"))
+            # Counted before the write: BigQuery may still reject a row (dead_letters_write).
+            | "CountRowsSent" >> beam.ParDo(transforms.CountRows("rows_sent_to_bigquery"))
             | "Write"
             >> WriteTable(
                 self._options.output_table, schema.CUSTOMERS, self._options, self._test_client

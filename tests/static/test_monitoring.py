@@ -508,6 +508,22 @@ def test_dead_letters_by_stage_stacks_the_stages_only(dashboard):
     assert charted == {f"dead_letters_{stage}" for stage in transforms.STAGES}
 
 
+def test_the_rows_chart_says_sent_and_shows_what_bigquery_rejected(dashboard):
+    """The rows counter counts rows handed to BigQuery, before it accepts or rejects them: the
+    chart must not call them written, and shows the rejected ones (`write` dead letters)."""
+    (tile,) = [
+        t for t in dashboard["mosaicLayout"]["tiles"] if "rows" in t["widget"]["title"].lower()
+    ]
+    queries = [
+        d["timeSeriesQuery"]["prometheusQuery"] for d in tile["widget"]["xyChart"]["dataSets"]
+    ]
+    assert set().union(*(counters_charted(q) for q in queries)) == {
+        "rows_sent_to_bigquery",
+        "dead_letters_write",
+    }
+    assert "written" not in tile["widget"]["title"].lower()
+
+
 # --- the checks themselves catch what they are for ----------------------------------------------
 
 
@@ -554,16 +570,16 @@ def test_check_aggregation_rejects_what_the_api_rejects(aggregation):
     [
         # rate() is for counters; user_counter is a GAUGE
         'sum(rate({"__name__"="dataflow.googleapis.com/job/user_counter", '
-        '"monitored_resource"="dataflow_job", "metric_name"="rows_written"}[5m]))',
+        '"monitored_resource"="dataflow_job", "metric_name"="rows_sent_to_bigquery"}[5m]))',
         # a counter the pipeline does not have
         'sum(delta({"__name__"="dataflow.googleapis.com/job/user_counter", '
         '"monitored_resource"="dataflow_job", "metric_name"="dead_letters_parsing"}[5m]))',
         # one sample per minute: a 1-minute delta has a single point
         'sum(delta({"__name__"="dataflow.googleapis.com/job/user_counter", '
-        '"monitored_resource"="dataflow_job", "metric_name"="rows_written"}[1m]))',
+        '"monitored_resource"="dataflow_job", "metric_name"="rows_sent_to_bigquery"}[1m]))',
         # wrong resource
         'sum(delta({"__name__"="dataflow.googleapis.com/job/user_counter", '
-        '"monitored_resource"="gce_instance", "metric_name"="rows_written"}[5m]))',
+        '"monitored_resource"="gce_instance", "metric_name"="rows_sent_to_bigquery"}[5m]))',
     ],
 )
 def test_check_promql_rejects_wrong_functions_counters_and_ranges(query):
