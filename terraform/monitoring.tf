@@ -211,7 +211,9 @@ resource "google_monitoring_alert_policy" "lag" {
   }
 }
 
-# The job failed, or no job reports any vCPU any more (cancelled, drained and not replaced).
+# The job failed, or no job reports any vCPU any more (cancelled, drained and not replaced). The
+# absence condition also fires after the first `make infra` until a job runs: by design, the
+# runbook says so (README, "Job not running").
 resource "google_monitoring_alert_policy" "job_not_running" {
   display_name          = "${var.name}: job not running"
   combiner              = "OR"
@@ -261,7 +263,7 @@ resource "google_monitoring_alert_policy" "job_not_running" {
   documentation {
     mime_type = "text/markdown"
     subject   = "${var.name}: the streaming job is not running"
-    content   = "A job matching ${var.job_name_regex} failed or stopped reporting. Customers wait in the subscription (retention ${var.message_retention_duration}). ${local.runbook}"
+    content   = "A job matching ${var.job_name_regex} failed or stopped reporting (or none has run yet since make infra). Customers wait in the subscription (retention ${var.message_retention_duration}). ${local.runbook}"
   }
 }
 
