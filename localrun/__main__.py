@@ -29,6 +29,7 @@ from localrun.resources import StackNames, bigquery_client, create_bigquery, cre
 from localrun.stack import (
     Counts,
     StackError,
+    failed_pulls,
     follow,
     publish,
     start_pipeline,
@@ -166,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
         )
         seconds = time.monotonic() - first_publish
         out.say("every message is a row or a dead letter")
-        print(render(collect(client, names)), flush=True)
+        print(render(collect(client, names), unread_pulls=failed_pulls(pipeline)), flush=True)
         print(
             f"  throughput:    {expected.rows / seconds:.0f} rows/s ({expected.rows} rows in "
             f"{seconds:.1f}s, from the first publish to the last row in BigQuery)",

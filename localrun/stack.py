@@ -17,6 +17,7 @@ from google.cloud import bigquery, pubsub_v1
 
 from localrun.emulators import OFFLINE_AUTH_ENV
 from localrun.processes import ManagedProcess, spawn
+from localrun.pubsub_channel import PULL_FAILED
 from localrun.resources import StackNames, query
 from pipeline.schema import CUSTOMERS, CUSTOMERS_DLQ
 
@@ -32,12 +33,15 @@ def child_env(pubsub_address: str) -> dict[str, str]:
     return {**OFFLINE_AUTH_ENV, "PUBSUB_EMULATOR_HOST": pubsub_address, "PYTHONPATH": str(ROOT)}
 
 
-def pipeline_argv(names: StackNames, bigquery_endpoint: str, *extra: str) -> list[str]:
-    """`python -m pipeline` on Beam's direct runner, against the emulators."""
+def pipeline_argv(
+    names: StackNames, bigquery_endpoint: str, *extra: str, module: str = "localrun.local_pipeline"
+) -> list[str]:
+    """The pipeline on Beam's direct runner, against the emulators: by default through
+    localrun.local_pipeline, whose Pub/Sub read takes messages up to 10 MB as on Dataflow."""
     return [
         sys.executable,
         "-m",
-        "pipeline",
+        module,
         "--runner=BundleBasedDirectRunner",
         "--streaming",
         f"--project={names.project}",
@@ -104,6 +108,15 @@ def counts(client: bigquery.Client, names: StackNames) -> Counts:
     return Counts(rows, dead)
 
 
+def failed_pulls(pipeline: ManagedProcess) -> int:
+    """Pulls the local pipeline could not read (each logged once by EmulatorSubscriberClient)."""
+    try:
+        with pipeline.log_path.open(encoding="utf-8", errors="replace") as log:
+            return sum(PULL_FAILED in line for line in log)
+    except OSError:
+        return 0
+
+
 def _check_alive(watch: Iterable[ManagedProcess]) -> None:
     for process in watch:
         if not process.running() and process.process.returncode != 0:
@@ -154,8 +167,10 @@ def wait_for(
             return now
         _check_alive(watch)
         if time.monotonic() > deadline:
+            unread = sum(failed_pulls(p) for p in watch if p.name == "pipeline")
             raise StackError(
                 f"timed out after {timeout:.0f}s: {now.rows}/{expected.rows} rows and "
                 f"{now.dead_letters}/{expected.dead_letters} dead letters arrived"
+                + (f"; {unread} Pub/Sub pulls failed (see the pipeline log)" if unread else "")
             )
         time.sleep(interval)

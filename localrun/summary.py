@@ -68,7 +68,7 @@ def collect(client: bigquery.Client, names: StackNames, top: int = 5) -> Summary
     )
 
 
-def render(summary: Summary) -> str:
+def render(summary: Summary, unread_pulls: int = 0) -> str:
     stages = ", ".join(f"{stage} {n}" for stage, n in summary.dead_letters_by_stage.items())
     countries = ", ".join(f"{country} {n}" for country, n in summary.top_countries)
     lines = [
@@ -76,6 +76,11 @@ def render(summary: Summary) -> str:
         f"  dead letters:  {summary.dead_letters}" + (f" ({stages})" if stages else ""),
         f"  top countries: {countries or '-'}",
     ]
+    if unread_pulls:
+        lines.append(
+            f"  unread:        {unread_pulls} Pub/Sub pulls failed "
+            "(the read went on; see .run/logs/pipeline.log)"
+        )
     if summary.latency_p50_ms is not None:
         lines.append(
             f"  latency:       p50 {summary.latency_p50_ms / 1000:.2f}s, "

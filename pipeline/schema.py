@@ -122,9 +122,18 @@ _TEXT_PARSERS: dict[str, Callable[[str], Any]] = {
 }
 
 
+def _encodes_as_utf8(value: str) -> bool:
+    """False for text holding a lone UTF-16 surrogate, which JSON can express ("\\ud800")."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _is_valid(value: Any, kind: str) -> bool:
-    if kind == "STRING":
-        return isinstance(value, str)
+    if kind == "STRING":  # BigQuery and Beam's coders both need text UTF-8 can encode
+        return isinstance(value, str) and (value.isascii() or _encodes_as_utf8(value))
     if kind in ("INTEGER", "INT64"):
         is_int = isinstance(value, int) and not isinstance(value, bool)
         return is_int and INT64_MIN <= value <= INT64_MAX

@@ -35,7 +35,22 @@ MAX_TEXT_LENGTH = 2048
 MAX_DEAD_LETTER_PAYLOAD = 1_000_000
 # ... and at most this many characters of the error and of the stack trace.
 MAX_DEAD_LETTER_TEXT = 65_536
+# One dead letter per message, whatever it holds: it lists the first MAX_LISTED_USERS invalid
+# users of an envelope (each reason cut at MAX_REASON_LENGTH characters) and counts the rest.
+MAX_LISTED_USERS = 20
+MAX_REASON_LENGTH = 500
+MAX_STACKTRACE_LENGTH = 8_000
+# The bound `dead_letter_bound` states and the tests hold every message to: a dead letter is
+# at most DEAD_LETTER_SIZE_FACTOR times the message's size plus DEAD_LETTER_OVERHEAD bytes.
+DEAD_LETTER_SIZE_FACTOR = 8
+DEAD_LETTER_OVERHEAD = 96 * 1024
 
+# API 1.1 dates ("2015-11-04 22:09:36", no zone: read as UTC); 1.0 dates are Unix seconds,
+# here limited to what BigQuery's TIMESTAMP holds (0001-01-01 .. 9999-12-31).
+_LEGACY_DATE = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
+_UNIX_SECONDS = (-62_135_596_800, 253_402_300_799)
+# API 1.0-1.2 street: "<number> <name>", e.g. "8929 valwood pkwy".
+_LEGACY_STREET = re.compile(r"(?P<number>\d{1,9}) +(?P<name>\S.*)", re.DOTALL)
 _UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 # A credential field's value in raw JSON text, even in truncated or otherwise broken JSON.
 _CREDENTIAL_VALUE = re.compile(
@@ -79,6 +94,14 @@ def _json_type(value: Any) -> str:
     return names.get(type(value), type(value).__name__)
 
 
+def _shown(value: Any, limit: int = 80) -> str:
+    """A scalar as in `repr`, cut at `limit`; a container by its JSON type only (its repr
+    could be megabytes long, or nested deeper than the recursion limit)."""
+    if isinstance(value, str | int | float | bool) or value is None:
+        return f"{value if not isinstance(value, str) else value[: limit + 1]!r:.{limit}}"
+    return f"(a JSON {_json_type(value)})"
+
+
 def _text(user: Mapping[str, Any], path: str) -> str | None:
     value = _at(user, path)
     if value is None:
@@ -89,7 +112,25 @@ def _text(user: Mapping[str, Any], path: str) -> str | None:
         raise InvalidCustomer(
             f"{path} is {len(value)} characters long; the limit is {MAX_TEXT_LENGTH}"
         )
+    if not value.isascii():
+        _check_utf8(path, value)
     return value
+
+
+def _check_utf8(path: str, value: str) -> None:
+    """JSON text may escape a lone UTF-16 surrogate ("\\ud800"); no UTF-8 encoder accepts it.
+
+    Such a row would pass every check and then fail the bundle wherever Beam encodes elements
+    (Dataflow, FnApiRunner: `StrUtf8Coder` and the pickling coders all encode to UTF-8), and a
+    failing streaming bundle is retried forever. So it is a dead letter here.
+    """
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise InvalidCustomer(
+            f"{path} cannot be encoded as UTF-8: {error.reason} at character {error.start} "
+            f"({value[error.start : error.end]!a})"
+        ) from None
 
 
 def _integer(user: Mapping[str, Any], path: str) -> int | None:
@@ -131,16 +172,50 @@ def _coordinate(user: Mapping[str, Any], path: str, limit: float) -> float | Non
     return number
 
 
-def _instant(user: Mapping[str, Any], path: str) -> datetime | None:
-    value = _text(user, path)
-    if value is None:
+def _instant(user: Mapping[str, Any], key: str) -> datetime | None:
+    """`dob` or `registered` as an aware UTC datetime, in any API version's form.
+
+    1.2-1.4: an object whose `date` is ISO 8601 with a zone (1.2 without milliseconds);
+    1.1: a bare "YYYY-MM-DD HH:MM:SS" string; 1.0: a bare number of Unix seconds.
+    """
+    node = _at(user, key)
+    if isinstance(node, Mapping):
+        path = f"{key}.date"
+        value = _text(user, path)
+        if value is None:
+            return None
+        try:
+            return schema.parse_timestamp(value).astimezone(UTC)
+        except ValueError:
+            raise InvalidCustomer(
+                f"{path} {value!r:.80} is not an ISO 8601 timestamp with a time zone"
+            ) from None
+    if node is None:
         return None
+    is_number = isinstance(node, int) and not isinstance(node, bool)
     try:
-        return schema.parse_timestamp(value).astimezone(UTC)
-    except ValueError:
-        raise InvalidCustomer(
-            f"{path} {value!r:.80} is not an ISO 8601 timestamp with a time zone"
-        ) from None
+        if isinstance(node, str) and _LEGACY_DATE.fullmatch(node):
+            return datetime.fromisoformat(node).replace(tzinfo=UTC)
+        if is_number and _UNIX_SECONDS[0] <= node <= _UNIX_SECONDS[1]:
+            return datetime.fromtimestamp(node, UTC)
+    except ValueError:  # e.g. month 13
+        pass
+    raise InvalidCustomer(
+        f"{key} {_shown(node)} is neither an object with a date (API 1.2+), "
+        "a 'YYYY-MM-DD HH:MM:SS' string (1.1) nor Unix seconds (1.0)"
+    )
+
+
+def _street(user: Mapping[str, Any]) -> tuple[int | None, str | None]:
+    """(number, name): an object from API 1.3 on, "<number> <name>" text before."""
+    if isinstance(_at(user, "location.street"), Mapping):
+        return _integer(user, "location.street.number"), _text(user, "location.street.name")
+    street = _text(user, "location.street")
+    if street is None:
+        return None, None
+    if parts := _LEGACY_STREET.fullmatch(street):
+        return int(parts["number"]), parts["name"]
+    return None, street
 
 
 def _rfc3339(moment: datetime) -> str:
@@ -169,24 +244,27 @@ def to_customer_row(
     ingested_at: datetime | None = None,
     replay_of: str | None = None,
 ) -> dict[str, Any]:
-    """One randomuser 1.3/1.4 user as a `customers` row, ready for `insert_rows_json`.
+    """One randomuser user (API 1.0-1.4, any `inc`/`exc` selection) as a `customers` row.
 
-    Only the columns of the schema are picked, so a credential the producer failed to strip
-    can never reach the table. Raises InvalidCustomer with the precise reason otherwise.
+    Only `login.uuid` is required; every other column is null where the user has no value
+    (the mapping of older versions is in pipeline/README.md). Only the columns of the schema
+    are picked, so a credential the producer failed to strip can never reach the table.
+    Raises InvalidCustomer with the precise reason otherwise.
     """
     if not isinstance(user, Mapping):
         raise InvalidCustomer(f"a user must be a JSON object, got {_json_type(user)}")
     if _at(user, "login") is None:
-        raise InvalidCustomer("login is missing")
+        raise InvalidCustomer("login is missing: login.uuid is the customer_id")
     customer_id = _text(user, "login.uuid")
     if customer_id is None:
-        raise InvalidCustomer("login.uuid is missing")
+        raise InvalidCustomer(
+            "login.uuid is missing: it is the customer_id (API versions 1.0 and 1.1 send none)"
+        )
     if not _UUID.fullmatch(customer_id):
         raise InvalidCustomer(f"login.uuid {customer_id!r:.80} is not a UUID")
-    registered_at = _instant(user, "registered.date")
-    if registered_at is None:
-        raise InvalidCustomer("registered.date is missing")
-    born = _instant(user, "dob.date")
+    registered_at = _instant(user, "registered")
+    born = _instant(user, "dob")
+    street_number, street_name = _street(user)
 
     row = {
         "customer_id": customer_id,
@@ -199,9 +277,9 @@ def to_customer_row(
         "phone": _text(user, "phone"),
         "cell": _text(user, "cell"),
         "date_of_birth": born.date().isoformat() if born else None,
-        "registered_at": _rfc3339(registered_at),
-        "street_number": _integer(user, "location.street.number"),
-        "street_name": _text(user, "location.street.name"),
+        "registered_at": _rfc3339(registered_at) if registered_at else None,
+        "street_number": street_number,
+        "street_name": street_name,
         "city": _text(user, "location.city"),
         "state": _text(user, "location.state"),
         "country": _text(user, "location.country"),
@@ -233,6 +311,16 @@ def redact_credentials(payload: bytes) -> bytes:
     Works on raw bytes, so it also cleans truncated JSON and payloads that are not UTF-8.
     """
     return _CREDENTIAL_VALUE.sub(rb"\1null", payload)
+
+
+def _utf8_safe(text: str) -> str:
+    """`text` with anything UTF-8 cannot encode (lone surrogates) written as \\uXXXX escapes.
+
+    A dead letter must never be the element that fails the bundle.
+    """
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def dead_letter(
@@ -270,12 +358,12 @@ def dead_letter(
         "payloadString": kept.decode("utf-8", errors="replace") if payload is not None else None,
         "payloadBytes": base64.b64encode(kept).decode("ascii") if payload is not None else None,
         "attributes": [
-            {"key": str(key), "value": str(value)}
+            {"key": _utf8_safe(str(key)), "value": _utf8_safe(str(value))}
             for key, value in sorted((attributes or {}).items())
         ],
-        "errorMessage": error[:MAX_DEAD_LETTER_TEXT],
-        "stacktrace": stacktrace[:MAX_DEAD_LETTER_TEXT] if stacktrace else stacktrace,
-        "message_id": message_id,
+        "errorMessage": _utf8_safe(error[:MAX_DEAD_LETTER_TEXT]),
+        "stacktrace": _utf8_safe(stacktrace[:MAX_DEAD_LETTER_TEXT]) if stacktrace else stacktrace,
+        "message_id": _utf8_safe(message_id) if message_id is not None else None,
         "publish_time": published,
         "stage": stage,
         "payload_state": state,
@@ -293,7 +381,7 @@ def dead_letter(
 
 @dataclass(frozen=True)
 class Outcome:
-    """What one message became. Every message yields at least one row or dead letter."""
+    """What one message became: its rows and at most one dead letter (never neither)."""
 
     rows: list[dict[str, Any]] = field(default_factory=list)
     dead_letters: list[dict[str, Any]] = field(default_factory=list)
@@ -303,32 +391,179 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def parse_users(payload: bytes | None) -> list[tuple[str, Any]]:
-    """The users in a payload, each with where it was: one user, or an API envelope's results."""
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+
+
+class _Scanner:
+    """Walks JSON text value by value with the standard library's own decoder (`raw_decode`).
+
+    Same grammar and error messages as `json.loads`, but an envelope's `results` can be read
+    one element at a time instead of as one list of every user.
+    """
+
+    def __init__(self, text: str):
+        self.text = text
+        self.index = 0
+
+    def error(self, expecting: str) -> InvalidMessage:
+        return InvalidMessage(
+            f"payload is not JSON: {json.JSONDecodeError(expecting, self.text, self.index)}"
+        )
+
+    def at(self, token: str) -> bool:
+        """Whether the next non-space text is `token` (nothing is consumed)."""
+        self.index = _WHITESPACE.match(self.text, self.index).end()
+        return self.text.startswith(token, self.index)
+
+    def take(self, tokens: str, expecting: str) -> str:
+        """Consumes the next non-space character, which must be one of `tokens`."""
+        self.index = _WHITESPACE.match(self.text, self.index).end()
+        if self.index < len(self.text) and self.text[self.index] in tokens:
+            self.index += 1
+            return self.text[self.index - 1]
+        raise self.error(expecting)
+
+    def value(self) -> Any:
+        self.index = _WHITESPACE.match(self.text, self.index).end()
+        try:
+            value, self.index = _DECODER.raw_decode(self.text, self.index)
+        except RecursionError:
+            raise self.error("Nesting too deep") from None
+        except ValueError as error:
+            raise InvalidMessage(f"payload is not JSON: {error}") from None
+        return value
+
+    def key(self) -> str:
+        if not self.at('"'):
+            raise self.error("Expecting property name enclosed in double quotes")
+        key = self.value()
+        self.take(":", "Expecting ':' delimiter")
+        return key
+
+    def elements(self) -> Iterator[Any]:
+        """The array's elements, decoded one at a time."""
+        self.take("[", "Expecting '['")
+        if self.at("]"):
+            self.take("]", "Expecting ']'")
+            return
+        while True:
+            yield self.value()
+            if self.take(",]", "Expecting ',' delimiter") == "]":
+                return
+
+    def finish(self) -> None:
+        self.index = _WHITESPACE.match(self.text, self.index).end()
+        if self.index < len(self.text):
+            raise self.error("Extra data")
+
+    def kind(self) -> str:
+        """The JSON type of the document; an array is not decoded (it may hold millions)."""
+        if self.at("["):
+            return "array"
+        document = self.value()
+        self.finish()
+        return _json_type(document)
+
+
+def iter_users(payload: bytes | None) -> Iterator[tuple[int | None, Any]]:
+    """The users of a payload, one at a time: (None, user) for a single user, or
+    (index, user) for each element of an API envelope's `results`.
+
+    An envelope is decoded one `results` element at a time, so a 10 MB envelope of 3 million
+    users never becomes 3 million objects at once. Raises InvalidMessage, possibly after some
+    users were yielded (JSON that breaks off later): the caller then drops what it built.
+    """
     if not payload:
         raise InvalidMessage("payload is empty")
     try:
-        text = payload.decode("utf-8")
+        scan = _Scanner(payload.decode("utf-8"))
     except UnicodeDecodeError as error:
         raise InvalidMessage(f"payload is not UTF-8: {error}") from None
-    try:
-        document = json.loads(text, parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as error:
-        raise InvalidMessage(f"payload is not JSON: {error}") from None
-    if not isinstance(document, dict):
+    if not scan.at("{"):
         raise InvalidMessage(
-            f"payload must be a JSON object (a user or an API envelope), got {_json_type(document)}"
+            f"payload must be a JSON object (a user or an API envelope), got {scan.kind()}"
         )
-    if "results" not in document:
-        if "error" in document and "login" not in document:
-            raise InvalidMessage(f"payload is an API error response: {document['error']!r:.200}")
-        return [("", document)]
-    users = document["results"]
-    if not isinstance(users, list):
-        raise InvalidMessage(f"envelope results must be an array, got {_json_type(users)}")
-    if not users:
+    scan.take("{", "Expecting '{'")
+    document: dict[str, Any] = {}
+    envelope_users: int | None = None
+    more = not scan.at("}")
+    if not more:
+        scan.take("}", "Expecting '}'")
+    while more:
+        key = scan.key()
+        if key == "results" and scan.at("["):
+            if envelope_users is not None:
+                raise InvalidMessage("envelope has more than one results array")
+            envelope_users = 0
+            for user in scan.elements():
+                yield envelope_users, user
+                envelope_users += 1
+        else:
+            document[key] = scan.value()
+        more = scan.take(",}", "Expecting ',' delimiter") == ","
+    scan.finish()
+    if envelope_users == 0:
         raise InvalidMessage("envelope results is empty")
-    return [(f"results[{index}]: ", user) for index, user in enumerate(users)]
+    if envelope_users is None:
+        yield None, _single_user(document)
+
+
+def _single_user(document: dict[str, Any]) -> dict[str, Any]:
+    if "results" in document:
+        raise InvalidMessage(
+            f"envelope results must be an array, got {_json_type(document['results'])}"
+        )
+    if "error" in document and "login" not in document:
+        raise InvalidMessage(f"payload is an API error response: {_shown(document['error'], 200)}")
+    return document
+
+
+def _clip(text: str, limit: int) -> str:
+    return (
+        text if len(text) <= limit else f"{text[:limit]}... [{len(text) - limit} more characters]"
+    )
+
+
+@dataclass
+class _Rejections:
+    """The invalid users of one message, summarised in bounded space however many there are."""
+
+    users: int = 0
+    invalid: int = 0
+    reasons: list[str] = field(default_factory=list)
+    stacktrace: str | None = None
+
+    def add(self, where: int | None, reason: str, stacktrace: str | None = None) -> None:
+        self.invalid += 1
+        if len(self.reasons) < MAX_LISTED_USERS:
+            prefix = "" if where is None else f"results[{where}]: "
+            self.reasons.append(prefix + _clip(reason, MAX_REASON_LENGTH))
+        if stacktrace and self.stacktrace is None:
+            self.stacktrace = _clip(stacktrace, MAX_STACKTRACE_LENGTH)
+
+    def error_message(self) -> str:
+        listed = "; ".join(self.reasons)
+        if self.invalid > len(self.reasons):
+            listed += f"; and {self.invalid - len(self.reasons)} more"
+        if self.users == 1 and self.reasons and not self.reasons[0].startswith("results["):
+            return listed
+        return f"{self.invalid} of {self.users} users in the envelope are invalid: {listed}"
+
+
+def _error_text(error: Exception) -> str:
+    """repr(error), which can itself fail (an argument nested past the recursion limit)."""
+    try:
+        return repr(error)
+    except Exception:
+        return f"{type(error).__name__} (its text could not be rendered)"
+
+
+def _stacktrace() -> str:
+    try:
+        return traceback.format_exc()
+    except Exception:
+        return "(the stack trace could not be rendered)"
 
 
 def process_message(
@@ -339,9 +574,12 @@ def process_message(
     publish_time: datetime | Timestamp | str | None = None,
     now: datetime | None = None,
 ) -> Outcome:
-    """Rows for the usable users of one message, a dead letter for everything else.
+    """Rows for the usable users of one message, and one dead letter if anything was unusable.
 
-    Never raises: an unexpected error becomes a dead letter with its stack trace.
+    The dead letter names each invalid user's index and reason (the first MAX_LISTED_USERS,
+    then "and N more") and stores the payload once, so its size is bounded by the message's:
+    see `dead_letter_bound`. Users are processed one at a time. Never raises: an unexpected
+    error becomes a dead letter with its stack trace.
     """
     now = now or datetime.now(UTC)
     attributes = attributes or {}
@@ -358,33 +596,57 @@ def process_message(
             now=now,
         )
 
+    rows: list[dict[str, Any]] = []
+    rejections = _Rejections()
     try:
-        users = parse_users(payload)
+        for where, user in iter_users(payload):
+            rejections.users += 1
+            try:
+                row = to_customer_row(
+                    user,
+                    message_id=message_id,
+                    publish_time=publish_time,
+                    source=attributes.get(contract.ATTR_SOURCE),
+                    ingested_at=now,
+                    replay_of=attributes.get(contract.ATTR_REPLAY_OF),
+                )
+            except InvalidCustomer as error:
+                rejections.add(where, str(error))
+            except Exception as error:
+                rejections.add(where, _error_text(error), _stacktrace())
+            else:
+                rows.append(row)
     except InvalidMessage as error:
-        return Outcome(dead_letters=[rejected("parse", str(error))])
+        return Outcome(dead_letters=[rejected("parse", _clip(str(error), MAX_REASON_LENGTH))])
     except Exception as error:
-        return Outcome(dead_letters=[rejected("parse", repr(error), traceback.format_exc())])
+        trace = _clip(_stacktrace(), MAX_STACKTRACE_LENGTH)
+        return Outcome(
+            dead_letters=[rejected("parse", _clip(_error_text(error), MAX_REASON_LENGTH), trace)]
+        )
+    if not rejections.invalid:
+        return Outcome(rows=rows)
+    letter = rejected("validate", rejections.error_message(), rejections.stacktrace)
+    return Outcome(rows=rows, dead_letters=[letter])
 
-    outcome = Outcome()
-    for where, user in users:
-        try:
-            row = to_customer_row(
-                user,
-                message_id=message_id,
-                publish_time=publish_time,
-                source=attributes.get(contract.ATTR_SOURCE),
-                ingested_at=now,
-                replay_of=attributes.get(contract.ATTR_REPLAY_OF),
-            )
-        except InvalidCustomer as error:
-            outcome.dead_letters.append(rejected("validate", f"{where}{error}"))
-        except Exception as error:
-            outcome.dead_letters.append(
-                rejected("validate", f"{where}{error!r}", traceback.format_exc())
-            )
-        else:
-            outcome.rows.append(row)
-    return outcome
+
+def message_size(payload: bytes | None, attributes: Mapping[str, str] | None = None) -> int:
+    """A Pub/Sub message's size as Pub/Sub counts it: data plus attribute keys and values."""
+    size = len(payload or b"")
+    for key, value in (attributes or {}).items():
+        size += len(str(key).encode("utf-8", "surrogatepass"))
+        size += len(str(value).encode("utf-8", "surrogatepass"))
+    return size
+
+
+def dead_letter_bound(payload: bytes | None, attributes: Mapping[str, str] | None = None) -> int:
+    """The most bytes a message's dead letter takes as a JSON insert row (ASCII-escaped).
+
+    payloadString costs at most 6 bytes per payload byte (a control byte or an invalid byte
+    escaped as \\uXXXX), payloadBytes 4/3 (base64), attributes at most 6 per byte; both
+    payload copies stop at MAX_DEAD_LETTER_PAYLOAD. The rest (error list, stack trace, lineage,
+    JSON keys) is capped by MAX_LISTED_USERS, MAX_REASON_LENGTH, MAX_STACKTRACE_LENGTH.
+    """
+    return DEAD_LETTER_SIZE_FACTOR * message_size(payload, attributes) + DEAD_LETTER_OVERHEAD
 
 
 def _describe_insert_errors(errors: Any) -> str:
@@ -419,7 +681,9 @@ def write_failure(failure: Any, *, now: datetime | None = None) -> dict[str, Any
     return dead_letter(
         stage="write",
         error=f"BigQuery rejected the row{into}: {error}",
-        payload=json.dumps(row, default=str, ensure_ascii=False).encode("utf-8"),
+        payload=json.dumps(row, default=str, ensure_ascii=False).encode(
+            "utf-8", "backslashreplace"
+        ),
         message_id=row.get("message_id") if isinstance(row.get("message_id"), str) else None,
         publish_time=row.get("publish_time"),
         now=now,

@@ -43,6 +43,13 @@ class Stopper:
         return self.event.is_set()
 
 
+@dataclass
+class Tally:
+    """What the publish loop counted so far (read by the summary, even mid-run)."""
+
+    incomplete: int = 0  # users published without the customer_id/event_time attributes
+
+
 @dataclass(frozen=True)
 class Message:
     data: bytes
@@ -77,8 +84,9 @@ def encode(user: Mapping[str, Any]) -> bytes:
 def to_message(user: Mapping[str, Any], source: str, schema: str) -> Message:
     """The contract's message for one user: credentials stripped, compact UTF-8 JSON.
 
-    A user without login.uuid or registered.date is still published, with only the `source`
-    and `schema` attributes: the pipeline dead-letters it with the reason, so it stays visible
+    A user without login.uuid or registered.date (older API versions, `inc`/`exc`) is still
+    published, with only the `source` and `schema` attributes: the pipeline makes it a row
+    when it has a login.uuid and a dead letter with the reason when not, so it stays visible
     in BigQuery instead of vanishing in a producer log.
     """
     data = encode(strip_credentials(user))
@@ -114,19 +122,21 @@ def produce(
     *,
     count: int = 0,
     rate: float = 0.0,
+    tally: Tally | None = None,
 ) -> int:
     """Publish until `count`, a stop, or the end of the source; the number of incomplete users."""
     pacer = TokenBucket(rate, wait=stopper.event.wait) if rate else None
-    submitted = incomplete = 0
+    tally = tally or Tally()
+    submitted = 0
     with rare_gc(), contextlib.closing(source.users(count or None)) as users:
         for user in users:
             if stopper.is_set() or (pacer and not pacer.take()):
                 break
             message = to_message(user, source.name, source.schema)
             if message.problem:
-                incomplete += 1
+                tally.incomplete += 1
                 log.warning(
-                    "incomplete user: the pipeline will dead-letter it",
+                    "incomplete user: published without customer_id and event_time attributes",
                     extra={"reason": message.problem},
                 )
             publisher.publish(message.data, message.attributes, message.customer_id)
@@ -135,7 +145,7 @@ def produce(
                 stopper.stop("count")
                 break
     stopper.stop("source exhausted")
-    return incomplete
+    return tally.incomplete
 
 
 def report_progress(

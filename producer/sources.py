@@ -208,11 +208,15 @@ class FileSource:
         self.skipped = 0
 
     def users(self, limit: int | None = None) -> Iterator[dict]:
-        with self.path.open(encoding="utf-8", errors="replace") as lines:
+        try:
+            lines = self.path.open(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            raise SourceError(f"--input {self.path}: cannot read it: {exc.strerror}") from None
+        with lines:
             first = lines.readline()
             try:
                 json.loads(first)
-            except ValueError:
+            except (ValueError, RecursionError):
                 if first.strip() and first.strip()[0] in "{[":  # a pretty-printed document
                     lines.seek(0)
                     yield from self._from_document(lines)
@@ -228,14 +232,17 @@ class FileSource:
         except ValueError as exc:
             self._skip(number, f"not JSON: {exc}")
             return
+        except RecursionError:
+            self._skip(number, "JSON nested too deeply")
+            return
         yield from self._users_in(value, number)
 
     def _from_document(self, lines) -> Iterator[dict]:
         try:
             value = json.load(lines)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise SourceError(
-                f"--input {self.path} is neither JSON lines nor JSON: {exc}"
+                f"--input {self.path} is neither JSON lines nor JSON: {exc or 'nested too deeply'}"
             ) from None
         yield from self._users_in(value, 1)
 
@@ -247,16 +254,50 @@ class FileSource:
         else:
             values = [value]
         for user in values:
-            if isinstance(user, dict):
-                yield user
-            else:
+            if not isinstance(user, dict):
                 self._skip(number, f"a JSON {type(user).__name__}, not a user object")
+            elif where := unencodable_text(user):
+                # JSON can escape a lone UTF-16 surrogate ("\\ud800"); UTF-8 cannot encode it,
+                # so it can be neither published as the contract's UTF-8 JSON nor stored.
+                self._skip(number, f"{where} holds a lone surrogate, which UTF-8 cannot encode")
+            else:
+                yield user
 
     def _skip(self, number: int, reason: str) -> None:
         self.skipped += 1
         log.warning(
             "skipped input record", extra={"file": str(self.path), "line": number, "reason": reason}
         )
+
+
+def unencodable_text(user: Any) -> str | None:
+    """The path of a key or string in `user` that UTF-8 cannot encode, else None.
+
+    Iterative: a user nested as deep as `json.loads` allows must not overflow the stack here.
+    """
+    stack: list[tuple[str, Any]] = [("", user)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, str) and not _encodes(node):
+            return path or "the value"
+        if isinstance(node, dict):
+            for key, child in node.items():
+                if not _encodes(key):
+                    return f"a key of {path or 'the user'}"
+                stack.append((f"{path}.{key}" if path else key, child))
+        elif isinstance(node, list):
+            stack.extend((f"{path}[{index}]", child) for index, child in enumerate(node))
+    return None
+
+
+def _encodes(text: str) -> bool:
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def build_source(config: Config, stop: threading.Event) -> Source:

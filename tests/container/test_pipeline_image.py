@@ -82,7 +82,8 @@ def test_streaming_run_on_the_emulators(pipeline_image, fresh_resources, docker_
     names = fresh_resources.names
     name = f"pipeline-test-{uuid.uuid4().hex[:8]}"
     env = {**OFFLINE_AUTH_ENV, "PUBSUB_EMULATOR_HOST": fresh_resources.pubsub_address}
-    args = pipeline_argv(names, fresh_resources.bigquery_endpoint)[1:]  # drop the host's python
+    # the image holds the pipeline package only; drop the host's python
+    args = pipeline_argv(names, fresh_resources.bigquery_endpoint, module="pipeline")[1:]
     docker_run(
         "run", "--detach", "--name", name, "--network", "host",
         *(f"--env={key}={value}" for key, value in env.items()),

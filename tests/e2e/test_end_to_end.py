@@ -28,7 +28,7 @@ CUSTOMERS, MALFORMED, DUPLICATES = 2000, 50, 100
 
 def malformed_messages() -> list[BadMessage]:
     """The shared bad-message corpus (each file is one dead letter) topped up to MALFORMED."""
-    files = sorted(p for p in CORPUS.iterdir() if p.suffix != ".md" and "among_good" not in p.name)
+    files = sorted(p for p in CORPUS.glob("*-*.*") if "among_good" not in p.name)
     attributes = {"source": "file", "schema": SCHEMA}
     corpus = [BadMessage(p.stem, p.read_bytes(), attributes) for p in files]
     return corpus + list(bad_messages(MALFORMED - len(corpus)))

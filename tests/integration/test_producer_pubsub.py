@@ -3,13 +3,17 @@ credentials, lossless SIGTERM, and one-line configuration errors."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 
+from google.cloud import pubsub_v1
+
 from contract import CREDENTIAL_FIELDS, SCHEMA
+from localrun.emulators import start_pubsub_emulator
 from tests.support import FIXTURES, ROOT, producer_summary, pull_messages, run_python
 
 PROJECT = "producer-it"
@@ -80,6 +84,68 @@ def test_sigterm_flushes_everything_reported_as_sent(pubsub_topic, tmp_path):
     assert sorted(pulled_ids) == sorted(sent)
 
 
+@contextlib.contextmanager
+def frozen(emulator):
+    """The emulator stops answering (SIGSTOP, or docker pause) but keeps its connections."""
+    if hasattr(emulator, "container"):
+        container = emulator.container.get_wrapped_container()
+        container.pause()
+        try:
+            yield
+        finally:
+            container.unpause()
+        return
+    emulator.signal(signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        emulator.signal(signal.SIGCONT)
+
+
+def test_a_flush_pubsub_cannot_finish_ends_within_the_stop_grace_with_a_summary(
+    tmp_path, monkeypatch
+):
+    """docker stop sends SIGTERM and SIGKILLs 10 s later: the producer must have reported by
+    then, counting what it could not confirm, instead of vanishing mid-flush."""
+    emulator = start_pubsub_emulator(tmp_path)  # its own: this test freezes it
+    try:
+        monkeypatch.setenv("PUBSUB_EMULATOR_HOST", emulator.address)
+        env = producer_env()
+        topic = f"projects/{PROJECT}/topics/frozen"
+        publisher = pubsub_v1.PublisherClient()
+        publisher.create_topic(name=topic)
+        publisher.stop()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "producer", "--topic", topic, "--source", "fake",
+             "--rate", "0", "--progress-interval", "0.2"],
+            stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
+        )  # fmt: skip
+        lines = []
+        try:
+            for line in process.stderr:
+                lines.append(line)
+                if '"progress"' in line and json.loads(line)["published"] > 200:
+                    break
+            with frozen(emulator):
+                process.send_signal(signal.SIGTERM)
+                try:  # what docker stop does: 10 s, then SIGKILL
+                    _, rest = process.communicate(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    _, rest = process.communicate()
+        finally:
+            process.kill()
+    finally:
+        emulator.stop()
+    log = "".join(lines) + rest
+    assert process.returncode == 3, log[-3000:]  # exited by itself, not SIGKILLed (-9)
+    summary = producer_summary(log)
+    assert summary["stop_reason"] == "SIGTERM"
+    assert summary["unconfirmed"] > 0
+    assert summary["exit_code"] == 3
+    assert "stop grace over" in log
+
+
 def test_replays_a_saved_api_response(pubsub_topic):
     topic_path, subscription = pubsub_topic
     saved = FIXTURES / "28_api_nat_all_v1.4_results50.json"
@@ -90,6 +156,29 @@ def test_replays_a_saved_api_response(pubsub_topic):
     messages = pull_messages(subscription, 50)
     assert {m.attributes["source"] for m in messages} == {"file"}
     assert len(messages) == 50
+
+
+def test_bad_file_lines_are_one_error_each_and_a_count_never_a_traceback(pubsub_topic, tmp_path):
+    topic_path, subscription = pubsub_topic
+    good = json.loads((FIXTURES / "01_api_results1.json").read_text())["results"][0]
+    surrogate = json.dumps({**good, "name": {"first": "x"}}).replace('"x"', '"\\ud800"')
+    lines = [surrogate, "not json", "[" * 100_000 + "]" * 100_000, json.dumps(good)]
+    saved = tmp_path / "users.jsonl"
+    saved.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = run_producer("--topic", topic_path, "--source", "file", "--input", str(saved),
+                          "--rate", "0", "--log-format", "json")  # fmt: skip
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert result.returncode == 4, result.stderr[-2000:]
+    skipped = [json.loads(line) for line in result.stderr.splitlines() if "skipped input" in line]
+    assert [(entry["line"], entry["reason"]) for entry in skipped] == [
+        (1, "name.first holds a lone surrogate, which UTF-8 cannot encode"),
+        (2, "not JSON: Expecting value: line 1 column 1 (char 0)"),
+        (3, "JSON nested too deeply"),
+    ]
+    summary = producer_summary(result.stderr)
+    assert (summary["published"], summary["skipped"]) == (1, 3)
+    (message,) = pull_messages(subscription, 1)
+    assert message.attributes["customer_id"] == good["login"]["uuid"]
 
 
 def test_publishes_from_a_self_hosted_randomuser_api(pubsub_topic, httpserver):

@@ -13,7 +13,8 @@ from tests.support import FIXTURES
 
 
 def _users():
-    for path in sorted(FIXTURES.glob("*.json")):
+    # The captured responses: the built_* ones lack login.uuid or credentials by design.
+    for path in sorted(FIXTURES.glob("[0-9]*.json")):
         body = json.loads(path.read_text())
         yield from body.get("results", [])
 

@@ -22,7 +22,12 @@ pytestmark = pytest.mark.timeout(180)
 # TestPipeline and TestStream are imported as Beam* so pytest does not collect them as tests.
 
 RUNNER = "BundleBasedDirectRunner"
+# The direct runner passes elements between steps as Python objects; the FnApiRunner encodes
+# them with their coders between stages as Dataflow does, so a value that cannot be encoded
+# (a lone surrogate in a str) fails the bundle there and only there.
+RUNNERS = [RUNNER, "FnApiRunner"]
 BAD_MESSAGES = sorted(BAD_MESSAGE_CORPUS.glob("*-*.*"))
+EXPECTED_ROWS = json.loads((BAD_MESSAGE_CORPUS / "expected_rows.json").read_text(encoding="utf-8"))
 PUBLISHED = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 
@@ -36,10 +41,7 @@ def _message(data: bytes, message_id: str) -> PubsubMessage:
 
 def _good_users_in(path: Path) -> list[str]:
     """Customer ids of the valid users of a bad-corpus envelope (the rest must dead-letter)."""
-    if "among_good" not in path.name:
-        return []
-    users = json.loads(path.read_bytes())["results"]
-    return [user["login"]["uuid"] for user in users if user.get("login", {}).get("uuid")]
+    return EXPECTED_ROWS.get(path.name, [])
 
 
 def test_bad_message_corpus_is_large_and_varied():
@@ -48,7 +50,24 @@ def test_bad_message_corpus_is_large_and_varied():
     assert stages == {"parse", "validate"}
 
 
-def test_every_message_becomes_rows_or_dead_letters():
+def _poison_pills() -> list[tuple[PubsubMessage, list[str]]]:
+    """Messages whose JSON escapes a lone UTF-16 surrogate, each with the ids that must be rows."""
+    user, other = _users("08_api_v1.4_results2.json")
+    name = json.dumps(user).replace(json.dumps(user["name"]["first"]), '"\\ud800"', 1)
+    street = json.dumps(other).replace(json.dumps(other["location"]["city"]), '"a\\udfffb"', 1)
+    among_good = f'{{"results": [{json.dumps(other)}, {name}], "info": {{}}}}'
+    good_user = _message(json.dumps(other).encode(), "good-user-bad-attribute")
+    good_user.attributes["source"] = "file\udc80"
+    return [
+        (_message(name.encode(), "surrogate-in-name"), []),
+        (_message(street.encode(), "surrogate-in-city"), []),
+        (_message(among_good.encode(), "surrogate-among-good"), [other["login"]["uuid"]]),
+        (good_user, []),
+    ]
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
+def test_every_message_becomes_rows_or_dead_letters(runner):
     singles = _users("28_api_nat_all_v1.4_results50.json")
     envelope_users = _users("03_api_results100_seed_kbs.json")
     messages = [_message(json.dumps(user).encode(), f"user-{i}") for i, user in enumerate(singles)]
@@ -57,16 +76,26 @@ def test_every_message_becomes_rows_or_dead_letters():
     )
     messages.append(_message(json.dumps(singles[0]).encode(), "redelivery-of-user-0"))
     messages += [_message(path.read_bytes(), path.name) for path in BAD_MESSAGES]
+    poison = _poison_pills()
+    messages += [message for message, _ in poison]
 
     expected_rows = [user["login"]["uuid"] for user in singles + envelope_users]
     expected_rows += [uuid for path in BAD_MESSAGES for uuid in _good_users_in(path)]
+    expected_rows += [uuid for _, uuids in poison for uuid in uuids]
     expected_dead_letters = [(path.name, path.name.split("-", 1)[0]) for path in BAD_MESSAGES]
+    expected_dead_letters += [(message.message_id, "validate") for message, _ in poison]
     # One duplicate is dropped; everything else is a row or a dead letter.
-    assert len(expected_rows) + len(expected_dead_letters) == 50 + 100 + len(BAD_MESSAGES) + sum(
-        len(_good_users_in(path)) for path in BAD_MESSAGES
+    assert (
+        len(expected_rows) + len(expected_dead_letters)
+        == 50
+        + 100
+        + len(BAD_MESSAGES)
+        + sum(len(_good_users_in(path)) for path in BAD_MESSAGES)
+        + len(poison)
+        + 1
     )
 
-    with BeamTestPipeline(runner=RUNNER) as p:
+    with BeamTestPipeline(runner=runner) as p:
         rows, dead_letters = (
             p | beam.Create(messages) | transforms.ToCustomerRows(dedup_window_seconds=600)
         )
@@ -96,16 +125,22 @@ def _row(customer_id: str, n: int) -> dict:
 
 
 def test_duplicates_within_the_window_are_dropped_and_later_ones_kept():
-    window = 600
-    # DeduplicateFn sets its expiry timer from the wall clock; the direct runner's test
-    # clock starts at 0, so jumping it past "now + window" expires every key.
-    after_window = int(Timestamp.now().micros // 1_000_000) + window + 1
+    """A wrong window fails this test: 1 s keeps "a" at +599 s, 1200 s drops it at +720 s.
+
+    DeduplicateFn sets its expiry timer from the wall clock (`Timestamp.now() + window`),
+    while the direct runner fires processing-time timers by its TestStream clock, which starts
+    at 0. So the stream first moves that clock to the wall clock's "now"; the pipeline starts
+    (and sets every timer) a few seconds later by the wall clock, which SLACK absorbs.
+    """
+    window, slack = 600, 120
+    now = Timestamp.now()
     stream = (
         BeamTestStream()
+        .advance_processing_time(now.micros // 1_000_000)
         .add_elements([_row("a", 1), _row("b", 2), _row("a", 3)])
-        .advance_processing_time(window - 1)
+        .advance_processing_time(window - 1)  # every timer still pending: drop "a" again
         .add_elements([_row("a", 4), _row("c", 5)])
-        .advance_processing_time(after_window)
+        .advance_processing_time(1 + slack)  # past every timer: all keys are new again
         .add_elements([_row("a", 6), _row("c", 7), _row("c", 8)])
         .advance_watermark_to_infinity()
     )

@@ -1,14 +1,24 @@
-"""Property-based: however a valid user is mangled, it becomes a row or a dead letter."""
+"""Property-based: however a valid user is mangled, it becomes a row or a dead letter.
+
+Every row and dead letter must also survive Beam's element coder (what Dataflow and the
+FnApiRunner apply between stages), and every dead letter must stay within its bound.
+"""
 
 import copy
 import json
 
+import pytest
+from apache_beam.coders import registry
+from apache_beam.typehints import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import contract
 from pipeline import schema, transforms
 from tests.support import FIXTURES
+
+# What Beam encodes a dict element with between stages (FastPrimitivesCoder).
+ELEMENT_CODER = registry.get_coder(Any)
 
 USERS = [
     user
@@ -19,16 +29,33 @@ USERS = [
 SECRETS = {json.dumps(user["login"][key]) for user in USERS for key in contract.CREDENTIAL_FIELDS}
 DELETE = object()
 
+# Text with lone surrogates (category Cs: JSON can escape them, UTF-8 cannot encode them) and
+# control characters (Cc), besides letters, digits, punctuation and spaces.
+hostile_text = st.text(
+    st.characters(categories=("Cs", "Cc", "L", "N", "P", "Zs"), codec=None), max_size=50
+)
+
+
+def _nested(depth: int) -> list:
+    value: list = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
 json_values = st.recursive(
     st.none()
     | st.booleans()
     | st.integers(min_value=-(2**80), max_value=2**80)
     | st.floats(allow_nan=True, allow_infinity=True)
     | st.text(max_size=50)
+    | hostile_text
     | st.text(min_size=2040, max_size=2100)
+    | st.sampled_from(["x" * 200_000, "\ud800", "a\udfffb", "\x00\x1f\x7f", "2020-01-01 10:00:00"])
+    | st.integers(min_value=1, max_value=500).map(_nested)
     | st.sampled_from(["2020-02-30T00:00:00Z", "1990-01-01", "", "NaN", "1e999", "-0"]),
     lambda children: (
-        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+        st.lists(children, max_size=3) | st.dictionaries(hostile_text, children, max_size=3)
     ),
     max_leaves=6,
 )
@@ -73,6 +100,8 @@ def _payloads():
         mutated_users().map(lambda user: json.dumps({"results": [user], "info": {}}).encode()),
         mangled.map(lambda t: t[0][: t[1] % (len(t[0]) + 1)] + t[2]),  # cut, then garbage
         st.binary(max_size=64),
+        # nesting deeper than any recursion limit, where a user's field should be
+        mutated_users().map(encode).map(lambda data: data.replace(b"{", b"[" * 100_000 + b"{", 1)),
     )
 
 
@@ -85,20 +114,60 @@ def test_to_customer_row_returns_a_valid_row_or_raises_invalid_customer(user):
         assert str(error)
     else:
         assert schema.row_errors(row, schema.fields(schema.CUSTOMERS)) == []
+        ELEMENT_CODER.encode(row)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(_payloads(), st.dictionaries(st.text(max_size=10), st.text(max_size=20), max_size=3))
+@given(_payloads(), st.dictionaries(hostile_text, hostile_text, max_size=3))
 def test_process_message_never_raises_and_accounts_for_the_message(payload, attributes):
     outcome = transforms.process_message(payload, attributes, message_id="1")
 
     assert outcome.rows or outcome.dead_letters
+    assert len(outcome.dead_letters) <= 1
     for row in outcome.rows:
         assert schema.row_errors(row, schema.fields(schema.CUSTOMERS)) == []
+        ELEMENT_CODER.encode(row)
     for letter in outcome.dead_letters:
         assert schema.row_errors(letter, schema.fields(schema.CUSTOMERS_DLQ)) == []
+        ELEMENT_CODER.encode(letter)
+        assert len(json.dumps(letter)) <= transforms.dead_letter_bound(payload, attributes)
         assert letter["stage"] in ("parse", "validate")
         assert letter["errorMessage"]
     stored = [json.dumps(row) for row in outcome.rows]
     stored += [letter["payloadString"] for letter in outcome.dead_letters]
     assert not any(secret in text for secret in SECRETS for text in stored)
+
+
+HOSTILE_VALUES = {
+    "lone surrogate": "\ud800",
+    "trailing surrogate": "ok\udc00",
+    "control characters": "\x00\x01\x1b\x7f",
+    "huge string": "x" * 100_000,
+    "5000 nested arrays": _nested(5_000),
+    "nested objects": {"a": {"b": {"c": {}}}},
+    "empty array": [],
+    "integer": 12,
+    "float": -1.5,
+    "boolean": True,
+    "null": None,
+}
+
+
+@pytest.mark.parametrize("value", HOSTILE_VALUES.values(), ids=HOSTILE_VALUES.keys())
+def test_a_hostile_value_in_any_field_is_a_row_or_a_reason(value):
+    """Every path of a real user (intermediate objects included), replaced by `value`."""
+    user = USERS[0]
+    for path in _paths(user):
+        mangled = copy.deepcopy(user)
+        node = mangled
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+        try:
+            row = transforms.to_customer_row(mangled)
+        except transforms.InvalidCustomer as error:
+            assert str(error)
+            ELEMENT_CODER.encode(str(error))
+        else:
+            assert schema.row_errors(row, schema.fields(schema.CUSTOMERS)) == []
+            ELEMENT_CODER.encode(row)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import apache_beam as beam
 import pytest
+from apache_beam.io.gcp.pubsub import PubsubMessage
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
@@ -221,3 +222,30 @@ def test_endpoint_client_pickles_without_its_connection(httpserver):
     assert (copy.endpoint, copy.project) == (client.endpoint, "local-project")
     request, _ = httpserver.log[0]
     assert request.json["rows"][0]["json"]["customer_id"] == ROWS[0]["customer_id"]
+
+
+@pytest.mark.parametrize("runner", ["BundleBasedDirectRunner", "FnApiRunner"])
+def test_the_whole_graph_after_the_read_on_a_runner_that_encodes_elements(tmp_path, runner):
+    """Messages -> ToCustomerRows -> both sinks, as build_pipeline wires them after the read.
+
+    On the FnApiRunner every element is encoded between stages, as on Dataflow: a poison pill
+    (a JSON-escaped lone surrogate) must end as a dead letter, not as a failed bundle.
+    """
+    user = USERS[0]
+    poison = json.dumps({**user, "email": "x"}).replace('"x"', '"\\udc00"').encode()
+    messages = [
+        PubsubMessage(json.dumps(user).encode(), {"source": "file"}, message_id="good"),
+        PubsubMessage(poison, {"source": "file"}, message_id="poison"),
+        PubsubMessage(b"\xff", {"source": "file"}, message_id="garbage"),
+    ]
+    client = FakeBigQuery(tmp_path)
+    options = _options()
+    with BeamTestPipeline(runner=runner) as p:
+        rows, rejected = p | beam.Create(messages) | transforms.ToCustomerRows(600)
+        failed = rows | bigquery.WriteCustomers(options, test_client=client)
+        _ = (rejected, failed) | beam.Flatten() | bigquery.WriteDeadLetters(options, client)
+    written = client.rows("my-project.shop.customers")
+    assert [row["customer_id"] for row in written] == [user["login"]["uuid"]]
+    letters = {row["message_id"]: row for row in client.rows("my-project.shop.customers_dlq")}
+    assert set(letters) == {"poison", "garbage"}
+    assert letters["poison"]["errorMessage"].startswith("email cannot be encoded as UTF-8")

@@ -1,0 +1,18 @@
+"""`python -m localrun.local_pipeline ARGS`: `python -m pipeline ARGS` as the local stack runs it.
+
+The one difference: Beam's direct-runner Pub/Sub read gets `EmulatorSubscriberClient`, whose
+channel takes messages up to Pub/Sub's 10 MB like the real service's (see
+localrun/pubsub_channel.py). Nothing on Dataflow runs this module.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from localrun import pubsub_channel
+from pipeline.main import run
+
+if __name__ == "__main__":
+    logging.getLogger().setLevel(logging.INFO)
+    pubsub_channel.install()
+    run()

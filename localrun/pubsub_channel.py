@@ -1,0 +1,76 @@
+"""A Pub/Sub subscriber for the emulator that reads every message the real service accepts.
+
+google-cloud-pubsub opens the real endpoint's channel with `grpc.max_receive_message_length`
+-1 (no limit; google/pubsub_v1/services/subscriber/transports/grpc.py), but for
+PUBSUB_EMULATOR_HOST it opens `grpc.insecure_channel(target=host)` with gRPC's default 4 MB
+receive limit (google/pubsub_v1/services/subscriber/client.py). Pub/Sub accepts messages up to
+10 MB (https://cloud.google.com/pubsub/quotas#resource_limits), so locally every pull that
+includes a message over 4 MB fails with "Received message larger than max", again and again,
+and Beam's direct-runner read stops making progress.
+
+`EmulatorSubscriberClient` opens the emulator channel with the real service's options. Only
+the local pipeline process (`python -m localrun.pipeline`) installs it; the pipeline package,
+its image and Dataflow never import this module.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import grpc
+from google.api_core import exceptions as api_exceptions
+from google.cloud import pubsub, pubsub_v1
+from google.pubsub_v1.services.subscriber.transports.grpc import SubscriberGrpcTransport
+from google.pubsub_v1.types import PullResponse
+
+_LOG = logging.getLogger(__name__)
+
+# The options google-cloud-pubsub gives the real service's channel (see the module docstring).
+REAL_SERVICE_CHANNEL_OPTIONS = (
+    ("grpc.max_send_message_length", -1),
+    ("grpc.max_receive_message_length", -1),
+    ("grpc.max_metadata_size", 4 * 1024 * 1024),
+    ("grpc.keepalive_time_ms", 30000),
+)
+# A line the local stack counts in the pipeline's log (localrun.stack.unread_pulls).
+PULL_FAILED = "Pub/Sub pull failed; the read goes on"
+
+
+def emulator_channel(host: str) -> grpc.Channel:
+    return grpc.insecure_channel(host, options=REAL_SERVICE_CHANNEL_OPTIONS)
+
+
+class EmulatorSubscriberClient(pubsub_v1.SubscriberClient):
+    """`SubscriberClient()` on the emulator with the real service's channel options.
+
+    A pull that still fails (the emulator restarting, a broken message) is logged as one
+    line and answered as an empty pull, so the read goes on instead of failing every bundle.
+    """
+
+    def __init__(self, **kwargs: Any):
+        host = os.environ.get("PUBSUB_EMULATOR_HOST")
+        if host and "transport" not in kwargs:
+            kwargs["transport"] = SubscriberGrpcTransport(host=host, channel=emulator_channel(host))
+        super().__init__(**kwargs)
+
+    def pull(self, *args: Any, **kwargs: Any) -> PullResponse:
+        try:
+            return super().pull(*args, **kwargs)
+        except (api_exceptions.DeadlineExceeded, api_exceptions.ServiceUnavailable):
+            return PullResponse()  # an idle or briefly unreachable emulator
+        except api_exceptions.GoogleAPICallError as error:
+            _LOG.error("%s: %s", PULL_FAILED, str(error).splitlines()[0][:300])
+            return PullResponse()
+
+
+def install() -> None:
+    """Makes `pubsub.SubscriberClient()` (what Beam's direct runner calls) the emulator client.
+
+    For this process only, and only when PUBSUB_EMULATOR_HOST is set.
+    """
+    if not os.environ.get("PUBSUB_EMULATOR_HOST"):
+        raise RuntimeError("PUBSUB_EMULATOR_HOST is not set: this client is for the emulator")
+    pubsub.SubscriberClient = EmulatorSubscriberClient
+    pubsub_v1.SubscriberClient = EmulatorSubscriberClient

@@ -1,0 +1,56 @@
+"""The local pipeline's Pub/Sub read takes every message size Pub/Sub accepts (10 MB).
+
+Pub/Sub accepts a message of up to 10 MB (https://cloud.google.com/pubsub/quotas#resource_limits;
+google-cloud-pubsub itself refuses a publish request over 10,000,000 bytes). On the emulator,
+google-cloud-pubsub's own SubscriberClient cannot receive one over 4 MB (gRPC's default limit
+on its emulator channel); `EmulatorSubscriberClient` can, as the real service's channel can.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import pytest
+from google.api_core.exceptions import ResourceExhausted
+from google.cloud import pubsub_v1
+
+from localrun.pubsub_channel import PULL_FAILED, EmulatorSubscriberClient
+
+LARGEST = 10_000_000 - 1_000  # the request also carries the topic name and framing
+
+
+def _pull(client, subscription: str) -> list[int]:
+    response = client.pull(subscription=subscription, max_messages=10, timeout=30, retry=None)
+    client.acknowledge(
+        subscription=subscription, ack_ids=[m.ack_id for m in response.received_messages]
+    )
+    return [len(m.message.data) for m in response.received_messages]
+
+
+@pytest.fixture
+def subscription(pubsub_topic):
+    topic, subscription = pubsub_topic
+    publisher = pubsub_v1.PublisherClient()
+    publisher.publish(topic, b"x" * LARGEST, source="file").result(timeout=60)
+    publisher.stop()
+    return subscription
+
+
+def test_the_stock_emulator_channel_cannot_receive_a_10_mb_message(subscription):
+    """The bug this client fixes: every pull that includes the message fails."""
+    with pubsub_v1.SubscriberClient() as stock, pytest.raises(ResourceExhausted, match="larger"):
+        stock.pull(subscription=subscription, max_messages=10, timeout=30, retry=None)
+
+
+def test_the_emulator_subscriber_client_receives_a_10_mb_message(subscription):
+    with EmulatorSubscriberClient() as client:
+        assert _pull(client, subscription) == [LARGEST]
+
+
+def test_a_failing_pull_is_logged_once_and_answered_empty(pubsub_emulator, caplog):
+    missing = f"projects/test-project/subscriptions/missing-{uuid.uuid4().hex[:8]}"
+    with caplog.at_level(logging.ERROR), EmulatorSubscriberClient() as client:
+        response = client.pull(subscription=missing, max_messages=10, timeout=10)
+    assert list(response.received_messages) == []
+    assert [record.getMessage().split(":")[0] for record in caplog.records] == [PULL_FAILED]
