@@ -27,8 +27,8 @@ from google.cloud.pubsub_v1.types import BatchSettings
 from localrun.emulators import OFFLINE_AUTH_ENV, start_pubsub_emulator
 from producer.config import Config
 from producer.fake import FakeSource
+from producer.publish_loop import Stopper, produce, to_message
 from producer.publisher import Publisher
-from producer.runner import Stopper, produce, to_message
 
 PROJECT = "bench"
 BEST_BATCH = BatchSettings(max_messages=1000, max_bytes=5_000_000, max_latency=0.05)
