@@ -105,6 +105,10 @@ bench-run: venv ## make run's rows/s (N=3000 at once) and latency (N=1000 at 50/
 	@$(PY) -m localrun --count 3000 --rate 0
 	@$(PY) -m localrun --count 1000 --rate 50
 
+generate: venv ## Regenerate metadata.json and pipeline/README.md's parameter table from pipeline/options.py
+	@$(PY) -m pipeline.options > metadata.json
+	@$(PY) -m pipeline.options --readme pipeline/README.md
+
 lock: venv ## Re-resolve requirements/*.txt from requirements/*.in
 	@scripts/lock.sh "$(VENV)"
 
@@ -190,5 +194,5 @@ producer: ## Run the producer image against the project's topic (N=500 SOURCE=fa
 	  $(PRODUCER_IMAGE):$(TAG)
 
 .PHONY: help venv run stop replay docker test test-unit test-integration test-container test-static lint format bench \
-        bench-publish bench-pipeline bench-run lock clean \
+        bench-publish bench-pipeline bench-run generate lock clean \
         images tools infra build template deploy producer

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from contract import SOURCES
-from localrun import state
+from localrun import kept_stack
 from localrun.bad_messages import bad_messages
 from localrun.emulators import (
     OFFLINE_AUTH_ENV,
@@ -24,6 +24,7 @@ from localrun.emulators import (
     start_bigquery_emulator,
     start_pubsub_emulator,
 )
+from localrun.paths import LOG_DIR, RUN_DIR
 from localrun.processes import group_alive
 from localrun.resources import StackNames, bigquery_client, create_bigquery, create_pubsub
 from localrun.stack import (
@@ -99,10 +100,10 @@ def _published_customers(record: Path) -> int:
 def _start_services(names: StackNames, out: Progress, started: list):
     """Both emulators, then topic, subscription, dataset and tables."""
     out.say("starting the Pub/Sub emulator and the BigQuery emulator")
-    pubsub = start_pubsub_emulator(state.LOG_DIR)
+    pubsub = start_pubsub_emulator(LOG_DIR)
     started.append(pubsub)
     out.say(f"Pub/Sub emulator on {pubsub.address}")
-    bigquery = start_bigquery_emulator(state.LOG_DIR, project=names.project)
+    bigquery = start_bigquery_emulator(LOG_DIR, project=names.project)
     started.append(bigquery)
     out.say(f"BigQuery emulator on {bigquery.endpoint}")
     os.environ.update(OFFLINE_AUTH_ENV, PUBSUB_EMULATOR_HOST=pubsub.address)
@@ -118,12 +119,12 @@ def _start_services(names: StackNames, out: Progress, started: list):
 
 def _produce(args, names: StackNames, out: Progress, started: list, *, pubsub, client, pipeline):
     """Producer subprocess plus the malformed messages; what the tables should end up holding."""
-    record = state.RUN_DIR / "published.jsonl"
+    record = RUN_DIR / "published.jsonl"
     record.unlink(missing_ok=True)
     extra = [f"--rate={args.rate}", f"--record={record}"]
     if args.input:
         extra.append(f"--input={args.input}")
-    producer = start_producer(names, pubsub.address, state.LOG_DIR, args.count, args.source, *extra)
+    producer = start_producer(names, pubsub.address, LOG_DIR, args.count, args.source, *extra)
     started.append(producer)
     out.say(f"producer publishing {args.count} customers from '{args.source}'")
     publish(names.topic_path, bad_messages(args.bad))
@@ -141,13 +142,13 @@ def run(args: argparse.Namespace) -> int:
     out = Progress()
     started: list = []
     keep_up = False
-    state.check_nothing_kept()
-    state.LOG_DIR.mkdir(parents=True, exist_ok=True)
-    for old_log in state.LOG_DIR.glob("*.log"):  # this run's logs only
+    kept_stack.check_nothing_kept()
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    for old_log in LOG_DIR.glob("*.log"):  # this run's logs only
         old_log.unlink()
     try:
         pubsub, bigquery, client = _start_services(names, out, started)
-        pipeline = start_pipeline(names, pubsub.address, bigquery.endpoint, state.LOG_DIR)
+        pipeline = start_pipeline(names, pubsub.address, bigquery.endpoint, LOG_DIR)
         started.append(pipeline)
         out.say(f"pipeline started on Beam's direct runner (log: {pipeline.log_path})")
         first_publish = time.monotonic()
@@ -174,11 +175,11 @@ def run(args: argparse.Namespace) -> int:
             flush=True,
         )
         if args.keep:
-            state.save(names, pubsub, bigquery, started)
+            kept_stack.save(names, pubsub, bigquery, started)
             keep_up = True
-            print(state.connect_help(names, pubsub.address, bigquery.endpoint), flush=True)
+            print(kept_stack.connect_help(names, pubsub.address, bigquery.endpoint), flush=True)
         else:
-            print(state.query_help(), flush=True)
+            print(kept_stack.query_help(), flush=True)
         return 0
     finally:
         if not keep_up:
@@ -205,11 +206,11 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         sys.exit(f"python -m localrun: error: {error}")
     if args.stop:
-        return state.stop_kept()
+        return kept_stack.stop_kept()
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         return run(args)
-    except (EmulatorError, StackError, state.StateError) as error:
+    except (EmulatorError, StackError, kept_stack.KeptStackError) as error:
         print(f"make run: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -9,7 +9,7 @@ import sys
 
 from google.api_core import exceptions
 
-from localrun import state
+from localrun import kept_stack
 from localrun.resources import bigquery_client, with_tables
 from pipeline import bigquery_client as bq
 
@@ -19,12 +19,12 @@ def main(argv: list[str] | None = None) -> int:
     if len(argv) != 1:
         sys.exit('usage: python -m localrun.query "SQL"')
     try:
-        kept = state.load()
-    except state.StateError as error:
+        kept = kept_stack.load()
+    except kept_stack.KeptStackError as error:
         sys.exit(f"localrun.query: error: {error}")
     client = bigquery_client(kept["bigquery_endpoint"], kept["project"])
     try:
-        job, rows = bq.run(client, with_tables(argv[0], state.names(kept)), timeout=60)
+        job, rows = bq.run(client, with_tables(argv[0], kept_stack.names(kept)), timeout=60)
     except (exceptions.GoogleAPIError, KeyError, IndexError) as error:
         sys.exit(f"localrun.query: error: {error}")
     try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-from localrun import state
+from localrun import kept_stack
 from localrun.emulators import OFFLINE_AUTH_ENV
 from pipeline.schema import CUSTOMERS, CUSTOMERS_DLQ, CUSTOMERS_DLQ_REPLAYS
 from replay import cli
@@ -20,10 +20,10 @@ def main(argv: list[str] | None = None) -> int:
     if {"-h", "--help"} & set(argv):  # no stack needed to read the flags
         return cli.main(argv, prog="make replay")
     try:
-        kept = state.load()
-    except state.StateError as error:
+        kept = kept_stack.load()
+    except kept_stack.KeptStackError as error:
         sys.exit(f"make replay: error: {error}")
-    names = state.names(kept)
+    names = kept_stack.names(kept)
     os.environ.update(OFFLINE_AUTH_ENV, PUBSUB_EMULATOR_HOST=kept["pubsub_emulator_host"])
     stack = [
         f"--topic={names.topic_path}",

@@ -16,12 +16,11 @@ from typing import Protocol
 from google.cloud import bigquery, pubsub_v1
 
 from localrun.emulators import OFFLINE_AUTH_ENV
+from localrun.paths import ROOT
 from localrun.processes import ManagedProcess, spawn
 from localrun.pubsub_channel import PULL_FAILED
 from localrun.resources import StackNames, query
 from pipeline.schema import CUSTOMERS, CUSTOMERS_DLQ
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 class StackError(RuntimeError):

@@ -196,13 +196,17 @@ def _text(letter: Mapping[str, Any], name: str, limit: int) -> str | None:
     return value if isinstance(value, str) and len(value) <= limit else None
 
 
-def _payload(letter: Mapping[str, Any]) -> bytes | None:
-    """The dead letter's payload bytes: payloadBytes if it decodes, else payloadString's."""
+def _payload(letter: Mapping[str, Any]) -> tuple[bytes | None, bool]:
+    """The dead letter's payload bytes, and whether they are its payloadBytes.
+
+    payloadBytes if they decode, else payloadString encoded: text that was decoded with
+    replacement characters, so not the message's bytes when it was not UTF-8.
+    """
     try:
-        return base64.b64decode(letter["payloadBytes"], validate=True)
+        return base64.b64decode(letter["payloadBytes"], validate=True), True
     except (KeyError, TypeError, ValueError, binascii.Error):
         text = letter.get("payloadString")
-        return text.encode("utf-8", errors="replace") if isinstance(text, str) else None
+        return (text.encode("utf-8", errors="replace") if isinstance(text, str) else None), False
 
 
 def reduced_dead_letter(failure: Any, *, now: datetime | None = None) -> dict[str, Any]:
@@ -214,7 +218,7 @@ def reduced_dead_letter(failure: Any, *, now: datetime | None = None) -> dict[st
     """
     _, letter, errors = failure
     letter = letter if isinstance(letter, Mapping) else {}
-    payload = _payload(letter)
+    payload, exact = _payload(letter)
     stage = letter.get("stage") if letter.get("stage") in schema.STAGES else "write"
     original = str(letter.get("errorMessage"))[:MAX_REDUCED_TEXT]
     reduced = dead_letter(
@@ -228,6 +232,7 @@ def reduced_dead_letter(failure: Any, *, now: datetime | None = None) -> dict[st
     )
     # payloadBytes are what the rejected letter kept (maybe redacted or cut): keep its state,
     # else the replay command would take a reduced payload for the message's exact bytes.
-    state = letter.get("payload_state")
+    # Bytes rebuilt from payloadString are no message's bytes: state unknown (not replayable).
+    state = letter.get("payload_state") if exact else None
     state = state if state in schema.PAYLOAD_STATES else None
     return {**reduced, "payloadString": None, "attributes": [], "payload_state": state}

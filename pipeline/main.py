@@ -9,7 +9,7 @@ from typing import Any
 
 import apache_beam as beam
 from apache_beam.io.gcp.pubsub import ReadFromPubSub
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions, WorkerOptions
 
 from pipeline import sinks, transforms
 from pipeline.options import CustomerPipelineOptions, InvalidOptions, validate
@@ -44,6 +44,26 @@ def build_pipeline(p: beam.Pipeline, options: CustomerPipelineOptions) -> None:
     ingest(messages, options)
 
 
+# Beam's streaming-insert sink logs BigQuery's insertErrors verbatim, at WARNING ("Will retry")
+# or ERROR, in `_flush_batch` of apache_beam/io/gcp/bigquery.py (Beam 2.77: "There were errors
+# inserting to BigQuery. ... Errors were {errors}"), and BigQuery's error messages may quote the
+# row's values: personal data in the worker log. Silenced on the workers (and in this process,
+# for the direct runner); the rejected rows and their reasons are in customers_dlq instead
+# (write dead letters, counted in dead_letters_write). A --sdk_harness_log_level_overrides the
+# caller gives for the same logger wins.
+BEAM_BIGQUERY_LOGGER = "apache_beam.io.gcp.bigquery"
+
+
+def quiet_beam_bigquery_log(options: PipelineOptions) -> None:
+    harness = options.view_as(WorkerOptions)
+    overrides = {
+        BEAM_BIGQUERY_LOGGER: "CRITICAL",
+        **(harness.sdk_harness_log_level_overrides or {}),
+    }
+    harness.sdk_harness_log_level_overrides = overrides
+    logging.getLogger(BEAM_BIGQUERY_LOGGER).setLevel(overrides[BEAM_BIGQUERY_LOGGER])
+
+
 def parse_options(argv: list[str] | None) -> PipelineOptions:
     """Beam's options plus ours, validated; `--help` lists ours and exits."""
     parser = argparse.ArgumentParser(
@@ -57,6 +77,7 @@ def parse_options(argv: list[str] | None) -> PipelineOptions:
     options = PipelineOptions(argv, save_main_session=False)
     options.view_as(StandardOptions).streaming = True
     validate(options.view_as(CustomerPipelineOptions))
+    quiet_beam_bigquery_log(options)
     return options
 
 

@@ -17,7 +17,7 @@ NAMESPACE = "customers"
 MESSAGES_READ = "messages_read"
 ROWS_BUILT = "rows_built"
 DUPLICATES_DROPPED = "duplicates_dropped"
-ROWS_WRITTEN = "rows_written"
+ROWS_SENT_TO_BIGQUERY = "rows_sent_to_bigquery"
 DEAD_LETTERS_REDUCED = "dead_letters_reduced"
 DEAD_LETTERS_UNWRITABLE = "dead_letters_unwritable"
 
@@ -31,7 +31,7 @@ COUNTERS = (
     MESSAGES_READ,
     ROWS_BUILT,
     DUPLICATES_DROPPED,
-    ROWS_WRITTEN,
+    ROWS_SENT_TO_BIGQUERY,
     *(dead_letters(stage) for stage in STAGES),
     DEAD_LETTERS_REDUCED,
     DEAD_LETTERS_UNWRITABLE,

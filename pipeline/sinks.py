@@ -147,7 +147,8 @@ class WriteCustomers(beam.PTransform):
     def expand(self, rows):
         failed = (
             rows
-            | "CountRowsWritten" >> beam.ParDo(metrics.CountFn(metrics.ROWS_WRITTEN))
+            # Counted before the write: BigQuery may still reject a row (dead_letters_write).
+            | "CountRowsSent" >> beam.ParDo(metrics.CountFn(metrics.ROWS_SENT_TO_BIGQUERY))
             | "Write"
             >> WriteTable(
                 self._options.output_table, schema.CUSTOMERS, self._options, self._test_client

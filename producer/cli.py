@@ -22,8 +22,8 @@ from typing import Any
 
 from producer import logs
 from producer.config import EXIT_CONFIG, Config, ConfigError, parse_config
+from producer.publish_loop import Stopper, Tally, produce, report_progress
 from producer.publisher import Publisher
-from producer.runner import Stopper, Tally, produce, report_progress
 from producer.sources import Source, SourceError, build_source
 
 EXIT_OK = 0

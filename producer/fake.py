@@ -1,29 +1,40 @@
 """An offline source of randomuser.me 1.4-shaped users, with the API's field types per nationality.
 
-Faker supplies the localised names, places and phone numbers, but one Faker call costs 50-170 us;
-drawing each user from small per-nationality pools Faker fills once keeps generation at tens of
-thousands of users per second while every value is still Faker's.
+Faker supplies the localised names, places and phone numbers, but one Faker call costs 50-170 us
+and the producer's whole budget per customer is a few us (bench/README.md). So each source
+builds, once, pools per nationality: Faker values per field, then people (name, title, e-mail,
+portrait) and places (street, city, state, postcode) combined from them, and id values; plus
+shared usernames, credentials (password, salt, hashes), coordinates and ages. A user is then a
+dozen random picks plus what must be fresh: `login.uuid`, the sign-up time and the age at it:
+~5 us instead of ~20. Variety is the product of the pool sizes (more than 10^20 users per
+nationality), memory is bounded by them (~30 MB for all 21 nationalities), and a seed
+reproduces both the pools and the picks.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
+import math
 import random
 import string
+import time
 import unicodedata
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
+from typing import NamedTuple
 
 from faker import Faker
 
 from contract import SCHEMA
 from producer.nationalities import NATIONALITIES, Nationality
 
-POOL_SIZE = 64
-
+# Pool sizes are powers of two, so a pick is one getrandbits call.
+FAKER_BITS = 6  # Faker values per field and nationality (64): what the startup cost is made of
+PEOPLE_BITS = 12  # people (name, title, e-mail, portrait) per nationality (4,096)
+COMBINED_BITS = 10  # places and id values per nationality (1,024 each)
+SHARED_BITS = 12  # credentials, coordinates, birth dates, shared by all nationalities (4,096)
+USERNAME_BITS = 14  # usernames, shared (16,384 of 202,500 adjective+animal+number)
 
 # The API's own list: a user's time zone is drawn independently of the country.
 TIMEZONES = (
@@ -52,7 +63,19 @@ ADJECTIVES = ("tiny", "lazy", "happy", "sad", "big", "small", "heavy", "crazy", 
 ANIMALS = ("rabbit", "wolf", "frog", "koala", "bear", "tiger", "panda", "duck", "swan",
            "zebra", "goose", "meercat", "ladybug", "gorilla", "peacock")  # fmt: skip
 PASSWORDS = ("klingon", "flipper", "rainman", "snuffy", "cookie", "poker", "tigger", "matrix")
+_PICTURES = tuple(  # male, female: (large, medium, thumbnail) per portrait number
+    tuple(
+        tuple(
+            f"https://randomuser.me/api/portraits/{size}{folder}/{n}.jpg"
+            for size in ("", "med/", "thumb/")
+        )
+        for n in range(100)
+    )
+    for folder in ("men", "women")
+)
+_UUID4 = "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}".format  # version 4, variant 10: 122 random bits
 _YEAR = 365.25 * 86400
+_AGES = (18 * _YEAR, 80 * _YEAR)
 
 
 def _ascii(text: str) -> str:
@@ -61,69 +84,129 @@ def _ascii(text: str) -> str:
     return "".join(c for c in decomposed if c.isascii() and (c.isalnum() or c in "-'"))
 
 
+def _pattern(rng: random.Random, pattern: str) -> str:
+    """'##-?' -> e.g. '07-K': '#' a digit, '?' a capital letter."""
+    return "".join(
+        str(rng.randrange(10))
+        if c == "#"
+        else rng.choice(string.ascii_uppercase)
+        if c == "?"
+        else c
+        for c in pattern
+    )
+
+
+def _iso(timestamp: float) -> str:
+    """The API's format: milliseconds and a Z."""
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+
+
+class _Person(NamedTuple):
+    gender: str
+    title: str
+    first: str
+    last: str
+    email: str
+    picture: tuple[str, str, str]  # large, medium, thumbnail
+
+
+class _Place(NamedTuple):
+    number: int
+    street: str
+    city: str
+    state: str
+    postcode: int | str  # int where the API's is, else the locale's own form
+
+
 @dataclass(frozen=True)
 class _Pools:
-    first: tuple[tuple[str, ...], tuple[str, ...]]  # male, female
-    last: tuple[str, ...]
-    street: tuple[str, ...]
-    city: tuple[str, ...]
-    state: tuple[str, ...]
-    phone: tuple[str, ...]
-    postcode: tuple[str, ...]
-    ascii: dict[str, str]  # name -> its e-mail form, computed once
+    """One nationality's pre-built parts, each 2**(its _BITS) long."""
+
+    nat: Nationality
+    people: tuple[_Person, ...]
+    places: tuple[_Place, ...]
+    phones: tuple[str, ...]  # 2**FAKER_BITS, Faker's
+    ids: tuple[str, ...] | None  # None: id.value is null, like the API's
 
 
-def _pools(nat: Nationality, seed: str | None) -> _Pools:
+def _pools(code: str, seed: str | None) -> _Pools:
+    nat = NATIONALITIES[code]
     fake = Faker(nat.locale)
+    rng = random.Random(None if seed is None else f"{seed}/{code}")  # noqa: S311 - not crypto
     if seed is not None:
         fake.seed_instance(f"{seed}/{nat.locale}")
 
-    def pool(make) -> tuple[str, ...]:
-        return tuple(make() for _ in range(POOL_SIZE))
+    def faker(make) -> tuple[str, ...]:
+        return tuple(make() for _ in range(1 << FAKER_BITS))
+
+    def combined(make) -> tuple:
+        return tuple(make() for _ in range(1 << COMBINED_BITS))
 
     state = nat.states
     for provider in ("administrative_unit", "state", "region"):
         if not state and hasattr(fake, provider):
-            state = pool(getattr(fake, provider))
-    first, last = (pool(fake.first_name_male), pool(fake.first_name_female)), pool(fake.last_name)
+            state = faker(getattr(fake, provider))
+    firsts, lasts = (
+        (faker(fake.first_name_male), faker(fake.first_name_female)),
+        faker(fake.last_name),
+    )
+    streets, cities, states = faker(fake.street_name), faker(fake.city), state or faker(fake.city)
+    phones = faker(fake.phone_number)
+    postcodes = faker(fake.postcode) if nat.postcode == "text" else ()
+    ascii_names = {name: _ascii(name) for name in (*firsts[0], *firsts[1], *lasts)}
+
+    def person() -> _Person:
+        female = rng.random() < 0.5
+        first, last = rng.choice(firsts[female]), rng.choice(lasts)
+        local = ".".join(p for p in (ascii_names[first], ascii_names[last]) if p) or _username(rng)
+        return _Person(
+            "female" if female else "male",
+            rng.choice(nat.titles[female]),
+            first,
+            last,
+            f"{local}@example.com",
+            _PICTURES[female][rng.randrange(100)],
+        )
+
+    def place() -> _Place:
+        postcode = rng.choice(postcodes) if postcodes else int(_pattern(rng, nat.postcode))
+        return _Place(
+            rng.randrange(1, 10000),
+            rng.choice(streets),
+            rng.choice(cities),
+            rng.choice(states),
+            postcode,
+        )
+
     return _Pools(
-        first=first,
-        last=last,
-        street=pool(fake.street_name),
-        city=pool(fake.city),
-        state=state or pool(fake.city),
-        phone=pool(fake.phone_number),
-        postcode=pool(fake.postcode) if nat.postcode == "text" else (),
-        ascii={name: _ascii(name) for name in (*first[0], *first[1], *last)},
+        nat=nat,
+        people=tuple(person() for _ in range(1 << PEOPLE_BITS)),
+        places=combined(place),
+        phones=phones,
+        ids=combined(lambda: _pattern(rng, nat.id_pattern)) if nat.id_pattern else None,
     )
 
 
-@functools.cache
-def _template(pattern: str) -> tuple[str, int, int]:
-    """'##-?' -> ('{0[0]}{0[1]}-{1[0]}', 2, 1): one str.format fills a whole pattern."""
-    parts, digits, letters = [], 0, 0
-    for char in pattern:
-        if char == "#":
-            parts.append(f"{{0[{digits}]}}")
-            digits += 1
-        elif char == "?":
-            parts.append(f"{{1[{letters}]}}")
-            letters += 1
-        else:
-            parts.append(char.replace("{", "{{").replace("}", "}}"))
-    return "".join(parts), digits, letters
+def _username(rng: random.Random) -> str:
+    return f"{rng.choice(ADJECTIVES)}{rng.choice(ANIMALS)}{rng.randrange(100, 1000)}"
 
 
-class _Random(random.Random):
-    """`choice` and `randrange` by scaling `random()`: uniform enough for fake people, and
-    several times faster than the stdlib's exact rejection sampling."""
+def _credentials(rng: random.Random) -> tuple[tuple[str, str, str, str, str], ...]:
+    """Credentials like the API's (password, salt, hashes of both), there to be stripped."""
 
-    def choice(self, seq):
-        return seq[int(self.random() * len(seq))]
+    def credentials() -> tuple[str, str, str, str, str]:
+        password = rng.choice(PASSWORDS)
+        salt = "".join(rng.choices(string.ascii_letters + string.digits, k=8))
+        salted = (password + salt).encode()
+        return (
+            password,
+            salt,
+            hashlib.md5(salted, usedforsecurity=False).hexdigest(),
+            hashlib.sha1(salted, usedforsecurity=False).hexdigest(),
+            hashlib.sha256(salted).hexdigest(),
+        )
 
-    def randrange(self, start, stop=None, step=1):
-        low, high = (0, start) if stop is None else (start, stop)
-        return low + int(self.random() * (high - low))
+    return tuple(credentials() for _ in range(1 << SHARED_BITS))
 
 
 class FakeSource:
@@ -138,10 +221,17 @@ class FakeSource:
 
     def __init__(self, nat: tuple[str, ...] = (), seed: str = "") -> None:
         self.nationalities = tuple(nat) or tuple(NATIONALITIES)
-        self._rng = _Random(seed or None)
-        self._pools = {
-            code: _pools(NATIONALITIES[code], seed or None) for code in self.nationalities
-        }
+        self._rng = random.Random(seed or None)  # noqa: S311 - fake people, not crypto
+        self._pools = tuple((code, _pools(code, seed or None)) for code in self.nationalities)
+        self._credentials = _credentials(self._rng)
+        self._usernames = tuple(_username(self._rng) for _ in range(1 << USERNAME_BITS))
+        self._coordinates = tuple(
+            (f"{self._rng.uniform(-90, 90):.4f}", f"{self._rng.uniform(-180, 180):.4f}")
+            for _ in range(1 << SHARED_BITS)
+        )
+        self._ages = tuple(self._rng.uniform(*_AGES) for _ in range(1 << SHARED_BITS))  # seconds
+        self._day, self._births = -1.0, ()
+        self._second, self._second_iso = -1, ""
         self.skipped = 0
         self.retries = 0
 
@@ -150,76 +240,73 @@ class FakeSource:
         while True:
             yield self.user()
 
-    def _pattern(self, pattern: str) -> str:
-        template, digits, letters = _template(pattern)
-        rng = self._rng
-        number = f"{rng.randrange(10**digits):0{digits}d}" if digits else ""
-        if not letters:  # most patterns: skip building an empty string of letters
-            return template.format(number, "")
-        return template.format(number, "".join(rng.choices(string.ascii_uppercase, k=letters)))
+    def _births_on(self, day: float) -> tuple[tuple[str, float], ...]:
+        """Birth instants (ISO form, timestamp) `_ages` before midnight of `day`: formatted once a
+        day, not per user; a user's age is still counted from the moment of sign-up."""
+        if day != self._day:
+            midnight = day * 86400
+            self._day, self._births = (
+                day,
+                tuple((_iso(midnight - age), midnight - age) for age in self._ages),
+            )
+        return self._births
+
+    def _now_iso(self, now: float) -> str:
+        """`_iso(now)`, formatting each second once: sign-ups come in order, many per second."""
+        second = math.floor(now)
+        if second != self._second:
+            self._second, self._second_iso = second, _iso(second)[:-5]
+        return f"{self._second_iso}.{int((now - second) * 1000):03d}Z"
 
     def user(self, now: datetime | None = None) -> dict:
         rng = self._rng
-        code = rng.choice(self.nationalities)
-        nat, pools = NATIONALITIES[code], self._pools[code]
-        now = now or datetime.now(UTC)
-        female = rng.random() < 0.5
-        gender = "female" if female else "male"
-        first, last = rng.choice(pools.first[female]), rng.choice(pools.last)
-        username = f"{rng.choice(ADJECTIVES)}{rng.choice(ANIMALS)}{rng.randrange(100, 1000)}"
-        local = ".".join(p for p in (pools.ascii[first], pools.ascii[last]) if p) or username
-        password = rng.choice(PASSWORDS)
-        salt = "".join(rng.choices(string.ascii_letters + string.digits, k=8))
-        salted = (password + salt).encode()
-        born = now - timedelta(seconds=rng.uniform(18 * _YEAR, 80 * _YEAR))
-        offset, description = rng.choice(TIMEZONES)
-        portrait = f"{'women' if female else 'men'}/{rng.randrange(100)}.jpg"
-        if nat.postcode == "text":
-            postcode: int | str = rng.choice(pools.postcode)
-        else:
-            postcode = int(self._pattern(nat.postcode))
+        pick = rng.getrandbits  # pools are 2**bits long: one C call per pick, no rejection loop
+        code, pools = self._pools[int(rng.random() * len(self._pools))]
+        nat = pools.nat
+        gender, title, first, last, email, picture = pools.people[pick(PEOPLE_BITS)]
+        number, street, city, state, postcode = pools.places[pick(COMBINED_BITS)]
+        id_value = None if pools.ids is None else pools.ids[pick(COMBINED_BITS)]
+        password, salt, md5, sha1, sha256 = self._credentials[pick(SHARED_BITS)]
+        latitude, longitude = self._coordinates[pick(SHARED_BITS)]
+        phone, cell = pools.phones[pick(FAKER_BITS)], pools.phones[pick(FAKER_BITS)]
+        offset, description = TIMEZONES[int(rng.random() * len(TIMEZONES))]
+        timestamp = time.time() if now is None else now.timestamp()
+        born, birth = self._births_on(timestamp // 86400)[pick(SHARED_BITS)]
+        large, medium, thumbnail = picture
         return {
             "gender": gender,
-            "name": {"title": rng.choice(nat.titles[female]), "first": first, "last": last},
+            "name": {"title": title, "first": first, "last": last},
             "location": {
-                "street": {"number": rng.randrange(1, 10000), "name": rng.choice(pools.street)},
-                "city": rng.choice(pools.city),
-                "state": rng.choice(pools.state),
+                "street": {"number": number, "name": street},
+                "city": city,
+                "state": state,
                 "country": nat.country,
                 "postcode": postcode,
-                "coordinates": {
-                    "latitude": f"{rng.uniform(-90, 90):.4f}",
-                    "longitude": f"{rng.uniform(-180, 180):.4f}",
-                },
+                "coordinates": {"latitude": latitude, "longitude": longitude},
                 "timezone": {"offset": offset, "description": description},
             },
-            "email": f"{local}@example.com",
+            "email": email,
             "login": {
-                "uuid": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-                "username": username,
+                "uuid": _UUID4(pick(32), pick(16), pick(12), pick(14) | 0x8000, pick(48)),
+                "username": self._usernames[pick(USERNAME_BITS)],
                 "password": password,
                 "salt": salt,
-                "md5": hashlib.md5(salted, usedforsecurity=False).hexdigest(),
-                "sha1": hashlib.sha1(salted, usedforsecurity=False).hexdigest(),
-                "sha256": hashlib.sha256(salted).hexdigest(),
+                "md5": md5,
+                "sha1": sha1,
+                "sha256": sha256,
             },
-            "dob": {"date": _iso(born), "age": int((now - born).total_seconds() // _YEAR)},
-            "registered": {"date": _iso(now), "age": 0},
-            "phone": rng.choice(pools.phone),
-            "cell": rng.choice(pools.phone),
+            "dob": {"date": born, "age": int((timestamp - birth) // _YEAR)},
+            "registered": {"date": self._now_iso(timestamp), "age": 0},
+            "phone": phone,
+            "cell": cell,
             "id": {
                 "name": nat.id_name,
-                "value": self._pattern(nat.id_pattern) if nat.id_pattern else None,
+                "value": id_value,
             },
             "picture": {
-                "large": f"https://randomuser.me/api/portraits/{portrait}",
-                "medium": f"https://randomuser.me/api/portraits/med/{portrait}",
-                "thumbnail": f"https://randomuser.me/api/portraits/thumb/{portrait}",
+                "large": large,
+                "medium": medium,
+                "thumbnail": thumbnail,
             },
             "nat": code,
         }
-
-
-def _iso(instant: datetime) -> str:
-    """The API's format: milliseconds and a Z."""
-    return instant.isoformat(timespec="milliseconds").replace("+00:00", "Z")

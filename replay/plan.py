@@ -31,6 +31,7 @@ WRITE_ROW = "write stage: holds the row BigQuery rejected, not the message"
 EDITED = "payloadString differs from payloadBytes: set payload_state = 'corrected' to send it"
 CONFLICTING = "its dead letters hold different payloads: correct all of them alike"
 NO_MESSAGE_ID = "no message_id"
+NO_PAYLOAD = "no payload: payloadString (corrected) or payloadBytes is NULL or empty"
 UNKNOWN_STATE = "payload_state is unknown: dead-lettered before replay existed"
 REASONS = (
     ALREADY_REPLAYED,
@@ -41,6 +42,7 @@ REASONS = (
     EDITED,
     CONFLICTING,
     NO_MESSAGE_ID,
+    NO_PAYLOAD,
     UNKNOWN_STATE,
 )
 _STATE_REASONS = {PAYLOAD_REDACTED: REDACTED, PAYLOAD_TRUNCATED: TRUNCATED, PAYLOAD_ROW: WRITE_ROW}
@@ -93,6 +95,9 @@ def payload_problem(letter: DeadLetter) -> str | None:
     """Why this dead letter's payload is not the message to re-publish; None if it is."""
     if letter.payload_state not in REPLAYABLE_PAYLOADS:
         return _STATE_REASONS.get(letter.payload_state, UNKNOWN_STATE)
+    # An empty message is no customer: it would only come back as a parse dead letter.
+    if not letter.data():
+        return NO_PAYLOAD
     if letter.payload_state == PAYLOAD_CORRECTED:
         return None
     # The pipeline writes payloadString as payloadBytes decoded: an edit that did not say it

@@ -5,7 +5,7 @@
 # is the README's "Operate" section.
 locals {
   job_filter = "resource.type = \"dataflow_job\" AND resource.label.job_name = monitoring.regex.full_match(\"${var.job_name_regex}\")"
-  # PromQL selector of the pipeline's Beam counters (namespace `customers`, pipeline/transforms.py):
+  # PromQL selector of the pipeline's Beam counters (namespace `customers`, pipeline/metrics.py):
   # Dataflow exports each as dataflow.googleapis.com/job/user_counter, a GAUGE holding the job's
   # running total, with the counter's name in metric_name.
   user_counter = "\"__name__\"=\"dataflow.googleapis.com/job/user_counter\", \"monitored_resource\"=\"dataflow_job\", \"job_name\"=~\"${var.job_name_regex}\""
@@ -27,9 +27,7 @@ resource "google_monitoring_notification_channel" "email" {
 
 # Dead letters per minute, from the Beam counters dead_letters_{parse,validate,write}. The counter
 # is a running total (a GAUGE), so PromQL's delta() over 5 minutes divided by 5 is the rate; BigQuery's
-# own table statistics lag by hours and cannot serve here. Any dead letter BigQuery refused to
-# store even reduced (dead_letters_unwritable) alerts at once: the job retries that bundle until
-# it can be stored (pipeline/bigquery.py FailOnUnwritableFn), so part of it stalls meanwhile.
+# own table statistics lag by hours and cannot serve here.
 resource "google_monitoring_alert_policy" "dead_letters" {
   display_name          = "${var.name}: dead letters"
   combiner              = "OR"
@@ -46,8 +44,67 @@ resource "google_monitoring_alert_policy" "dead_letters" {
     }
   }
 
+  documentation {
+    mime_type = "text/markdown"
+    subject   = "${var.name}: messages are being dead-lettered"
+    content   = "Dead letters are above ${var.dead_letters_per_minute}/min. Check the view dead_letters_last_day for the stage and error class. ${local.runbook}"
+  }
+}
+
+# A dead letter BigQuery refused to store even reduced: the job retries that bundle until it can be
+# stored (pipeline/sinks.py FailOnUnwritableFn), so part of the job stalls meanwhile. The Beam
+# counter dead_letters_unwritable is incremented in that failing bundle, and the SDK harness
+# returns a bundle's metrics only in a successful ProcessBundleResponse (Beam's sdk_worker.py
+# SdkWorker.process_bundle: monitoring_infos are built after process_bundle returns; on an
+# exception the bundle processor is discarded and the response carries only the error), so the
+# counter may never reach Cloud Monitoring. The error itself does: the harness logs the
+# traceback, whose last line is the UnwritableDeadLetter message, at ERROR in the worker's log.
+# This log-based counter counts those entries (one per failed attempt, not per dead letter).
+resource "google_logging_metric" "dead_letters_unwritable" {
+  name        = "${var.name}-dead-letters-unwritable"
+  description = "Failed attempts to store a dead letter BigQuery rejected even reduced (pipeline/sinks.py UnwritableDeadLetter)."
+  filter      = "resource.type=\"dataflow_step\" AND logName=~\"/logs/dataflow.googleapis.com%2F(worker|harness)$\" AND severity>=ERROR AND \"BigQuery rejected the reduced dead letter\""
+
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "INT64"
+    unit        = "1"
+  }
+
+  depends_on = [google_project_service.required]
+}
+
+resource "google_monitoring_alert_policy" "dead_letters_unwritable" {
+  display_name          = "${var.name}: dead letter not stored"
+  combiner              = "OR"
+  severity              = "ERROR"
+  notification_channels = local.notification_channels
+  user_labels           = local.labels
+
   conditions {
-    display_name = "a dead letter could not be stored in customers_dlq"
+    display_name = "BigQuery rejected a reduced dead letter (worker log)"
+    condition_threshold {
+      # No resource.type: a log-based metric's series carry the log entries' resource.
+      filter          = "metric.type = \"logging.googleapis.com/user/${google_logging_metric.dead_letters_unwritable.name}\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
+
+      aggregations {
+        alignment_period     = "60s"
+        per_series_aligner   = "ALIGN_DELTA"
+        cross_series_reducer = "REDUCE_SUM"
+      }
+
+      trigger {
+        count = 1
+      }
+    }
+  }
+
+  # The Beam counter as well, for the runner that does report it.
+  conditions {
+    display_name = "dead_letters_unwritable counter"
     condition_prometheus_query_language {
       query               = "sum by (job_name) (delta({${local.user_counter}, \"metric_name\"=\"dead_letters_unwritable\"}[10m])) > 0"
       duration            = "0s"
@@ -57,8 +114,8 @@ resource "google_monitoring_alert_policy" "dead_letters" {
 
   documentation {
     mime_type = "text/markdown"
-    subject   = "${var.name}: messages are being dead-lettered"
-    content   = "Dead letters are above ${var.dead_letters_per_minute}/min, or one could not be stored. Check the view dead_letters_last_day for the stage and error class. ${local.runbook}"
+    subject   = "${var.name}: a dead letter cannot be stored, part of the job stalls"
+    content   = "BigQuery rejected a dead letter even in its reduced form; the job retries that bundle until it can be stored. ${local.runbook}"
   }
 }
 
@@ -154,7 +211,9 @@ resource "google_monitoring_alert_policy" "lag" {
   }
 }
 
-# The job failed, or no job reports any vCPU any more (cancelled, drained and not replaced).
+# The job failed, or no job reports any vCPU any more (cancelled, drained and not replaced). The
+# absence condition also fires after the first `make infra` until a job runs: by design, the
+# runbook says so (README, "Job not running").
 resource "google_monitoring_alert_policy" "job_not_running" {
   display_name          = "${var.name}: job not running"
   combiner              = "OR"
@@ -204,7 +263,7 @@ resource "google_monitoring_alert_policy" "job_not_running" {
   documentation {
     mime_type = "text/markdown"
     subject   = "${var.name}: the streaming job is not running"
-    content   = "A job matching ${var.job_name_regex} failed or stopped reporting. Customers wait in the subscription (retention ${var.message_retention_duration}). ${local.runbook}"
+    content   = "A job matching ${var.job_name_regex} failed or stopped reporting (or none has run yet since make infra). Customers wait in the subscription (retention ${var.message_retention_duration}). ${local.runbook}"
   }
 }
 

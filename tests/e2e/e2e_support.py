@@ -8,7 +8,7 @@ from collections import Counter
 from contract import SCHEMA
 from localrun.resources import query
 from producer.fake import FakeSource
-from producer.runner import Message, to_message
+from producer.publish_loop import Message, to_message
 
 
 def fake_messages(count: int, seed: str) -> list[Message]:

@@ -18,7 +18,7 @@ from contract import CREDENTIAL_FIELDS, SCHEMA, strip_credentials
 from localrun.bad_messages import BadMessage, bad_messages
 from localrun.resources import query
 from localrun.stack import Counts, counts, publish, start_pipeline, start_producer, wait_for
-from producer.runner import to_message
+from producer.publish_loop import to_message
 from tests.support import BAD_MESSAGE_CORPUS as CORPUS
 
 pytestmark = pytest.mark.timeout(360)

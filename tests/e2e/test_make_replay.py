@@ -1,4 +1,4 @@
-"""The README's "Operate" session, as a new user types it: `make run KEEP=1`, a dry-run
+"""replay/README.md's session, as a new user types it: `make run KEEP=1`, a dry-run
 `make replay`, the payload corrected with `localrun.query`, `make replay ... --execute`, the
 replayed customer in `customers`, `make stop`.
 """

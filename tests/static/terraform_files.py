@@ -5,6 +5,7 @@ The one loader the static Terraform tests share (structure tests and the provide
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,28 +16,35 @@ from tests.support import ROOT
 TERRAFORM = ROOT / "terraform"
 
 
-def unquote(value: Any) -> Any:
-    """python-hcl2 keeps HCL's quotes on keys and literals: drop them, recursively.
+def unquote(value: Any, *, unescape: bool = False) -> Any:
+    """python-hcl2 keeps HCL's quotes on keys and literals: drop them, recursively; with
+    `unescape`, HCL's escapes (`\\"`, `\\\\`) inside a quoted literal go too.
 
     Its own keys (`__is_block__`, `__comments__`) go too: they are not HCL.
     """
     if isinstance(value, str):
-        return value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value
+        if len(value) < 2 or not value[0] == value[-1] == '"':
+            return value
+        return re.sub(r"\\(.)", r"\1", value[1:-1]) if unescape else value[1:-1]
     if isinstance(value, list):
-        return [unquote(v) for v in value]
+        return [unquote(v, unescape=unescape) for v in value]
     if isinstance(value, dict):
-        return {unquote(k): unquote(v) for k, v in value.items() if not k.startswith("__")}
+        return {
+            unquote(k, unescape=unescape): unquote(v, unescape=unescape)
+            for k, v in value.items()
+            if not k.startswith("__")
+        }
     return value
 
 
-def parse(path: Path) -> dict[str, list[dict[str, Any]]]:
+def parse(path: Path, *, unescape: bool = False) -> dict[str, list[dict[str, Any]]]:
     """One .tf file: {"resource": [{type: {name: body}}, ...], "variable": [...], ...}.
 
     Blocks are lists of dicts (one per occurrence), attributes plain values; an expression is a
     string such as "${var.region}".
     """
     with path.open() as handle:
-        return unquote(hcl2.load(handle))
+        return unquote(hcl2.load(handle), unescape=unescape)
 
 
 def parse_dir(directory: Path = TERRAFORM) -> dict[Path, dict[str, list[dict[str, Any]]]]:

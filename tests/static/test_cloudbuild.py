@@ -7,13 +7,12 @@ from __future__ import annotations
 import re
 import shlex
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.support import ROOT
+from tests.support import ROOT, run, run_python
 
 CONFIG = ROOT / "cloudbuild.yaml"
 BUILT_IN = {"PROJECT_ID", "COMMIT_SHA", "SHORT_SHA", "BUILD_ID", "LOCATION", "PROJECT_NUMBER"}
@@ -42,16 +41,13 @@ def build() -> dict:
 
 
 def test_yamllint():
-    result = subprocess.run(
-        [sys.executable, "-m", "yamllint", "--strict", str(CONFIG)],
-        capture_output=True, text=True, check=False, cwd=ROOT,
-    )  # fmt: skip
+    result = run_python("-m", "yamllint", "--strict", str(CONFIG))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_substitutions_are_defined_and_used():
     text = CONFIG.read_text()
-    body = text.split("substitutions:", 1)[1]
+    body = text.split("substitutions:", 1)[1].replace("$$", "")  # `$$`: a shell `$`
     used = set(re.findall(r"\$\{?([A-Z_][A-Z0-9_]*)\}?", body))
     defined = set(yaml.safe_load(text)["substitutions"])
     assert used - BUILT_IN == defined, "every user substitution defined and used, nothing else"
@@ -64,42 +60,131 @@ def test_steps_are_wired(build):
     assert len(ids) == len(set(ids))
     for step in build["steps"]:
         for dependency in step.get("waitFor", []):
-            assert dependency in ids[: ids.index(step["id"])], f"{step['id']} waits on {dependency}"
+            # "-": start with the build (Cloud Build's BuildStep.waitFor)
+            earlier = ids[: ids.index(step["id"])]
+            assert dependency == "-" or dependency in earlier, f"{step['id']} waits on {dependency}"
     by_id = {step["id"]: step for step in build["steps"]}
     assert "pytest" in " ".join(by_id["test"]["args"])
     for image in ("pipeline", "producer"):
-        build_args = by_id[f"build-{image}"]["args"]
-        assert f"--file=Dockerfile.{image}" in build_args
-        assert by_id[f"build-{image}"]["waitFor"] == ["test"]
-        assert by_id[f"push-{image}"]["waitFor"] == [f"build-{image}"]
+        assert f"--file=Dockerfile.{image}" in script(build, f"build-{image}")
+        assert by_id[f"build-{image}"]["waitFor"] == ["test", "registry"]
     assert build["options"]["env"] == ["DOCKER_BUILDKIT=1"]
 
 
-def test_images_are_tagged_with_the_commit_only(build):
+def test_one_way_of_pushing(build):
+    """Only the build steps push. An `images:` list would push again after the last step, and
+    fail the build for an image that was in the registry already and so never built here."""
+    assert "images" not in build
+    pushes = [s["id"] for s in build["steps"] if "docker push" in " ".join(s.get("args", []))]
+    assert pushes == ["build-pipeline", "build-producer"]
+
+
+IMAGES = ("customer-pipeline", "customer-producer")
+
+
+def test_images_are_tagged_with_the_commit_only(build, tmp_path):
     """No mutable tag: a `latest` pushed by a later build would change what a running job's new
     workers pull. Only customer-pipeline:$COMMIT_SHA and customer-producer:$COMMIT_SHA."""
-    tags = {
-        arg.split("=", 1)[1]
-        for step in build["steps"]
-        if step["id"].startswith("build-")
-        for arg in step["args"]
+    calls = run_build_steps(build, tmp_path, in_registry=())
+    tagged = {
+        arg.split("=", 1)[1] for call in calls if call[:2] == ["docker", "build"] for arg in call
         if arg.startswith("--tag=")
-    }
-    repository = "${_REGION}-docker.pkg.dev/$PROJECT_ID/${_REPOSITORY}"
-    expected = {
-        f"{repository}/{image}:$COMMIT_SHA" for image in ("customer-pipeline", "customer-producer")
-    }
-    assert tags == expected
-    assert set(build["images"]) == expected
-    pushed = {step["args"][-1] for step in build["steps"] if step["id"].startswith("push-")}
-    assert pushed == expected
+    }  # fmt: skip
+    pushed = {call[2] for call in calls if call[:2] == ["docker", "push"]}
+    assert tagged == pushed == {f"{REGISTRY}/{image}:{SHA}" for image in IMAGES}
     code = "\n".join(line.split("#", 1)[0] for line in CONFIG.read_text().splitlines())
     assert not re.search(r"\blatest\b|--all-tags", code)
 
 
+# --- the steps' scripts, run with a `gcloud` and a `docker` that only record their calls ---------
+
+REGISTRY = "europe-west1-docker.pkg.dev/p/customer-stream"
+STAND_IN = """#!/bin/sh
+echo "$(basename "$0") $*" >> "$CALLS"
+case "$(basename "$0") $*" in
+  "gcloud artifacts docker images describe "*)
+    for ref in $IN_REGISTRY; do [ "$5" = "$ref" ] && echo sha256:0 && exit 0; done
+    echo "ERROR: (gcloud.artifacts.docker.images.describe) NOT_FOUND" >&2; exit 1;;
+  "docker image inspect "*) echo "digest of $*";;
+esac
+"""
+
+
+def script(build: dict, step_id: str, workspace: str = "/workspace") -> str:
+    """A bash step's script as Cloud Build runs it: substitutions replaced, `$$` -> `$`."""
+    (step,) = [s for s in build["steps"] if s["id"] == step_id]
+    assert step["entrypoint"] == "bash" and step["args"][0] == "-c"
+    text = step["args"][1]
+    for placeholder, value in {
+        "${_REGION}": "europe-west1",
+        "${_REPOSITORY}": "customer-stream",
+        "$PROJECT_ID": "p",
+        "$COMMIT_SHA": SHA,
+    }.items():
+        text = text.replace(placeholder, value)
+    return text.replace("$$", "$").replace("/workspace", workspace)
+
+
+def run_build_steps(build: dict, tmp_path: Path, in_registry: tuple[str, ...]) -> list[list[str]]:
+    """Runs the registry step, then both build steps, in one workspace (as Cloud Build does);
+    returns every gcloud and docker command they ran."""
+    bin_dir, workspace, calls = tmp_path / "bin", tmp_path / "workspace", tmp_path / "calls"
+    bin_dir.mkdir()
+    workspace.mkdir()
+    for tool in ("gcloud", "docker"):
+        (bin_dir / tool).write_text(STAND_IN)
+        (bin_dir / tool).chmod(0o755)
+    env = {
+        "PATH": f"{bin_dir}:/usr/bin:/bin",
+        "CALLS": str(calls),
+        "IN_REGISTRY": " ".join(f"{REGISTRY}/{image}:{SHA}" for image in in_registry),
+        "BUILDER_OUTPUT": str(tmp_path),
+    }
+    for step_id in ("registry", "build-pipeline", "build-producer"):
+        result = subprocess.run(
+            ["bash", "-c", script(build, step_id, str(workspace))],
+            capture_output=True, text=True, check=False, cwd=workspace, env=env,
+        )  # fmt: skip
+        assert result.returncode == 0, f"{step_id}: {result.stderr}"
+    return [shlex.split(line) for line in calls.read_text().splitlines()]
+
+
+@pytest.mark.parametrize(
+    "in_registry",
+    [(), ("customer-pipeline",), ("customer-producer",), IMAGES],
+    ids=["none", "pipeline", "producer", "both"],
+)
+def test_an_image_already_in_the_registry_is_neither_built_nor_pushed(build, tmp_path, in_registry):
+    """Tags are immutable (terraform/artifact_registry.tf): a second push of customer-*:<commit>
+    fails, so a retried build, or the trigger and `make build` on one commit, would always fail."""
+    calls = run_build_steps(build, tmp_path, in_registry)
+    described = {
+        call[5]
+        for call in calls
+        if call[:5] == ["gcloud", "artifacts", "docker", "images", "describe"]
+    }
+    assert described == {f"{REGISTRY}/{image}:{SHA}" for image in IMAGES}
+    for image in IMAGES:
+        ref = f"{REGISTRY}/{image}:{SHA}"
+        built = [c for c in calls if c[:2] == ["docker", "build"] and f"--tag={ref}" in c]
+        pushed = [c for c in calls if c == ["docker", "push", ref]]
+        expected = 0 if image in in_registry else 1
+        assert (len(built), len(pushed)) == (expected, expected), image
+    if len(in_registry) < len(IMAGES):
+        assert "digest of" in (tmp_path / "output").read_text()
+
+
+def test_the_spec_is_written_whether_or_not_the_images_were_built(build):
+    """The template step does not depend on a build having happened: it runs after the build
+    step, which succeeds when the image was in the registry already, and overwrites the spec."""
+    (step,) = [s for s in build["steps"] if s["id"] == "template"]
+    assert step["waitFor"] == ["build-pipeline"]
+    assert "entrypoint" in step and step["entrypoint"] == "gcloud"
+
+
 def template_step(build: dict) -> list[str]:
     (step,) = [s for s in build["steps"] if s["id"] == "template"]
-    assert step["waitFor"] == ["push-pipeline"]
+    assert step["waitFor"] == ["build-pipeline"]
     return step["args"]
 
 
@@ -123,10 +208,7 @@ def test_template_step_writes_one_spec_per_commit(build):
 def make_dry_run(target: str, **variables: str) -> subprocess.CompletedProcess:
     """`make -n TARGET` with every Terraform output given: the commands it would run."""
     assignments = [f"{name}={value}" for name, value in {**OUTPUTS, **variables}.items()]
-    return subprocess.run(
-        ["make", "--no-print-directory", "-n", target, *assignments],
-        capture_output=True, text=True, check=False, cwd=ROOT,
-    )  # fmt: skip
+    return run("make", "--no-print-directory", "-n", target, *assignments)
 
 
 def gcloud_args(output: str, command: str) -> list[str]:
@@ -168,18 +250,17 @@ def test_deploy_runs_one_image_as_launcher_and_workers(build):
 
 def test_template_target_writes_the_spec_deploy_reads():
     template = gcloud_args(make_dry_run("template", TAG=SHA).stdout, "dataflow flex-template build")
-    run = gcloud_args(make_dry_run("deploy", TAG=SHA).stdout, "dataflow flex-template run")
-    assert flag(run, "template-file-gcs-location") == [template[4]]
+    launch = gcloud_args(make_dry_run("deploy", TAG=SHA).stdout, "dataflow flex-template run")
+    assert flag(launch, "template-file-gcs-location") == [template[4]]
     assert flag(template, "image") == [f"{OUTPUTS['PIPELINE_IMAGE']}:{SHA}"]
 
 
 def test_cloud_targets_default_to_the_checked_out_commit():
-    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
-                          cwd=ROOT).stdout.strip()  # fmt: skip
+    head = run("git", "rev-parse", "HEAD").stdout.strip()
     result = make_dry_run("deploy")
     assert result.returncode == 0, result.stderr
-    run = gcloud_args(result.stdout, "dataflow flex-template run")
-    assert f"sdk_container_image={OUTPUTS['PIPELINE_IMAGE']}:{head}" in flag(run, "parameters")
+    launch = gcloud_args(result.stdout, "dataflow flex-template run")
+    assert f"sdk_container_image={OUTPUTS['PIPELINE_IMAGE']}:{head}" in flag(launch, "parameters")
     build = gcloud_args(make_dry_run("build").stdout, "builds submit")
     assert f"COMMIT_SHA={head}" in flag(build, "substitutions")[0].split(",")
 

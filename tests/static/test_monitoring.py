@@ -30,12 +30,12 @@ import json
 import re
 from dataclasses import dataclass
 
-import hcl2
 import pytest
 from google.cloud import monitoring_dashboard_v1, monitoring_v3
-from terraform_files import TERRAFORM
+from terraform_files import TERRAFORM, parse
+from test_runbook import FIELD_MATCH, MESSAGES, TEXT_SEARCH
 
-from pipeline import metrics
+from pipeline import metrics, schema
 
 NUMERIC = {"INT64", "DOUBLE"}
 
@@ -49,6 +49,7 @@ class Metric:
     sample_seconds: int = 60  # "Sampled every 60 seconds" in the metrics list
 
 
+LOG_METRIC = "logging.googleapis.com/user/customer-stream-dead-letters-unwritable"
 # The metrics the alerts and the dashboard use, as the metrics list describes them.
 METRICS = {
     # "The value of a user counter metric": a Beam counter's running total for the job.
@@ -73,8 +74,14 @@ METRICS = {
     "pubsub.googleapis.com/subscription/num_undelivered_messages": Metric(
         "pubsub_subscription", "GAUGE", "INT64", frozenset()
     ),
+    # The log-based counter of monitoring.tf (google_logging_metric, name with the defaults):
+    # "Counter metrics ... metricKind DELTA, valueType INT64", type logging.googleapis.com/user/NAME
+    # (https://cloud.google.com/logging/docs/logs-based-metrics). Its series carry the log entries'
+    # resource, so the alert names no resource.type (None here).
+    LOG_METRIC: Metric(None, "DELTA", "INT64", frozenset()),
 }
 RESOURCE_LABELS = {
+    None: frozenset(),
     "dataflow_job": frozenset({"project_id", "job_name", "region"}),
     "pubsub_subscription": frozenset({"project_id", "subscription_id"}),
 }
@@ -132,25 +139,11 @@ PROMQL_RANGE_FUNCTIONS = {
 # --- Terraform, with its interpolations resolved to the variables' defaults ----------------------
 
 
-def hcl_value(value):
-    """python-hcl2 keeps HCL's quotes and escapes on literals and keys: drop them, recursively."""
-    if isinstance(value, str):
-        if len(value) >= 2 and value[0] == value[-1] == '"':
-            return re.sub(r"\\(.)", r"\1", value[1:-1])
-        return value
-    if isinstance(value, list):
-        return [hcl_value(v) for v in value]
-    if isinstance(value, dict):
-        return {hcl_value(k): hcl_value(v) for k, v in value.items() if not k.startswith("__")}
-    return value
-
-
 @pytest.fixture(scope="module")
 def terraform() -> dict:
     merged: dict = {"resource": {}, "variable": {}, "locals": {}}
     for path in sorted(TERRAFORM.glob("*.tf")):
-        with path.open() as handle:
-            parsed = hcl_value(hcl2.load(handle))
+        parsed = parse(path, unescape=True)  # the PromQL and filters hold escaped quotes
         for block in parsed.get("resource", []):
             for rtype, named in block.items():
                 merged["resource"].setdefault(rtype, {}).update(named)
@@ -337,7 +330,13 @@ def to_api(value, name: str = ""):
 
 def test_every_alert_policy_is_an_alert_policy_message(terraform, resolve):
     policies = alert_policies(terraform)
-    assert set(policies) == {"dead_letters", "backlog", "lag", "job_not_running"}
+    assert set(policies) == {
+        "dead_letters",
+        "dead_letters_unwritable",
+        "backlog",
+        "lag",
+        "job_not_running",
+    }
     for name, spec in policies.items():
         body = dict(spec, notification_channels=[], user_labels={})  # function calls
         policy = monitoring_v3.AlertPolicy.from_json(
@@ -377,7 +376,8 @@ def test_the_four_alerts_watch_what_the_issue_asks(terraform, resolve):
     for policy, _, body in conditions(terraform, resolve):
         watched[policy] = watched.get(policy, "") + body.get("filter", body.get("query", ""))
     assert "dead_letters_(parse|validate|write)" in watched["dead_letters"]
-    assert "dead_letters_unwritable" in watched["dead_letters"]
+    assert "dead_letters_unwritable" in watched["dead_letters_unwritable"]
+    assert LOG_METRIC in watched["dead_letters_unwritable"]
     assert "subscription/oldest_unacked_message_age" in watched["backlog"]
     assert "customers-dataflow" in watched["backlog"]  # the pipeline's subscription
     assert "job/system_lag" in watched["lag"] and "job/data_watermark_age" in watched["lag"]
@@ -385,12 +385,33 @@ def test_the_four_alerts_watch_what_the_issue_asks(terraform, resolve):
     assert "job/current_num_vcpus" in watched["job_not_running"]
 
 
+def test_the_unwritable_log_metric_counts_what_the_pipeline_raises(terraform, resolve):
+    """The Beam counter dead_letters_unwritable is incremented in a bundle that always fails, and
+    Beam returns a bundle's metrics only with its successful response (sdk_worker.py
+    SdkWorker.process_bundle), so the alert counts the error in the worker log instead: its
+    filter must search for text the pipeline really raises, in Dataflow's worker logs."""
+    spec = terraform["resource"]["google_logging_metric"]["dead_letters_unwritable"]
+    metric = resolve({k: v for k, v in spec.items() if k != "depends_on"})
+    assert f"logging.googleapis.com/user/{metric['name']}" == LOG_METRIC
+    descriptor = metric["metric_descriptor"][0]
+    assert (descriptor["metric_kind"], descriptor["value_type"]) == ("DELTA", "INT64")
+    assert (METRICS[LOG_METRIC].kind, METRICS[LOG_METRIC].value) == ("DELTA", "INT64")
+    log_filter = metric["filter"]
+    assert 'resource.type="dataflow_step"' in log_filter
+    assert "dataflow.googleapis.com%2F(worker|harness)" in log_filter
+    texts = TEXT_SEARCH.findall(FIELD_MATCH.sub("", re.sub(r"severity\s*>=\s*\w+", "", log_filter)))
+    assert texts == ["BigQuery rejected the reduced dead letter"]
+    assert all(text in MESSAGES for text in texts), "the pipeline never raises that text"
+
+
 def test_thresholds_are_variables_with_defaults(terraform):
     for policy, spec in alert_policies(terraform).items():
         for condition in spec["conditions"]:
             for kind, value in condition.items():
                 body = value[0] if kind.startswith("condition_") else {}
-                if kind == "condition_threshold" and "is_failed" not in body["filter"]:
+                # "any at all" conditions: a failed job, a dead letter that cannot be stored
+                fixed = ("is_failed", "logging.googleapis.com/user/")
+                if kind == "condition_threshold" and not any(f in body["filter"] for f in fixed):
                     assert re.fullmatch(r"\$\{var\.\w+\}", str(body["threshold_value"])), policy
                 if kind == "condition_prometheus_query_language":
                     assert re.search(r"> (0|\$\{var\.\w+\})$", body["query"]), policy
@@ -474,6 +495,48 @@ def test_dashboard_charts_real_metrics_with_valid_aggregations(dashboard):
         assert topic in text, f"no chart of {topic}"
 
 
+def counters_charted(query: str) -> set[str]:
+    """The pipeline's Beam counters a PromQL query's `metric_name` matchers select."""
+    charted = set()
+    for selector in _SELECTOR.finditer(query):
+        for m in _MATCHER.finditer(selector["matchers"]):
+            if m["name"] == "metric_name":
+                pattern = re.compile(m["value"] if m["op"] == "=~" else re.escape(m["value"]))
+                charted |= {c for c in beam_counters() if pattern.fullmatch(c)}
+    return charted
+
+
+def test_dead_letters_by_stage_stacks_the_stages_only(dashboard):
+    """A stacked bar sums its series: `dead_letters_reduced`/`_unwritable` count letters already
+    counted under their stage, so they would be counted twice."""
+    (tile,) = [
+        tile
+        for tile in dashboard["mosaicLayout"]["tiles"]
+        if "dead letters by stage" in tile["widget"]["title"].lower()
+    ]
+    queries = [
+        d["timeSeriesQuery"]["prometheusQuery"] for d in tile["widget"]["xyChart"]["dataSets"]
+    ]
+    charted = set().union(*(counters_charted(q) for q in queries))
+    assert charted == {f"dead_letters_{stage}" for stage in schema.STAGES}
+
+
+def test_the_rows_chart_says_sent_and_shows_what_bigquery_rejected(dashboard):
+    """The rows counter counts rows handed to BigQuery, before it accepts or rejects them: the
+    chart must not call them written, and shows the rejected ones (`write` dead letters)."""
+    (tile,) = [
+        t for t in dashboard["mosaicLayout"]["tiles"] if "rows" in t["widget"]["title"].lower()
+    ]
+    queries = [
+        d["timeSeriesQuery"]["prometheusQuery"] for d in tile["widget"]["xyChart"]["dataSets"]
+    ]
+    assert set().union(*(counters_charted(q) for q in queries)) == {
+        "rows_sent_to_bigquery",
+        "dead_letters_write",
+    }
+    assert "written" not in tile["widget"]["title"].lower()
+
+
 # --- the checks themselves catch what they are for ----------------------------------------------
 
 
@@ -520,16 +583,16 @@ def test_check_aggregation_rejects_what_the_api_rejects(aggregation):
     [
         # rate() is for counters; user_counter is a GAUGE
         'sum(rate({"__name__"="dataflow.googleapis.com/job/user_counter", '
-        '"monitored_resource"="dataflow_job", "metric_name"="rows_written"}[5m]))',
+        '"monitored_resource"="dataflow_job", "metric_name"="rows_sent_to_bigquery"}[5m]))',
         # a counter the pipeline does not have
         'sum(delta({"__name__"="dataflow.googleapis.com/job/user_counter", '
         '"monitored_resource"="dataflow_job", "metric_name"="dead_letters_parsing"}[5m]))',
         # one sample per minute: a 1-minute delta has a single point
         'sum(delta({"__name__"="dataflow.googleapis.com/job/user_counter", '
-        '"monitored_resource"="dataflow_job", "metric_name"="rows_written"}[1m]))',
+        '"monitored_resource"="dataflow_job", "metric_name"="rows_sent_to_bigquery"}[1m]))',
         # wrong resource
         'sum(delta({"__name__"="dataflow.googleapis.com/job/user_counter", '
-        '"monitored_resource"="gce_instance", "metric_name"="rows_written"}[5m]))',
+        '"monitored_resource"="gce_instance", "metric_name"="rows_sent_to_bigquery"}[5m]))',
     ],
 )
 def test_check_promql_rejects_wrong_functions_counters_and_ranges(query):

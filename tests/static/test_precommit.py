@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import re
 import shlex
-import subprocess
 
 import pytest
 import yaml
 
-from tests.support import ROOT
+from tests.support import ROOT, run
 
 CONFIG = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())
 HOOKS = [hook for repo in CONFIG["repos"] for hook in repo["hooks"]]
@@ -21,9 +20,7 @@ SUFFIXES = {"python": (".py",), "yaml": (".yaml", ".yml")}
 
 
 def tracked_files() -> list[str]:
-    listed = subprocess.run(
-        ["git", "ls-files"], capture_output=True, text=True, check=True, cwd=ROOT
-    ).stdout.split()
+    listed = run("git", "ls-files").stdout.split()
     return [name for name in listed if (ROOT / name).is_file()]
 
 
@@ -47,8 +44,5 @@ def test_the_hooks_are_the_static_tiers_checks():
 def test_hook_passes_on_the_tree(hook):
     files = selected(hook) if hook.get("pass_filenames", True) else []
     assert files or not hook.get("pass_filenames", True), f"{hook['id']} selects no file"
-    result = subprocess.run(
-        [*shlex.split(hook["entry"]), *files],
-        capture_output=True, text=True, check=False, cwd=ROOT,
-    )  # fmt: skip
+    result = run(*shlex.split(hook["entry"]), *files)
     assert result.returncode == 0, f"{hook['id']}:\n{result.stdout}{result.stderr}"

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
-from tests.support import ROOT
+from tests.support import run_python
 
 
 @pytest.mark.parametrize("command", [["check"], ["format", "--check"]], ids=["check", "format"])
 def test_ruff(command):
-    result = subprocess.run(
-        [sys.executable, "-m", "ruff", *command, "."],
-        capture_output=True, text=True, check=False, cwd=ROOT,
-    )  # fmt: skip
+    result = run_python("-m", "ruff", *command, ".")
     assert result.returncode == 0, f"fix with `make format`:\n{result.stdout}{result.stderr}"

@@ -1,4 +1,4 @@
-"""The README's runbook finds what the pipeline actually logs.
+"""The runbook (docs/operate.md) finds what the pipeline actually logs.
 
 A `gcloud logging read` filter that quotes text the workers never write returns nothing, and an
 operator reads "no entries" as "nothing went wrong".
@@ -13,7 +13,7 @@ import pytest
 
 from tests.support import ROOT
 
-README = (ROOT / "README.md").read_text("utf-8")
+RUNBOOK = (ROOT / "docs" / "operate.md").read_text("utf-8")
 
 
 def message_strings(source: str) -> list[str]:
@@ -51,13 +51,13 @@ TEXT_SEARCH = re.compile(r'"([^"]+)"')
 def searched_texts() -> list[str]:
     return [
         text
-        for query in LOGGING_READ.findall(README)
+        for query in LOGGING_READ.findall(RUNBOOK)
         for text in TEXT_SEARCH.findall(FIELD_MATCH.sub("", query))
     ]
 
 
 def test_the_readme_has_logging_queries():
-    assert searched_texts(), "no gcloud logging read with a text search in the README"
+    assert searched_texts(), "no gcloud logging read with a text search in the runbook"
 
 
 @pytest.mark.parametrize("text", searched_texts())

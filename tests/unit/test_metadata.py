@@ -1,4 +1,5 @@
-"""metadata.json (Flex Template parameters) is exactly what pipeline/options.py defines."""
+"""metadata.json (Flex Template parameters) and the parameter table of pipeline/README.md are
+exactly what pipeline/options.py defines."""
 
 import argparse
 import json
@@ -25,6 +26,19 @@ def test_metadata_json_is_generated_from_the_options():
     assert opts.template_metadata() == METADATA, (
         "metadata.json is stale: run `python -m pipeline.options > metadata.json`"
     )
+
+
+def test_readme_parameter_table_is_generated_from_the_options():
+    readme = (ROOT / "pipeline" / "README.md").read_text(encoding="utf-8")
+    assert opts.with_markdown_table(readme) == readme, (
+        "the parameter table of pipeline/README.md is stale: run `make generate`"
+    )
+
+
+def test_readme_table_lists_every_option_once():
+    table = opts.markdown_table()
+    for parameter in opts.PARAMETERS + opts.LOCAL_ONLY_PARAMETERS:
+        assert table.count(f"| `{parameter.name}` |") == 1
 
 
 def test_every_option_is_a_template_parameter_except_local_only_ones():

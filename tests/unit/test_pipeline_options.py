@@ -1,12 +1,15 @@
 """Options: fail fast with one readable line; --help lists every parameter; the graph builds."""
 
+import logging
+
 import apache_beam as beam
 import pytest
 from apache_beam.options.pipeline_options import StandardOptions, WorkerOptions
+from apache_beam.runners.worker import sdk_worker_main
 
 from pipeline import options as opts
 from pipeline import sinks
-from pipeline.main import build_pipeline, parse_options
+from pipeline.main import BEAM_BIGQUERY_LOGGER, build_pipeline, parse_options
 from tests.support import run_python
 
 SUBSCRIPTION = "--input_subscription=projects/my-project/subscriptions/customers-pipeline"
@@ -149,3 +152,28 @@ def test_the_sdk_state_cache_stays_off():
     (bench/README.md). An upgrade that turns it on by default must fail here first."""
     options = parse_options([SUBSCRIPTION, OUTPUT])
     assert options.view_as(WorkerOptions).max_cache_memory_usage_mb == 0
+
+
+@pytest.fixture
+def beam_bigquery_logger():
+    logger = logging.getLogger(BEAM_BIGQUERY_LOGGER)
+    level = logger.level
+    yield logger
+    logger.setLevel(level)
+
+
+def test_beam_does_not_log_bigquery_insert_errors_on_the_workers(beam_bigquery_logger):
+    """apache_beam/io/gcp/bigquery.py `_flush_batch` logs BigQuery's insertErrors (which may
+    quote values) at WARNING/ERROR. The workers apply --sdk_harness_log_level_overrides with
+    sdk_worker_main._set_log_level_overrides: run that on the options the job is given."""
+    options = parse_options([SUBSCRIPTION, OUTPUT])
+    beam_bigquery_logger.setLevel(logging.NOTSET)
+    sdk_worker_main._set_log_level_overrides(options.get_all_options())
+    assert not beam_bigquery_logger.isEnabledFor(logging.ERROR)
+
+
+def test_a_log_level_the_caller_gives_for_that_logger_wins(beam_bigquery_logger):
+    override = f'--sdk_harness_log_level_overrides={{"{BEAM_BIGQUERY_LOGGER}": "DEBUG"}}'
+    options = parse_options([SUBSCRIPTION, OUTPUT, override])
+    overrides = options.view_as(WorkerOptions).sdk_harness_log_level_overrides
+    assert overrides == {BEAM_BIGQUERY_LOGGER: "DEBUG"}

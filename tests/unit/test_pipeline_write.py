@@ -111,8 +111,10 @@ def test_rows_bigquery_rejects_land_in_the_dead_letter_table(tmp_path):
             letter["payloadString"]
         )
         assert schema.row_errors(letter, schema.fields(schema.CUSTOMERS_DLQ)) == []
-    assert _counter(result, "rows_written") == len(ROWS)
+    # rows_sent_to_bigquery counts every row handed to BigQuery, the rejected ones too.
+    assert _counter(result, "rows_sent_to_bigquery") == len(ROWS)
     assert _counter(result, "dead_letters_write") == len(rejected)
+    assert _counter(result, "rows_sent_to_bigquery") - len(rejected) == len(written)
 
 
 def test_rejected_dead_letters_are_written_reduced_never_dropped(tmp_path, caplog):
@@ -170,6 +172,21 @@ def test_a_reduced_dead_letter_is_always_schema_valid(letter):
     assert reduced["stage"] in schema.STAGES
     if isinstance(letter, dict) and "payloadBytes" not in letter:  # only payloadString is left
         assert base64.b64decode(reduced["payloadBytes"]) == letter["payloadString"].encode()
+
+
+@pytest.mark.parametrize("payload_bytes", [None, "not base64!"], ids=["missing", "undecodable"])
+def test_a_payload_rebuilt_from_payload_string_is_never_called_original(payload_bytes):
+    """payloadString is the payload decoded with replacement characters: encoded again it is not
+    the message's bytes, so the reduced letter's state is unknown, which replay does not send."""
+    letter = dead_letters.dead_letter(
+        stage="parse", error="e", payload=b"\xffcaf\xc3\xa9", message_id="7"
+    )
+    assert letter["payload_state"] == schema.PAYLOAD_ORIGINAL
+    letter = {**letter, "payloadBytes": payload_bytes}
+    reduced = dead_letters.reduced_dead_letter(("p:d.t", letter, [{"reason": "invalid"}]))
+    assert base64.b64decode(reduced["payloadBytes"]) == "\ufffdcaf\u00e9".encode()
+    assert reduced["payload_state"] is None
+    assert schema.insert_errors(reduced, schema.CUSTOMERS_DLQ) == []
 
 
 @pytest.mark.parametrize(

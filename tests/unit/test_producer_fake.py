@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
-from datetime import UTC, datetime
+import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -81,12 +83,48 @@ def test_carries_credentials_like_the_api_so_stripping_is_exercised(fake):
 
 
 def test_a_seed_makes_users_reproducible():
-    def users(seed: str) -> list[dict]:
-        fake = FakeSource(nat=("GB", "IR"), seed=seed)
-        return [fake.user(NOW) for _ in range(5)]
+    """Pools and picks both come from the seed, not from the clock at start."""
+
+    def users(seed: str, nat: tuple[str, ...] = ("GB", "IR")) -> list[dict]:
+        fake = FakeSource(nat=nat, seed=seed)
+        return [fake.user(NOW + timedelta(hours=i)) for i in range(300)]
 
     assert users("s") == users("s")
+    assert users("s", nat=()) == users("s", nat=())
     assert users("s") != users("t")
+
+
+def test_variety_is_the_product_of_the_pools_not_their_size():
+    """Users are assembled from pre-built parts (1,024 people, places, ids per nationality), yet
+    20,000 users of one nationality are 20,000 different people with thousands of names."""
+    fake = FakeSource(nat=("US",), seed="variety")
+    users = [fake.user(NOW) for _ in range(20_000)]
+
+    def person(user: dict) -> str:
+        return json.dumps({k: v for k, v in user.items() if k not in ("login", "registered")})
+
+    assert len({person(user) for user in users}) == len(users)
+    assert len({(u["name"]["first"], u["name"]["last"]) for u in users}) > 2000
+    assert len({u["location"]["street"]["name"] for u in users}) >= 50
+    assert len({u["id"]["value"] for u in users}) > 1000
+    assert len({u["login"]["username"] for u in users}) > 5000
+    assert len({u["location"]["timezone"]["offset"] for u in users}) == 31
+
+
+def test_every_uuid_is_a_fresh_version_4_uuid():
+    fake = FakeSource(seed="uuids")
+    ids = [fake.user(NOW)["login"]["uuid"] for _ in range(100_000)]
+    assert len(set(ids)) == len(ids)
+    for value in ids[:1000]:
+        parsed = uuid.UUID(value)
+        assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, value)
+
+
+def test_credentials_are_the_api_s_hashes_of_password_and_salt(fake):
+    login = fake.user(NOW)["login"]
+    salted = (login["password"] + login["salt"]).encode()
+    assert login["sha256"] == hashlib.sha256(salted).hexdigest()
+    assert login["md5"] == hashlib.md5(salted, usedforsecurity=False).hexdigest()
 
 
 def test_restricts_to_the_requested_nationalities():
@@ -97,7 +135,20 @@ def test_restricts_to_the_requested_nationalities():
 def test_registration_is_the_sign_up_moment(fake):
     user = fake.user(NOW)
     assert user["registered"] == {"date": "2026-11-25T12:00:00.000Z", "age": 0}
-    assert 18 <= user["dob"]["age"] <= 80
+    later = fake.user(NOW + timedelta(seconds=1.2345))
+    assert later["registered"]["date"] == "2026-11-25T12:00:01.234Z"
+    assert fake.user()["registered"]["date"][:10] == datetime.now(UTC).date().isoformat()
+
+
+@pytest.mark.parametrize("days", [0, 1, 400])
+def test_ages_count_from_the_sign_up_moment_on_any_day(fake, days):
+    """Birth dates are formatted once a day: on a later day they move on with the clock."""
+    now = NOW + timedelta(days=days, hours=5)
+    for _ in range(500):
+        dob = fake.user(now)["dob"]
+        born = datetime.fromisoformat(dob["date"].replace("Z", "+00:00"))
+        assert 18 <= dob["age"] <= 80
+        assert dob["age"] == int((now - born).total_seconds() // (365.25 * 86400))
 
 
 def test_ids_are_unique(fake):

@@ -17,6 +17,7 @@ from replay.plan import (
     CONFLICTING,
     EDITED,
     NO_MESSAGE_ID,
+    NO_PAYLOAD,
     REDACTED,
     TRUNCATED,
     UNKNOWN_STATE,
@@ -123,6 +124,9 @@ def test_a_replayed_message_that_failed_again_points_at_its_own_dead_letter():
         ({"payload_state": None}, UNKNOWN_STATE),
         ({"payloadString": '{"fixed": true}'}, EDITED),
         ({"message_id": None}, NO_MESSAGE_ID),
+        ({"payload_state": schema.PAYLOAD_CORRECTED, "payloadString": None}, NO_PAYLOAD),
+        ({"payload_state": schema.PAYLOAD_CORRECTED, "payloadString": ""}, NO_PAYLOAD),
+        ({"payloadBytes": None, "payloadString": None}, NO_PAYLOAD),
     ],
 )
 def test_dead_letters_that_are_not_the_message_are_reported_not_sent(change, reason):

@@ -10,7 +10,6 @@ import contextlib
 import gc
 import json
 import logging
-import math
 import threading
 import time
 from collections.abc import Mapping
@@ -58,25 +57,16 @@ class Message:
     problem: str | None = None  # why the contract's attributes could not be derived
 
 
-def _has_non_finite(value: Any) -> bool:
-    if isinstance(value, float):
-        return not math.isfinite(value)
-    if isinstance(value, Mapping):
-        return any(_has_non_finite(item) for item in value.values())
-    if isinstance(value, list):
-        return any(_has_non_finite(item) for item in value)
-    return False
-
-
 def encode(user: Mapping[str, Any]) -> bytes:
     """Compact UTF-8 JSON. orjson is ~10x faster than json here (bench/README.md); what it
-    refuses (integers beyond 64 bits) or would change (NaN, which it writes as null) goes
-    through json, so every user is published exactly as the source gave it."""
+    refuses (integers beyond 64 bits) or would change (NaN, which it writes as null: its output
+    then does not decode back to the user) goes through json, so every user is published
+    exactly as the source gave it."""
     try:
         data = orjson.dumps(user)
     except orjson.JSONEncodeError:
         data = None
-    if data is None or (b"null" in data and _has_non_finite(user)):
+    if data is None or (b"null" in data and orjson.loads(data) != user):
         return json.dumps(user, separators=(",", ":"), ensure_ascii=False).encode()
     return data
 

@@ -12,8 +12,8 @@ import pytest
 
 from contract import CREDENTIAL_FIELDS, SCHEMA, strip_credentials
 from producer.pacing import TokenBucket
+from producer.publish_loop import Stopper, encode, produce, to_message
 from producer.publisher import Publisher
-from producer.runner import Stopper, encode, produce, to_message
 from producer.sources import FileSource
 from tests.support import FIXTURES
 

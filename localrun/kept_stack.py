@@ -11,18 +11,15 @@ import os
 import signal
 import subprocess
 import time
-from pathlib import Path
 
+from localrun.paths import RUN_DIR
 from localrun.processes import group_alive
 from localrun.resources import StackNames
 
-ROOT = Path(__file__).resolve().parent.parent
-RUN_DIR = ROOT / ".run"
-LOG_DIR = RUN_DIR / "logs"
-STATE_FILE = RUN_DIR / "stack.json"
+STACK_FILE = RUN_DIR / "stack.json"
 
 
-class StateError(RuntimeError):
+class KeptStackError(RuntimeError):
     """No kept stack where one is needed, or one still up where none may be."""
 
 
@@ -30,7 +27,7 @@ def save(names: StackNames, pubsub, bigquery, processes) -> None:
     """Remember the running `processes` (ManagedProcess or ContainerEmulator) for --stop."""
     processes = [p for p in processes if p.running()]
     RUN_DIR.mkdir(parents=True, exist_ok=True)
-    STATE_FILE.write_text(
+    STACK_FILE.write_text(
         json.dumps(
             {
                 "project": names.project,
@@ -49,9 +46,9 @@ def save(names: StackNames, pubsub, bigquery, processes) -> None:
 
 def load() -> dict:
     try:
-        return json.loads(STATE_FILE.read_text())
+        return json.loads(STACK_FILE.read_text())
     except FileNotFoundError:
-        raise StateError("no local stack is up: start one with `make run KEEP=1`") from None
+        raise KeptStackError("no local stack is up: start one with `make run KEEP=1`") from None
 
 
 def _alive_groups(kept: dict) -> dict[str, int]:
@@ -59,8 +56,8 @@ def _alive_groups(kept: dict) -> dict[str, int]:
 
 
 def check_nothing_kept() -> None:
-    if STATE_FILE.exists() and _alive_groups(load()):
-        raise StateError(
+    if STACK_FILE.exists() and _alive_groups(load()):
+        raise KeptStackError(
             "a stack started with KEEP=1 is still up: stop it first with "
             "`.venv/bin/python -m localrun --stop`"
         )
@@ -82,7 +79,7 @@ def stop_kept(timeout: float = 10.0) -> int:
             break
     for container in kept.get("containers", []):
         subprocess.run(["docker", "rm", "-f", container], capture_output=True, check=False)
-    STATE_FILE.unlink(missing_ok=True)
+    STACK_FILE.unlink(missing_ok=True)
     print(f"stopped the local stack ({', '.join(kept['process_groups'])})")
     return 0
 
