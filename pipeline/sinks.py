@@ -136,38 +136,37 @@ class FailOnUnwritableFn(beam.DoFn):
         yield from ()
 
 
-class WriteCustomers(beam.PTransform):
-    """Unique rows -> `customers`; returns the `write` dead letters of rows BigQuery rejected."""
+class _Sink(beam.PTransform):
+    """A sink of the pipeline's options; `test_client` replaces only the BigQuery API call."""
 
     def __init__(self, options: CustomerPipelineOptions, test_client: Any = None):
         super().__init__()
         self._options = options
         self._test_client = test_client
+
+    def _write(self, table_spec: str, table: Mapping[str, Any]) -> WriteTable:
+        return WriteTable(table_spec, table, self._options, self._test_client)
+
+
+class WriteCustomers(_Sink):
+    """Unique rows -> `customers`; returns the `write` dead letters of rows BigQuery rejected."""
 
     def expand(self, rows):
         failed = (
             rows
             # Counted before the write: BigQuery may still reject a row (dead_letters_write).
             | "CountRowsSent" >> beam.ParDo(metrics.CountFn(metrics.ROWS_SENT_TO_BIGQUERY))
-            | "Write"
-            >> WriteTable(
-                self._options.output_table, schema.CUSTOMERS, self._options, self._test_client
-            )
+            | "Write" >> self._write(self._options.output_table, schema.CUSTOMERS)
         )
         return failed | "ToDeadLetters" >> beam.Map(write_failure)
 
 
-class WriteDeadLetters(beam.PTransform):
+class WriteDeadLetters(_Sink):
     """Dead letters of every stage -> `customers_dlq`."""
-
-    def __init__(self, options: CustomerPipelineOptions, test_client: Any = None):
-        super().__init__()
-        self._options = options
-        self._test_client = test_client
 
     def expand(self, dead_letters):
         def write(table_spec: str) -> WriteTable:
-            return WriteTable(table_spec, schema.CUSTOMERS_DLQ, self._options, self._test_client)
+            return self._write(table_spec, schema.CUSTOMERS_DLQ)
 
         table_spec = dlq_table(self._options)
         return (
