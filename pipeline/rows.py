@@ -230,6 +230,7 @@ _LINEAGE_TEXT = ("message_id", "source", "replay_of")
 # JSON with ASCII escapes spends at most 12 bytes on one character (an astral character is two
 # \uXXXX escapes). A row's text from the user is at most this many characters, and the rest
 # (keys, numbers, dates) far below 4 KB: so only long lineage text can make a row too big.
+# (+ 2: customer_id and street_name, which come from user text outside _COLUMNS.)
 ROW_BOUND_BEFORE_LINEAGE = 12 * MAX_TEXT_LENGTH * (len(_COLUMNS) + 2) + 4096
 _BLANK_ROW = dict.fromkeys(schema.column_names(schema.CUSTOMERS))
 
@@ -252,8 +253,7 @@ def to_customer_row(
     """
     if not _is_object(user):
         raise InvalidCustomer(f"a user must be a JSON object, got {json_type(user)}")
-    login = user.get("login")
-    if login is None:
+    if user.get("login") is None:  # before any lookup: the cheapest reject, and the commonest
         raise InvalidCustomer("login is missing: login.uuid is the customer_id")
     objects = _Objects({(): user})
     login = objects[("login",)]
