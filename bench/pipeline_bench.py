@@ -2,8 +2,8 @@
 
   identity      Create -> count: what Beam itself costs per element (the floor)
   seed chain    decode -> json.loads -> 8-field dict, no validation: the baseline (1.00)
-  parse         our ParseMessages step (parse + validate + row, dead letters tagged)
-  dedupe        ParseMessages -> DeduplicateCustomers
+  parse         our ToRowsFn step (parse + validate + row, dead letters tagged)
+  dedupe        ToRowsFn -> DeduplicateCustomers
   whole graph   everything `python -m pipeline` runs after the Pub/Sub read: parse, dedupe,
                 both sinks' row conversion, batching and retries; only the BigQuery API call is
                 replaced by a client that accepts every row
@@ -55,7 +55,8 @@ def corpus(count: int, duplicates: float, bad: float, seed: int = 10) -> list[Pu
     """`count` messages: unique users cycling through every fixture, then copies and bad ones."""
     users = [
         user
-        for path in sorted((DATA / "randomuser").glob("*.json"))
+        # The real API responses (NN_api_*.json), not the built_* fixtures of older versions
+        for path in sorted((DATA / "randomuser").glob("[0-9][0-9]_api_*.json"))
         for user in json.loads(path.read_bytes()).get("results", [])
     ]
     rng = random.Random(seed)
@@ -149,7 +150,7 @@ def seed_chain(messages):
 
 
 def parse(messages):
-    parsed = messages | beam.ParDo(transforms.ParseMessages()).with_outputs(
+    parsed = messages | beam.ParDo(transforms.ToRowsFn()).with_outputs(
         transforms.DEAD_LETTER, main="rows"
     )
     return (
@@ -160,14 +161,14 @@ def parse(messages):
 def parse_rows(messages):
     return (
         messages
-        | beam.ParDo(transforms.ParseMessages()).with_outputs(transforms.DEAD_LETTER, main="rows")
+        | beam.ParDo(transforms.ToRowsFn()).with_outputs(transforms.DEAD_LETTER, main="rows")
     ).rows
 
 
 def parse_dedupe(messages):
     return (
         parse_rows(messages)
-        | dedupe.DeduplicateCustomers(WINDOW_SECONDS, transforms.METRICS_NAMESPACE)
+        | dedupe.DeduplicateCustomers(WINDOW_SECONDS)
         | beam.ParDo(CountFn("out"))
     )
 
@@ -191,7 +192,7 @@ EMBEDDED_CACHE_MB = worker_handlers.STATE_CACHE_SIZE_MB
 SCENARIOS: list[tuple[str, Callable, int]] = [
     ("identity (Beam's floor)", identity, HARNESS_CACHE_MB),
     ("seed chain: decode, json.loads, 8 fields", seed_chain, HARNESS_CACHE_MB),
-    ("parse + validate (ParseMessages)", parse, HARNESS_CACHE_MB),
+    ("parse + validate (ToRowsFn)", parse, HARNESS_CACHE_MB),
     ("parse + dedupe (DeduplicateCustomers)", parse_dedupe, HARNESS_CACHE_MB),
     ("whole graph (dedupe, both sinks)", whole_graph, HARNESS_CACHE_MB),
     ("(parse + Beam's DeduplicatePerKey)", parse_beam_dedupe, HARNESS_CACHE_MB),

@@ -12,10 +12,11 @@ from typing import Any
 
 import apache_beam as beam
 from apache_beam.coders import BooleanCoder
-from apache_beam.metrics import Metrics
 from apache_beam.transforms import userstate
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.utils.timestamp import Duration, Timestamp
+
+from pipeline import metrics
 
 Row = dict[str, Any]
 
@@ -29,9 +30,9 @@ _EXPIRY = beam.DoFn.TimerParam(EXPIRY)
 class DeduplicateFn(beam.DoFn):
     """(customer_id, row) -> the row, unless this customer_id was seen within the window."""
 
-    def __init__(self, window_seconds: int, metrics_namespace: str):
+    def __init__(self, window_seconds: int):
         self._window = Duration(seconds=window_seconds)
-        self._dropped = Metrics.counter(metrics_namespace, "duplicates_dropped")
+        self._dropped = metrics.counter(metrics.DUPLICATES_DROPPED)
 
     def process(
         self,
@@ -55,13 +56,12 @@ class DeduplicateFn(beam.DoFn):
 class DeduplicateCustomers(beam.PTransform):
     """Rows -> the first row per `customer_id` seen within `window_seconds` of processing time.
 
-    Counts what it drops as `duplicates_dropped` in `metrics_namespace`.
+    Counts what it drops as `duplicates_dropped`.
     """
 
-    def __init__(self, window_seconds: int, metrics_namespace: str):
+    def __init__(self, window_seconds: int):
         super().__init__()
         self._window_seconds = window_seconds
-        self._metrics_namespace = metrics_namespace
 
     def expand(self, rows):
         return (
@@ -69,6 +69,5 @@ class DeduplicateCustomers(beam.PTransform):
             # A str key gets a deterministic coder, which keyed state requires.
             | "KeyByCustomerId"
             >> beam.Map(lambda row: (row["customer_id"], row)).with_output_types(tuple[str, Row])
-            | "DropRepeats"
-            >> beam.ParDo(DeduplicateFn(self._window_seconds, self._metrics_namespace))
+            | "DropRepeats" >> beam.ParDo(DeduplicateFn(self._window_seconds))
         )

@@ -11,7 +11,7 @@ import apache_beam as beam
 from apache_beam.io.gcp.pubsub import ReadFromPubSub
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions, WorkerOptions
 
-from pipeline import bigquery, transforms
+from pipeline import sinks, transforms
 from pipeline.options import CustomerPipelineOptions, InvalidOptions, validate
 
 
@@ -26,11 +26,11 @@ def ingest(
     rows, rejected = messages | "ToCustomerRows" >> transforms.ToCustomerRows(
         options.dedup_window_seconds
     )
-    write_failures = rows | "WriteCustomers" >> bigquery.WriteCustomers(options, test_client)
+    write_failures = rows | "WriteCustomers" >> sinks.WriteCustomers(options, test_client)
     _ = (
         (rejected, write_failures)
         | "AllDeadLetters" >> beam.Flatten()
-        | "WriteDeadLetters" >> bigquery.WriteDeadLetters(options, test_client)
+        | "WriteDeadLetters" >> sinks.WriteDeadLetters(options, test_client)
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime
+import functools
 import json
 import math
 import re
@@ -111,6 +112,27 @@ def parse_timestamp(value: str) -> datetime.datetime:
     return moment
 
 
+def format_timestamp(moment: datetime.datetime) -> str:
+    """An aware datetime as the RFC 3339 UTC text (milliseconds) the tables store."""
+    if moment.tzinfo is None:
+        raise ValueError(f"naive datetime {moment!r}: a time zone is required")
+    # What contract.to_rfc3339(moment.isoformat()) gives, without printing and parsing again.
+    utc = moment.astimezone(datetime.UTC).isoformat(timespec="milliseconds")
+    return utc.replace("+00:00", "Z")
+
+
+def lineage_time(value: Any) -> str | None:
+    """A Pub/Sub publish time as TIMESTAMP text: it arrives as a datetime, a Beam Timestamp
+    (anything with `to_utc_datetime`) or RFC 3339 text."""
+    if value is None:
+        return None
+    if hasattr(value, "to_utc_datetime"):
+        value = value.to_utc_datetime(has_tz=True)
+    if isinstance(value, str):
+        value = parse_timestamp(value)
+    return format_timestamp(value)
+
+
 def _parse_bytes(value: str) -> bytes:
     return base64.b64decode(value, validate=True)
 
@@ -122,7 +144,7 @@ _TEXT_PARSERS: dict[str, Callable[[str], Any]] = {
 }
 
 
-def _encodes_as_utf8(value: str) -> bool:
+def encodes_as_utf8(value: str) -> bool:
     """False for text holding a lone UTF-16 surrogate, which JSON can express ("\\ud800")."""
     try:
         value.encode("utf-8")
@@ -133,7 +155,7 @@ def _encodes_as_utf8(value: str) -> bool:
 
 def _is_valid(value: Any, kind: str) -> bool:
     if kind == "STRING":  # BigQuery and Beam's coders both need text UTF-8 can encode
-        return isinstance(value, str) and (value.isascii() or _encodes_as_utf8(value))
+        return isinstance(value, str) and (value.isascii() or encodes_as_utf8(value))
     if kind in ("INTEGER", "INT64"):
         is_int = isinstance(value, int) and not isinstance(value, bool)
         return is_int and INT64_MIN <= value <= INT64_MAX
@@ -189,9 +211,18 @@ def partition_error(
     except (TypeError, ValueError):
         return None  # row_errors reports the value itself
     day = moment.astimezone(datetime.UTC).date() if kinds[column] != "DATE" else moment
-    today = now.astimezone(datetime.UTC).date()
-    earliest = _years_from(today, -PARTITION_YEARS_PAST)
-    latest = _years_from(today, PARTITION_YEARS_FUTURE)
+    return partition_error_of_day(column, day, now)
+
+
+@functools.lru_cache(maxsize=4)
+def streaming_window(today: datetime.date) -> tuple[datetime.date, datetime.date]:
+    """The first and last day a streamed row's partition may fall on, `today` (UTC)."""
+    return _years_from(today, -PARTITION_YEARS_PAST), _years_from(today, PARTITION_YEARS_FUTURE)
+
+
+def partition_error_of_day(column: str, day: datetime.date, now: datetime.datetime) -> str | None:
+    """Why BigQuery would refuse a row whose partitioning `column` falls on `day`, or None."""
+    earliest, latest = streaming_window(now.astimezone(datetime.UTC).date())
     if not earliest <= day <= latest:
         return (
             f"{column}: partition {day} is outside the streaming window "

@@ -5,7 +5,7 @@
 # is the README's "Operate" section.
 locals {
   job_filter = "resource.type = \"dataflow_job\" AND resource.label.job_name = monitoring.regex.full_match(\"${var.job_name_regex}\")"
-  # PromQL selector of the pipeline's Beam counters (namespace `customers`, pipeline/transforms.py):
+  # PromQL selector of the pipeline's Beam counters (namespace `customers`, pipeline/metrics.py):
   # Dataflow exports each as dataflow.googleapis.com/job/user_counter, a GAUGE holding the job's
   # running total, with the counter's name in metric_name.
   user_counter = "\"__name__\"=\"dataflow.googleapis.com/job/user_counter\", \"monitored_resource\"=\"dataflow_job\", \"job_name\"=~\"${var.job_name_regex}\""
@@ -52,7 +52,7 @@ resource "google_monitoring_alert_policy" "dead_letters" {
 }
 
 # A dead letter BigQuery refused to store even reduced: the job retries that bundle until it can be
-# stored (pipeline/bigquery.py FailOnUnwritableFn), so part of the job stalls meanwhile. The Beam
+# stored (pipeline/sinks.py FailOnUnwritableFn), so part of the job stalls meanwhile. The Beam
 # counter dead_letters_unwritable is incremented in that failing bundle, and the SDK harness
 # returns a bundle's metrics only in a successful ProcessBundleResponse (Beam's sdk_worker.py
 # SdkWorker.process_bundle: monitoring_infos are built after process_bundle returns; on an
@@ -62,7 +62,7 @@ resource "google_monitoring_alert_policy" "dead_letters" {
 # This log-based counter counts those entries (one per failed attempt, not per dead letter).
 resource "google_logging_metric" "dead_letters_unwritable" {
   name        = "${var.name}-dead-letters-unwritable"
-  description = "Failed attempts to store a dead letter BigQuery rejected even reduced (pipeline/bigquery.py UnwritableDeadLetter)."
+  description = "Failed attempts to store a dead letter BigQuery rejected even reduced (pipeline/sinks.py UnwritableDeadLetter)."
   filter      = "resource.type=\"dataflow_step\" AND logName=~\"/logs/dataflow.googleapis.com%2F(worker|harness)$\" AND severity>=ERROR AND \"BigQuery rejected the reduced dead letter\""
 
   metric_descriptor {

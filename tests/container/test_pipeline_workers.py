@@ -34,7 +34,7 @@ from apache_beam.utils.timestamp import Timestamp
 from contract import attributes_for, strip_credentials
 from localrun.emulators import OFFLINE_AUTH_ENV
 from localrun.resources import query
-from pipeline import schema, transforms
+from pipeline import dead_letters, schema
 from pipeline.main import ingest
 from pipeline.options import CustomerPipelineOptions
 from tests.support import FIXTURES, ROOT
@@ -175,7 +175,7 @@ def test_real_graph_runs_in_the_image_workers(worker_pool, fresh_resources):
     }
     assert len(rows) == len(USERS) == len(got)  # the duplicate was dropped
     for index, user in enumerate(USERS):
-        expected = transforms.to_customer_row(
+        expected = rows.to_customer_row(
             strip_credentials(user),
             message_id=f"user-{index}",
             publish_time=PUBLISHED,
@@ -200,4 +200,4 @@ def test_real_graph_runs_in_the_image_workers(worker_pool, fresh_resources):
     )
     for row in letters:
         fixture = ROOT / "tests" / "data" / "bad_messages" / BAD[row["message_id"]][0]
-        assert row["payloadBytes"] == transforms.redact_credentials(fixture.read_bytes())
+        assert row["payloadBytes"] == dead_letters.redact_credentials(fixture.read_bytes())

@@ -20,7 +20,7 @@ import pytest
 
 from contract import ATTR_SOURCE
 from localrun.stack import Counts, publish, start_pipeline, wait_for
-from pipeline.transforms import MAX_DEAD_LETTER_PAYLOAD, dead_letter_bound
+from pipeline.dead_letters import MAX_DEAD_LETTER_PAYLOAD, dead_letter_bound
 from tests.support import BAD_MESSAGE_CORPUS, FIXTURES
 
 pytestmark = pytest.mark.timeout(600)

@@ -9,7 +9,7 @@ import pytest
 
 from contract import ATTR_CUSTOMER_ID
 from localrun.resources import SHORT_RETRY, query
-from pipeline import transforms
+from pipeline import dead_letters, rows
 from pipeline.schema import CUSTOMERS, CUSTOMERS_DLQ, CUSTOMERS_DLQ_REPLAYS
 from replay import cli, tables
 from replay.selection import Selection
@@ -29,15 +29,15 @@ def _insert(r, table: str, rows: list[dict]) -> None:
 
 def _dead_letters(r) -> None:
     letters = [
-        transforms.dead_letter(
+        dead_letters.dead_letter(
             stage="validate", error="registered.date is missing", payload=b'{"x": "\\u00e9"}',
             attributes={ATTR_CUSTOMER_ID: "c-1", "source": "fake"}, message_id="m-1", now=NOV_1,
         ),
-        transforms.dead_letter(
+        dead_letters.dead_letter(
             stage="parse", error="payload is not JSON", payload=b"\\xff\\xfe",
             message_id="m-2", now=NOV_2,
         ),
-        transforms.dead_letter(
+        dead_letters.dead_letter(
             stage="validate", error="login.uuid is missing", payload=b'{"login": {}}',
             attributes={ATTR_CUSTOMER_ID: "c-3"}, message_id="m-3", now=NOV_2,
         ),
@@ -76,7 +76,7 @@ def test_bytes_and_attributes_come_back_as_written(fresh_resources):
 
 def test_replays_and_rows_already_written_are_found(fresh_resources):
     r = fresh_resources
-    row = transforms.to_customer_row(USER, message_id="m-9", replay_of="m-3")
+    row = rows.to_customer_row(USER, message_id="m-9", replay_of="m-3")
     _insert(r, r.names.customers, [row])
     _insert(r, r.names.customers_dlq_replays, [
         {"message_id": "m-1", "replay_message_id": "n-1", "replayed_at": NOV_2.isoformat(),

@@ -12,7 +12,8 @@ import datetime as dt
 import views
 from localrun.bad_messages import bad_messages
 from localrun.resources import SHORT_RETRY, query
-from pipeline.transforms import dead_letter, process_message, write_failure
+from pipeline.dead_letters import dead_letter, write_failure
+from pipeline.messages import process_message
 
 NOW = dt.datetime.now(dt.UTC)
 TODAY = NOW.date()

@@ -11,7 +11,7 @@ import tracemalloc
 
 import pytest
 
-from pipeline import schema, transforms
+from pipeline import dead_letters, messages, schema
 from tests.support import FIXTURES
 
 USERS = json.loads((FIXTURES / "08_api_v1.4_results2.json").read_text(encoding="utf-8"))["results"]
@@ -27,10 +27,10 @@ def _bytes(letter: dict) -> int:
 
 
 def _one_bounded_letter(payload: bytes, attributes: dict | None = None) -> dict:
-    outcome = transforms.process_message(payload, attributes, message_id="m")
+    outcome = messages.process_message(payload, attributes, message_id="m")
     (letter,) = outcome.dead_letters
     assert schema.row_errors(letter, schema.fields(schema.CUSTOMERS_DLQ)) == []
-    assert _bytes(letter) <= transforms.dead_letter_bound(payload, attributes)
+    assert _bytes(letter) <= dead_letters.dead_letter_bound(payload, attributes)
     return letter
 
 
@@ -40,10 +40,10 @@ def test_an_envelope_of_4000_empty_users_is_one_dead_letter_naming_each_reason()
     letter = _one_bounded_letter(payload)
     message = letter["errorMessage"]
     assert message.startswith("4000 of 4000 users in the envelope are invalid: results[0]: ")
-    listed = [f"results[{i}]: login is missing" for i in range(transforms.MAX_LISTED_USERS)]
+    listed = [f"results[{i}]: login is missing" for i in range(dead_letters.MAX_LISTED_USERS)]
     assert all(reason in message for reason in listed)
-    assert f"results[{transforms.MAX_LISTED_USERS}]" not in message
-    assert message.endswith(f"; and {4000 - transforms.MAX_LISTED_USERS} more")
+    assert f"results[{dead_letters.MAX_LISTED_USERS}]" not in message
+    assert message.endswith(f"; and {4000 - dead_letters.MAX_LISTED_USERS} more")
     assert base64.b64decode(letter["payloadBytes"]) == payload  # stored once, whole
     assert _bytes(letter) < 4 * len(payload)
 
@@ -52,7 +52,7 @@ def test_good_users_of_an_envelope_are_rows_and_the_bad_ones_share_one_dead_lett
     good, bad = USERS
     bad = {**bad, "login": {"uuid": "nope"}}
     users = [json.dumps(good).encode(), json.dumps(bad).encode(), b"7", json.dumps(good).encode()]
-    outcome = transforms.process_message(_envelope(users), message_id="m")
+    outcome = messages.process_message(_envelope(users), message_id="m")
     assert [row["customer_id"] for row in outcome.rows] == [good["login"]["uuid"]] * 2
     (letter,) = outcome.dead_letters
     assert letter["errorMessage"] == (
@@ -70,11 +70,11 @@ def test_unexpected_errors_keep_one_clipped_stack_trace(monkeypatch):
     def broken(user, **kwargs):
         raise KeyError("k" * 10_000)
 
-    monkeypatch.setattr(transforms, "to_customer_row", broken)
+    monkeypatch.setattr(messages, "to_customer_row", broken)
     letter = _one_bounded_letter(_envelope([b"{}"] * 50))
     assert letter["errorMessage"].startswith("50 of 50 users in the envelope are invalid: ")
     assert "results[0]: KeyError('kkk" in letter["errorMessage"]
-    assert len(letter["stacktrace"]) < transforms.MAX_STACKTRACE_LENGTH + 100
+    assert len(letter["stacktrace"]) < dead_letters.MAX_STACKTRACE_LENGTH + 100
     assert letter["stacktrace"].startswith("Traceback")
 
 
@@ -93,7 +93,7 @@ def test_unexpected_errors_keep_one_clipped_stack_trace(monkeypatch):
 )
 def test_worst_case_dead_letters_stay_within_the_bound(name, payload, attributes):
     letter = _one_bounded_letter(payload, attributes)
-    if len(payload) > transforms.MAX_DEAD_LETTER_PAYLOAD:
+    if len(payload) > dead_letters.MAX_DEAD_LETTER_PAYLOAD:
         assert "payload truncated to 1000000 of" in letter["errorMessage"]
 
 
@@ -107,7 +107,7 @@ def test_memory_stays_flat_on_a_10_mb_envelope_of_bad_users():
     assert 9.9 * MB < len(payload) <= 10 * MB
     tracemalloc.start()
     try:
-        outcome = transforms.process_message(payload, {"source": "file"}, message_id="big")
+        outcome = messages.process_message(payload, {"source": "file"}, message_id="big")
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -117,7 +117,7 @@ def test_memory_stays_flat_on_a_10_mb_envelope_of_bad_users():
         f"{users} of {users} users in the envelope are invalid: "
         "results[0]: name.first cannot be encoded as UTF-8"
     )
-    assert _bytes(letter) <= transforms.dead_letter_bound(payload, {"source": "file"})
+    assert _bytes(letter) <= dead_letters.dead_letter_bound(payload, {"source": "file"})
     assert peak < 3 * len(payload), f"peak {peak / MB:.1f} MB for a {len(payload) / MB:.1f} MB"
 
 
@@ -129,7 +129,7 @@ def test_an_error_whose_text_cannot_be_rendered_is_still_one_dead_letter(monkeyp
     def broken(user, **kwargs):
         raise ValueError(deep)  # repr() of it exceeds the recursion limit
 
-    monkeypatch.setattr(transforms, "to_customer_row", broken)
+    monkeypatch.setattr(messages, "to_customer_row", broken)
     letter = _one_bounded_letter(_envelope([b"{}"]))
     assert letter["errorMessage"].endswith(
         "results[0]: ValueError (its text could not be rendered)"

@@ -145,12 +145,7 @@ def test_duplicates_within_the_window_are_dropped_and_later_ones_kept():
         .advance_watermark_to_infinity()
     )
     with BeamTestPipeline(runner=RUNNER, options=PipelineOptions(streaming=True)) as p:
-        kept = (
-            p
-            | stream
-            | dedupe.DeduplicateCustomers(window, transforms.METRICS_NAMESPACE)
-            | beam.Map(lambda row: row["n"])
-        )
+        kept = p | stream | dedupe.DeduplicateCustomers(window) | beam.Map(lambda row: row["n"])
         assert_that(kept, equal_to([1, 2, 5, 6, 7]))
 
 
@@ -160,7 +155,7 @@ def test_duplicates_dropped_counts_each_dropped_row(runner):
     # encodes keys and rows between stages and keeps the state as Dataflow's harness does.
     rows = [_row(customer_id, n) for n, customer_id in enumerate("abacadbe")]
     p = BeamTestPipeline(runner=runner)
-    kept = p | beam.Create(rows) | dedupe.DeduplicateCustomers(600, transforms.METRICS_NAMESPACE)
+    kept = p | beam.Create(rows) | dedupe.DeduplicateCustomers(600)
     assert_that(kept | beam.Map(lambda row: row["customer_id"]), equal_to(list("abcde")))
     result = p.run()
     result.wait_until_finish()

@@ -7,8 +7,8 @@ import pytest
 from apache_beam.options.pipeline_options import StandardOptions, WorkerOptions
 from apache_beam.runners.worker import sdk_worker_main
 
-from pipeline import bigquery
 from pipeline import options as opts
+from pipeline import sinks
 from pipeline.main import BEAM_BIGQUERY_LOGGER, build_pipeline, parse_options
 from tests.support import run_python
 
@@ -133,7 +133,7 @@ def test_build_pipeline_wires_every_step(source, endpoint):
         write = applied[sink]
         assert write.table_reference.tableId == table
         if endpoint:
-            assert isinstance(write.test_client, bigquery.EndpointClient)
+            assert isinstance(write.test_client, sinks.EndpointClient)
             assert (write.test_client.endpoint, write.test_client.project) == (
                 endpoint,
                 "my-project",

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import contract
-from pipeline import schema, transforms
+from pipeline import dead_letters, messages, rows, schema
 from tests.support import FIXTURES
 
 # What Beam encodes a dict element with between stages (FastPrimitivesCoder).
@@ -109,8 +109,8 @@ def _payloads():
 @given(mutated_users())
 def test_to_customer_row_returns_a_valid_row_or_raises_invalid_customer(user):
     try:
-        row = transforms.to_customer_row(user)
-    except transforms.InvalidCustomer as error:
+        row = rows.to_customer_row(user)
+    except rows.InvalidCustomer as error:
         assert str(error)
     else:
         assert schema.row_errors(row, schema.fields(schema.CUSTOMERS)) == []
@@ -120,7 +120,7 @@ def test_to_customer_row_returns_a_valid_row_or_raises_invalid_customer(user):
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_payloads(), st.dictionaries(hostile_text, hostile_text, max_size=3))
 def test_process_message_never_raises_and_accounts_for_the_message(payload, attributes):
-    outcome = transforms.process_message(payload, attributes, message_id="1")
+    outcome = messages.process_message(payload, attributes, message_id="1")
 
     assert outcome.rows or outcome.dead_letters
     assert len(outcome.dead_letters) <= 1
@@ -130,7 +130,7 @@ def test_process_message_never_raises_and_accounts_for_the_message(payload, attr
     for letter in outcome.dead_letters:
         assert schema.row_errors(letter, schema.fields(schema.CUSTOMERS_DLQ)) == []
         ELEMENT_CODER.encode(letter)
-        assert len(json.dumps(letter)) <= transforms.dead_letter_bound(payload, attributes)
+        assert len(json.dumps(letter)) <= dead_letters.dead_letter_bound(payload, attributes)
         assert letter["stage"] in ("parse", "validate")
         assert letter["errorMessage"]
     stored = [json.dumps(row) for row in outcome.rows]
@@ -164,8 +164,8 @@ def test_a_hostile_value_in_any_field_is_a_row_or_a_reason(value):
             node = node[key]
         node[path[-1]] = value
         try:
-            row = transforms.to_customer_row(mangled)
-        except transforms.InvalidCustomer as error:
+            row = rows.to_customer_row(mangled)
+        except rows.InvalidCustomer as error:
             assert str(error)
             ELEMENT_CODER.encode(str(error))
         else:

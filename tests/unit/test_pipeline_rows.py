@@ -1,13 +1,14 @@
 """The pure functions: every real API user becomes a valid row; nothing else does, silently."""
 
 import base64
+import copy
 import json
 from datetime import UTC, datetime
 
 import pytest
 
 import contract
-from pipeline import schema, transforms
+from pipeline import dead_letters, messages, rows, schema
 from tests.support import FIXTURES
 
 # Captured 1.3/1.4 responses with every field; older versions and inc/exc selections
@@ -38,7 +39,7 @@ def test_fixtures_cover_every_nationality_and_both_api_versions():
 
 @pytest.mark.parametrize("user", USERS)
 def test_every_api_user_becomes_a_schema_valid_row_without_credentials(user):
-    row = transforms.to_customer_row(user, message_id="1", source="randomuser", ingested_at=NOW)
+    row = rows.to_customer_row(user, message_id="1", source="randomuser", ingested_at=NOW)
 
     assert schema.row_errors(row, schema.fields(schema.CUSTOMERS)) == []
     text = json.dumps(row)
@@ -67,7 +68,7 @@ def test_postcode_is_text_for_integer_and_string_postcodes():
 
 def test_lineage_columns():
     published = datetime(2024, 5, 1, 11, 59, 58, 123456, tzinfo=UTC)
-    row = transforms.to_customer_row(
+    row = rows.to_customer_row(
         USER, message_id="42", publish_time=published, source="fake", ingested_at=NOW
     )
     assert row["message_id"] == "42"
@@ -77,13 +78,13 @@ def test_lineage_columns():
 
 
 def test_credentials_sent_by_a_producer_never_reach_a_row():
-    row = transforms.to_customer_row(USER)
+    row = rows.to_customer_row(USER)
     for secret in CREDENTIALS.values():
         assert secret not in json.dumps(row)
 
 
 def test_minimal_user_has_nulls_where_nothing_was_sent():
-    row = transforms.to_customer_row({"login": {"uuid": USER["login"]["uuid"]}})
+    row = rows.to_customer_row({"login": {"uuid": USER["login"]["uuid"]}})
     assert schema.row_errors(row, schema.fields(schema.CUSTOMERS)) == []
     assert row["customer_id"] == USER["login"]["uuid"]
     assert row["email"] is None
@@ -106,17 +107,17 @@ def test_minimal_user_has_nulls_where_nothing_was_sent():
     ],
 )
 def test_invalid_users_raise_invalid_customer_with_the_reason(user, reason):
-    with pytest.raises(transforms.InvalidCustomer, match="^" + reason.replace("(", r"\(")):
-        transforms.to_customer_row(user)
+    with pytest.raises(rows.InvalidCustomer, match="^" + reason.replace("(", r"\(")):
+        rows.to_customer_row(user)
 
 
 def test_invalid_customer_is_a_value_error():
-    assert issubclass(transforms.InvalidCustomer, ValueError)
+    assert issubclass(rows.InvalidCustomer, ValueError)
 
 
 def test_process_message_fans_out_an_envelope():
     payload = (FIXTURES / "03_api_results100_seed_kbs.json").read_bytes()
-    outcome = transforms.process_message(payload, {"source": "file"}, message_id="5", now=NOW)
+    outcome = messages.process_message(payload, {"source": "file"}, message_id="5", now=NOW)
     assert len(outcome.rows) == 100
     assert not outcome.dead_letters
     assert {row["message_id"] for row in outcome.rows} == {"5"}
@@ -125,7 +126,7 @@ def test_process_message_fans_out_an_envelope():
 
 def test_process_message_keeps_the_message_in_a_dead_letter():
     attributes = {contract.ATTR_SOURCE: "file", contract.ATTR_CUSTOMER_ID: "x"}
-    outcome = transforms.process_message(
+    outcome = messages.process_message(
         b"\xff{", attributes, message_id="8", publish_time="2024-05-01T11:00:00Z", now=NOW
     )
     assert outcome.rows == []
@@ -148,8 +149,8 @@ def test_unexpected_errors_become_dead_letters_with_a_stack_trace(monkeypatch):
     def broken(*args, **kwargs):
         raise KeyError("surprise")
 
-    monkeypatch.setattr(transforms, "to_customer_row", broken)
-    outcome = transforms.process_message(json.dumps(USER).encode())
+    monkeypatch.setattr(messages, "to_customer_row", broken)
+    outcome = messages.process_message(json.dumps(USER).encode())
     (letter,) = outcome.dead_letters
     assert letter["stage"] == "validate"
     assert letter["errorMessage"] == "KeyError('surprise')"
@@ -160,11 +161,11 @@ def test_dead_letters_never_keep_a_credential():
     user = {**USER, "login": {**USER["login"], "uuid": None}}
     payload = json.dumps(user).encode()
     for data in (payload, payload[:-40]):  # valid JSON, and JSON cut short
-        letter = transforms.process_message(data).dead_letters[0]
+        letter = messages.process_message(data).dead_letters[0]
         stored = letter["payloadString"] + base64.b64decode(letter["payloadBytes"]).decode()
         for secret in CREDENTIALS.values():
             assert secret not in stored
-    cleaned = json.loads(transforms.process_message(payload).dead_letters[0]["payloadString"])
+    cleaned = json.loads(messages.process_message(payload).dead_letters[0]["payloadString"])
     assert cleaned["login"] == {
         **{key: None for key in contract.CREDENTIAL_FIELDS},
         "uuid": None,
@@ -174,24 +175,24 @@ def test_dead_letters_never_keep_a_credential():
 
 def test_redaction_leaves_everything_else_byte_for_byte():
     payload = b'{"a": "\xff", "login": {"password" : "p\\"w", "md5":"x"}, "b": 1}'
-    assert transforms.redact_credentials(payload) == (
+    assert dead_letters.redact_credentials(payload) == (
         b'{"a": "\xff", "login": {"password" : null, "md5":null}, "b": 1}'
     )
 
 
 def test_huge_payloads_are_truncated_in_the_dead_letter():
-    payload = b"x" * (transforms.MAX_DEAD_LETTER_PAYLOAD + 10)
-    (letter,) = transforms.process_message(payload).dead_letters
-    assert len(base64.b64decode(letter["payloadBytes"])) == transforms.MAX_DEAD_LETTER_PAYLOAD
+    payload = b"x" * (dead_letters.MAX_DEAD_LETTER_PAYLOAD + 10)
+    (letter,) = messages.process_message(payload).dead_letters
+    assert len(base64.b64decode(letter["payloadBytes"])) == dead_letters.MAX_DEAD_LETTER_PAYLOAD
     assert letter["errorMessage"].endswith(
-        f"[payload truncated to {transforms.MAX_DEAD_LETTER_PAYLOAD} of {len(payload)} bytes]"
+        f"[payload truncated to {dead_letters.MAX_DEAD_LETTER_PAYLOAD} of {len(payload)} bytes]"
     )
 
 
 def test_write_failure_from_streaming_inserts():
-    row = transforms.to_customer_row(USER, message_id="3", publish_time="2024-05-01T11:00:00Z")
+    row = rows.to_customer_row(USER, message_id="3", publish_time="2024-05-01T11:00:00Z")
     errors = [{"reason": "invalid", "location": "postcode", "message": "no such field"}]
-    letter = transforms.write_failure(("p:d.customers", row, errors), now=NOW)
+    letter = dead_letters.write_failure(("p:d.customers", row, errors), now=NOW)
     assert letter["stage"] == "write"
     assert letter["errorMessage"] == (
         "BigQuery rejected the row p:d.customers: invalid at postcode: no such field"
@@ -203,10 +204,63 @@ def test_write_failure_from_streaming_inserts():
 
 
 def test_write_failure_from_storage_write_api():
-    letter = transforms.write_failure(
+    letter = dead_letters.write_failure(
         {"failed_row": {"customer_id": "c", "registered_at": NOW}, "error_message": "bad row"},
         now=NOW,
     )
     assert letter["errorMessage"] == "BigQuery rejected the row: bad row"
     assert json.loads(letter["payloadString"])["registered_at"] == str(NOW)
     assert schema.row_errors(letter, schema.fields(schema.CUSTOMERS_DLQ)) == []
+
+
+def test_the_row_size_bound_holds_for_the_largest_user_text():
+    """The builder checks a row's JSON size only when its lineage text could push it past
+    BigQuery's limit; every user column at its longest, in astral characters (12 bytes each as
+    ASCII-escaped JSON), stays within the bound that decision relies on."""
+    longest = "\U0001f600" * rows.MAX_TEXT_LENGTH
+    user = copy.deepcopy(USER)
+    for parent, key in [
+        *((user, key) for key in ("gender", "email", "phone", "cell", "nat")),
+        *((user["name"], key) for key in ("title", "first", "last")),
+        *((user["location"], key) for key in ("city", "state", "country", "postcode")),
+        (user["location"]["street"], "name"),
+        (user["location"]["timezone"], "offset"),
+        (user["login"], "username"),
+        (user["id"], "name"),
+        (user["id"], "value"),
+        (user["picture"], "large"),
+    ]:
+        parent[key] = longest
+    row = rows.to_customer_row(user, publish_time="2024-05-01T11:00:00Z")
+    assert sum(value == longest for value in row.values()) == 18
+    assert schema.json_size(row) <= rows.ROW_BOUND_BEFORE_LINEAGE
+
+
+def test_long_lineage_text_is_measured_and_refused():
+    """Past the bound, the size is measured: a source attribute of 9 MB makes the row too big."""
+    with pytest.raises(rows.InvalidCustomer, match="bytes as JSON; the limit is 9000000"):
+        rows.to_customer_row(USER, source="x" * schema.MAX_STREAMING_ROW_BYTES)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'{"results": [{}, {} {}]}',
+        b'{"results": [{}, ]}',
+        b'{"results": [{}, {"a": NaN}]}',
+        b'{"results": [{}, {"a": "\x01"}]}',
+        b'{"results": [{},',
+        b'{"results": [{} ,  ',
+    ],
+)
+def test_a_broken_envelope_names_the_fault_as_json_loads_does(payload):
+    """The envelope scanner's fast loop hands a fault back to the decoder: same message."""
+    try:
+        json.loads(payload, parse_constant=lambda name: 1 / 0)
+    except ZeroDivisionError:
+        expected = "NaN is not valid JSON"
+    except ValueError as error:
+        expected = str(error)
+    (letter,) = messages.process_message(payload).dead_letters
+    assert letter["stage"] == "parse"
+    assert letter["errorMessage"] == f"payload is not JSON: {expected}"

@@ -9,7 +9,7 @@ import json
 import pytest
 
 import contract
-from pipeline import schema, transforms
+from pipeline import messages, rows, schema
 from tests.support import FIXTURES
 
 
@@ -41,7 +41,7 @@ def test_the_fixtures_cover_every_served_version():
 @pytest.mark.parametrize("user", V12["results"], ids=lambda user: user["nat"])
 def test_version_1_2_users_become_rows(user):
     """Street as "<number> <name>" text, no country, dates without milliseconds."""
-    row = _valid(transforms.to_customer_row(user))
+    row = _valid(rows.to_customer_row(user))
     number, name = user["location"]["street"].split(" ", 1)
     assert (row["street_number"], row["street_name"]) == (int(number), name)
     assert row["country"] is None
@@ -56,7 +56,7 @@ def test_version_1_2_users_become_rows(user):
 @pytest.mark.parametrize("response", [V10, V11], ids=["1.0", "1.1"])
 def test_versions_without_login_uuid_are_one_dead_letter_that_says_so(response):
     payload = json.dumps(response).encode()
-    outcome = transforms.process_message(payload, message_id="old")
+    outcome = messages.process_message(payload, message_id="old")
     assert outcome.rows == []
     (letter,) = outcome.dead_letters
     assert letter["stage"] == "validate"
@@ -69,7 +69,7 @@ def test_versions_without_login_uuid_are_one_dead_letter_that_says_so(response):
 def test_version_1_0_fields_map_once_a_uuid_is_there():
     """1.0: dates are Unix seconds, no coordinates, no time zone, no country."""
     user = {**V10["results"][0], "login": {"uuid": CAPTURED["results"][0]["login"]["uuid"]}}
-    row = _valid(transforms.to_customer_row(user))
+    row = _valid(rows.to_customer_row(user))
     assert row["registered_at"] == "2009-03-16T04:14:53.000Z"  # 1237176893
     assert row["date_of_birth"] == "1999-07-25"  # 932871968
     assert row["street_number"] == 9278
@@ -80,7 +80,7 @@ def test_version_1_0_fields_map_once_a_uuid_is_there():
 
 def test_version_1_1_dates_without_a_zone_are_read_as_utc():
     user = {**V11["results"][1], "login": {"uuid": CAPTURED["results"][0]["login"]["uuid"]}}
-    row = _valid(transforms.to_customer_row(user))
+    row = _valid(rows.to_customer_row(user))
     assert row["registered_at"] == contract.to_rfc3339(user["registered"].replace(" ", "T") + "Z")
     assert row["date_of_birth"] == user["dob"][:10]
     assert row["postcode"] == user["location"]["postcode"]  # GB: a string
@@ -98,22 +98,22 @@ def test_version_1_1_dates_without_a_zone_are_read_as_utc():
 )
 def test_legacy_dates_that_are_not_dates_are_rejected(value, reason):
     user = {"login": {"uuid": CAPTURED["results"][0]["login"]["uuid"]}, "registered": value}
-    with pytest.raises(transforms.InvalidCustomer, match="^" + reason):
-        transforms.to_customer_row(user)
+    with pytest.raises(rows.InvalidCustomer, match="^" + reason):
+        rows.to_customer_row(user)
 
 
 @pytest.mark.parametrize("street", ["", "rue sans numéro", "12", "99999999999 long road"])
 def test_legacy_streets_without_a_leading_number_keep_the_text(street):
     user = {"login": {"uuid": CAPTURED["results"][0]["login"]["uuid"]}}
     user["location"] = {"street": street}
-    row = _valid(transforms.to_customer_row(user))
+    row = _valid(rows.to_customer_row(user))
     assert (row["street_number"], row["street_name"]) == (None, street)
 
 
 @pytest.mark.parametrize("response", [INC, EXC], ids=["inc=login,name,nat", "exc=registered,..."])
 def test_field_limited_users_become_rows_with_nulls(response):
     payload = json.dumps(response).encode()
-    outcome = transforms.process_message(payload, message_id="limited")
+    outcome = messages.process_message(payload, message_id="limited")
     assert outcome.dead_letters == []
     assert [row["customer_id"] for row in outcome.rows] == [
         user["login"]["uuid"] for user in CAPTURED["results"]
@@ -127,5 +127,5 @@ def test_field_limited_users_become_rows_with_nulls(response):
 
 def test_a_user_with_login_excluded_is_a_dead_letter_that_says_so():
     payload = json.dumps({"results": [{"name": {"first": "a"}}], "info": {}}).encode()
-    (letter,) = transforms.process_message(payload).dead_letters
+    (letter,) = messages.process_message(payload).dead_letters
     assert "results[0]: login is missing: login.uuid is the customer_id" in letter["errorMessage"]

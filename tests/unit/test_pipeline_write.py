@@ -12,7 +12,7 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 
-from pipeline import bigquery, schema, transforms
+from pipeline import dead_letters, rows, schema, sinks, transforms
 from pipeline.options import CustomerPipelineOptions
 from tests.support import FIXTURES
 
@@ -20,7 +20,7 @@ from tests.support import FIXTURES
 pytestmark = pytest.mark.timeout(180)
 
 USERS = json.loads((FIXTURES / "05_api_results10_nat_br_us_de_fr_gb.json").read_text())["results"]
-ROWS = [transforms.to_customer_row(user, message_id=str(i)) for i, user in enumerate(USERS)]
+ROWS = [rows.to_customer_row(user, message_id=str(i)) for i, user in enumerate(USERS)]
 REJECTED_NATIONALITY = "GB"
 
 
@@ -83,8 +83,8 @@ def _counter(result, name: str) -> int:
 
 def _write(rows, options, client):
     with BeamTestPipeline(runner="BundleBasedDirectRunner") as p:
-        failed = p | beam.Create(rows) | bigquery.WriteCustomers(options, test_client=client)
-        _ = failed | bigquery.WriteDeadLetters(options, test_client=client)
+        failed = p | beam.Create(rows) | sinks.WriteCustomers(options, test_client=client)
+        _ = failed | sinks.WriteDeadLetters(options, test_client=client)
     return p.result
 
 
@@ -155,7 +155,7 @@ def test_a_dead_letter_bigquery_rejects_even_reduced_fails_the_pipeline(tmp_path
 @pytest.mark.parametrize(
     "letter",
     [
-        transforms.dead_letter(
+        dead_letters.dead_letter(
             stage="parse", error="x" * 10_000, payload=b"\xff" * 2_000_000, message_id="7"
         ),
         {"stage": "nonsense", "message_id": 5, "publish_time": "yesterday", "payloadBytes": "!"},
@@ -166,10 +166,10 @@ def test_a_dead_letter_bigquery_rejects_even_reduced_fails_the_pipeline(tmp_path
 )
 def test_a_reduced_dead_letter_is_always_schema_valid(letter):
     failure = ("my-project:shop.audit", letter, [{"reason": "invalid", "message": "Bob"}])
-    reduced = bigquery.reduced_dead_letter(failure)
+    reduced = dead_letters.reduced_dead_letter(failure)
     assert schema.insert_errors(reduced, schema.CUSTOMERS_DLQ) == []
     assert reduced["payloadString"] is None and reduced["attributes"] == []
-    assert reduced["stage"] in transforms.STAGES
+    assert reduced["stage"] in schema.STAGES
     if isinstance(letter, dict) and "payloadBytes" not in letter:  # only payloadString is left
         assert base64.b64decode(reduced["payloadBytes"]) == letter["payloadString"].encode()
 
@@ -178,12 +178,12 @@ def test_a_reduced_dead_letter_is_always_schema_valid(letter):
 def test_a_payload_rebuilt_from_payload_string_is_never_called_original(payload_bytes):
     """payloadString is the payload decoded with replacement characters: encoded again it is not
     the message's bytes, so the reduced letter's state is unknown, which replay does not send."""
-    letter = transforms.dead_letter(
+    letter = dead_letters.dead_letter(
         stage="parse", error="e", payload=b"\xffcaf\xc3\xa9", message_id="7"
     )
     assert letter["payload_state"] == schema.PAYLOAD_ORIGINAL
     letter = {**letter, "payloadBytes": payload_bytes}
-    reduced = bigquery.reduced_dead_letter(("p:d.t", letter, [{"reason": "invalid"}]))
+    reduced = dead_letters.reduced_dead_letter(("p:d.t", letter, [{"reason": "invalid"}]))
     assert base64.b64decode(reduced["payloadBytes"]) == "\ufffdcaf\u00e9".encode()
     assert reduced["payload_state"] is None
     assert schema.insert_errors(reduced, schema.CUSTOMERS_DLQ) == []
@@ -193,7 +193,7 @@ def test_a_payload_rebuilt_from_payload_string_is_never_called_original(payload_
     ("payload", "state"),
     [
         (b'{"login": {"uuid": "u", "password": "hunter2"}}', schema.PAYLOAD_REDACTED),
-        (b"x" * (transforms.MAX_DEAD_LETTER_PAYLOAD + 1), schema.PAYLOAD_TRUNCATED),
+        (b"x" * (dead_letters.MAX_DEAD_LETTER_PAYLOAD + 1), schema.PAYLOAD_TRUNCATED),
         (b"not json", schema.PAYLOAD_ORIGINAL),
     ],
     ids=["redacted", "truncated", "original"],
@@ -201,9 +201,9 @@ def test_a_payload_rebuilt_from_payload_string_is_never_called_original(payload_
 def test_a_reduced_dead_letter_keeps_its_payload_state(payload, state):
     """Its payloadBytes are what the rejected letter kept: a redacted or cut payload must not
     pass for the message's exact bytes, or `python -m replay` would re-publish it."""
-    letter = transforms.dead_letter(stage="parse", error="e", payload=payload, message_id="7")
+    letter = dead_letters.dead_letter(stage="parse", error="e", payload=payload, message_id="7")
     assert letter["payload_state"] == state
-    reduced = bigquery.reduced_dead_letter(("p:d.t", letter, [{"reason": "invalid"}]))
+    reduced = dead_letters.reduced_dead_letter(("p:d.t", letter, [{"reason": "invalid"}]))
     assert reduced["payload_state"] == state
     assert schema.insert_errors(reduced, schema.CUSTOMERS_DLQ) == []
 
@@ -213,7 +213,7 @@ def test_endpoint_client_pickles_without_its_connection(httpserver):
         "/bigquery/v2/projects/local-project/datasets/shop/tables/customers/insertAll",
         method="POST",
     ).respond_with_json({"insertErrors": [{"index": 0, "errors": [{"reason": "invalid"}]}]})
-    client = bigquery.EndpointClient(httpserver.url_for("/").rstrip("/"), "local-project")
+    client = sinks.EndpointClient(httpserver.url_for("/").rstrip("/"), "local-project")
     errors = client.insert_rows_json("local-project.shop.customers", [ROWS[0]], timeout=120)
     assert errors == [{"index": 0, "errors": [{"reason": "invalid"}]}]
 
@@ -242,8 +242,8 @@ def test_the_whole_graph_after_the_read_on_a_runner_that_encodes_elements(tmp_pa
     options = _options()
     with BeamTestPipeline(runner=runner) as p:
         rows, rejected = p | beam.Create(messages) | transforms.ToCustomerRows(600)
-        failed = rows | bigquery.WriteCustomers(options, test_client=client)
-        _ = (rejected, failed) | beam.Flatten() | bigquery.WriteDeadLetters(options, client)
+        failed = rows | sinks.WriteCustomers(options, test_client=client)
+        _ = (rejected, failed) | beam.Flatten() | sinks.WriteDeadLetters(options, client)
     written = client.rows("my-project.shop.customers")
     assert [row["customer_id"] for row in written] == [user["login"]["uuid"]]
     letters = {row["message_id"]: row for row in client.rows("my-project.shop.customers_dlq")}

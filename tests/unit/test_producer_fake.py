@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pipeline.transforms import InvalidCustomer, to_customer_row
+from pipeline.rows import InvalidCustomer, to_customer_row
 from producer.fake import FakeSource
 from producer.nationalities import NATIONALITIES
 from tests.support import FIXTURES

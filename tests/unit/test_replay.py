@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 import contract
-from pipeline import schema, transforms
+from pipeline import dead_letters, messages, rows, schema
 from replay import cli, tables
 from replay.plan import (
     ALREADY_REPLAYED,
@@ -35,7 +35,7 @@ NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 def _letter_row(payload: bytes, **kwargs) -> dict:
     """A customers_dlq row as the pipeline builds it, read back as BigQuery returns it."""
-    row = transforms.dead_letter(
+    row = dead_letters.dead_letter(
         stage=kwargs.pop("stage", "validate"),
         error="registered.date is missing",
         payload=payload,
@@ -68,29 +68,29 @@ def test_a_payload_with_a_credential_is_marked_redacted():
 
 def test_a_cut_payload_is_marked_truncated_even_when_also_redacted():
     payload = (
-        b'{"login": {"password": "hunter2"}, "x": "' + b"y" * transforms.MAX_DEAD_LETTER_PAYLOAD
+        b'{"login": {"password": "hunter2"}, "x": "' + b"y" * dead_letters.MAX_DEAD_LETTER_PAYLOAD
     )
     assert _letter_row(payload)["payload_state"] == schema.PAYLOAD_TRUNCATED
 
 
 def test_a_write_dead_letter_holds_a_row_not_a_message():
-    row = transforms.to_customer_row(USER, message_id="3", publish_time="2024-05-01T11:00:00Z")
-    letter = transforms.write_failure(("p:d.customers", row, [{"reason": "invalid"}]), now=NOW)
+    row = rows.to_customer_row(USER, message_id="3", publish_time="2024-05-01T11:00:00Z")
+    letter = dead_letters.write_failure(("p:d.customers", row, [{"reason": "invalid"}]), now=NOW)
     assert letter["payload_state"] == schema.PAYLOAD_ROW
 
 
 def test_every_dead_letter_of_the_pipeline_has_a_known_payload_state():
     for payload in (None, b"", b"\xff", b"[1]", json.dumps({"results": [{}, {}]}).encode()):
-        for letter in transforms.process_message(payload, {}, message_id="1").dead_letters:
+        for letter in messages.process_message(payload, {}, message_id="1").dead_letters:
             assert letter["payload_state"] in schema.PAYLOAD_STATES
 
 
 def test_the_replay_of_attribute_becomes_the_lineage_column():
     payload = json.dumps(USER).encode()
     attributes = {"source": "fake", contract.ATTR_REPLAY_OF: "dead-1"}
-    (row,) = transforms.process_message(payload, attributes, message_id="new-2").rows
+    (row,) = messages.process_message(payload, attributes, message_id="new-2").rows
     assert (row["message_id"], row["replay_of"]) == ("new-2", "dead-1")
-    (first,) = transforms.process_message(payload, {"source": "fake"}, message_id="3").rows
+    (first,) = messages.process_message(payload, {"source": "fake"}, message_id="3").rows
     assert first["replay_of"] is None
 
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from pipeline import schema, transforms
+from pipeline import dead_letters, rows, schema
 from tests.support import FIXTURES, ROOT
 
 USER = json.loads((FIXTURES / "08_api_v1.4_results2.json").read_text())["results"][0]
@@ -62,7 +62,7 @@ def assert_fits(row: dict, table: dict) -> None:
 
 
 def test_customer_row_has_exactly_the_schema_columns_and_types():
-    row = transforms.to_customer_row(
+    row = rows.to_customer_row(
         USER,
         message_id="7",
         publish_time="2024-05-01T10:00:00.123456Z",
@@ -73,7 +73,7 @@ def test_customer_row_has_exactly_the_schema_columns_and_types():
 
 
 def test_dead_letter_has_exactly_the_schema_columns_and_types():
-    letter = transforms.dead_letter(
+    letter = dead_letters.dead_letter(
         stage="parse",
         error="payload is not JSON",
         payload=b"\xffnot json",
@@ -86,7 +86,7 @@ def test_dead_letter_has_exactly_the_schema_columns_and_types():
 
 
 def test_row_builder_output_is_json_serialisable_for_insert_rows_json():
-    row = transforms.to_customer_row(USER)
+    row = rows.to_customer_row(USER)
     assert json.loads(json.dumps(row)) == row
 
 
@@ -108,17 +108,17 @@ def test_row_builder_output_is_json_serialisable_for_insert_rows_json():
     ],
 )
 def test_row_errors_reports_each_problem(change, error):
-    row = {**transforms.to_customer_row(USER), **change}
+    row = {**rows.to_customer_row(USER), **change}
     errors = schema.row_errors(row, schema.fields(schema.CUSTOMERS))
     assert len(errors) == 1
     assert error in errors[0]
 
 
 def test_row_errors_reports_missing_columns_and_bad_records():
-    row = transforms.to_customer_row(USER)
+    row = rows.to_customer_row(USER)
     del row["email"]
     assert schema.row_errors(row, schema.fields(schema.CUSTOMERS)) == ["email: missing"]
-    letter = transforms.dead_letter(stage="write", error="x", payload=b"{}")
+    letter = dead_letters.dead_letter(stage="write", error="x", payload=b"{}")
     letter["attributes"] = [{"key": "a", "value": 1}]
     letter["payloadBytes"] = "not base64!"
     errors = schema.row_errors(letter, schema.fields(schema.CUSTOMERS_DLQ))
@@ -162,7 +162,7 @@ def test_partition_window_of_streamed_rows(ingested_at, accepted):
     1 year ahead: cloud.google.com/bigquery/docs/streaming-data-into-bigquery ("Streaming into
     partitioned tables") and cloud.google.com/bigquery/docs/write-api ("Stream into
     partitions"). The emulator accepts any value."""
-    row = {**transforms.to_customer_row(USER), "ingested_at": ingested_at}
+    row = {**rows.to_customer_row(USER), "ingested_at": ingested_at}
     errors = schema.insert_errors(row, schema.CUSTOMERS, now=NOW)
     assert (errors == []) is accepted
     if not accepted:
@@ -189,7 +189,7 @@ def test_partition_window_follows_the_tables_partitioning_column():
 def test_customers_registered_long_ago_are_rows():
     """randomuser.me registration dates go back about 20 years: never the partitioning column."""
     user = {**USER, "registered": {**USER["registered"], "date": "2004-03-01T10:00:00.000Z"}}
-    row = transforms.to_customer_row(user)
+    row = rows.to_customer_row(user)
     assert schema.insert_errors(row, schema.CUSTOMERS) == []
 
 
@@ -216,7 +216,7 @@ def test_customers_registered_long_ago_are_rows():
     ],
 )
 def test_value_ranges_and_modes(change, error):
-    row = {**transforms.to_customer_row(USER), **change}
+    row = {**rows.to_customer_row(USER), **change}
     errors = schema.insert_errors(row, schema.CUSTOMERS)
     if error is None:
         assert errors == []
@@ -229,7 +229,7 @@ def test_row_size_limit():
     """Streaming inserts: maximum row size and HTTP request size 10 MB
     (cloud.google.com/bigquery/quotas#streaming_inserts); Beam's sink refuses rows of 9 MiB and
     more (apache_beam/io/gcp/bigquery.py, MAX_INSERT_PAYLOAD_SIZE). Measured as the JSON sent."""
-    row = transforms.to_customer_row(USER)
+    row = rows.to_customer_row(USER)
     row["picture_url"] = "x" * (schema.MAX_STREAMING_ROW_BYTES - schema.json_size(row) + 51)
     assert schema.json_size(row) > schema.MAX_STREAMING_ROW_BYTES
     assert schema.insert_errors(row, schema.CUSTOMERS) == [
@@ -245,7 +245,7 @@ def test_the_largest_dead_letter_fits_a_streaming_insert():
     and 1024-byte values), its dead letter fits: each byte that is not UTF-8 costs 6 bytes as
     JSON (a replacement character escaped as \\ufffd), so the payload is cut to fit."""
     attributes = {f"{index:03d}".ljust(256, "\x01"): "\x01" * 1024 for index in range(100)}
-    letter = transforms.dead_letter(
+    letter = dead_letters.dead_letter(
         stage="parse",
         error="\x01" * 100_000,
         payload=b"\xff" * 10_000_000,

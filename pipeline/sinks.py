@@ -4,9 +4,6 @@ A dead letter BigQuery rejects is written again in a reduced, schema-valid form;
 rejected the bundle fails. No dead letter is dropped: its message was acknowledged already.
 """
 
-import base64
-import binascii
-import datetime
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -14,9 +11,9 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.io.gcp.bigquery import BigQueryDisposition, WriteToBigQuery
 from apache_beam.io.gcp.bigquery_tools import RetryStrategy
-from apache_beam.metrics import Metrics
 
-from pipeline import bigquery_client, schema, transforms
+from pipeline import bigquery_client, metrics, schema
+from pipeline.dead_letters import insert_error_reasons, reduced_dead_letter, write_failure
 from pipeline.options import CREATE_NEVER, CustomerPipelineOptions, dlq_table, table_project
 
 _LOG = logging.getLogger(__name__)
@@ -25,8 +22,6 @@ _LOG = logging.getLogger(__name__)
 # in the dead-letter table instead of being retried for hours.
 LOCAL_MAX_RETRIES = 3
 LOCAL_INSERT_TIMEOUT_SECONDS = 10.0
-# A reduced dead letter keeps ids and the original reason only up to this length.
-MAX_REASON_LENGTH = 2048
 
 
 class EndpointClient:
@@ -103,70 +98,11 @@ class UnwritableDeadLetter(RuntimeError):  # noqa: N818 (reads as the sentence i
     """BigQuery rejected a dead letter even in its reduced, schema-valid form."""
 
 
-def _reasons(errors: Any) -> str:
-    """BigQuery's insertErrors as `reason at location` only: its messages may quote values."""
-    if not isinstance(errors, Sequence) or isinstance(errors, str):
-        return "unknown error"
-    parts = []
-    for error in errors:
-        if isinstance(error, Mapping):
-            where = f" at {error['location']}" if error.get("location") else ""
-            parts.append(f"{error.get('reason', 'error')}{where}")
-    return ", ".join(parts) or "unknown error"
-
-
-def _text(letter: Mapping[str, Any], name: str, limit: int) -> str | None:
-    value = letter.get(name)
-    return value if isinstance(value, str) and len(value) <= limit else None
-
-
-def _payload(letter: Mapping[str, Any]) -> tuple[bytes | None, bool]:
-    """The dead letter's payload bytes, and whether they are its payloadBytes.
-
-    payloadBytes if they decode, else payloadString encoded: text that was decoded with
-    replacement characters, so not the message's bytes when it was not UTF-8.
-    """
-    try:
-        return base64.b64decode(letter["payloadBytes"], validate=True), True
-    except (KeyError, TypeError, ValueError, binascii.Error):
-        text = letter.get("payloadString")
-        return (text.encode("utf-8", errors="replace") if isinstance(text, str) else None), False
-
-
-def reduced_dead_letter(failure: Any, *, now: datetime.datetime | None = None) -> dict[str, Any]:
-    """What is left of a dead letter BigQuery rejected, schema-valid by construction.
-
-    Keeps the stage, message id, publish time and both reasons, and the payload only as bytes
-    (bounded and redacted by `transforms.dead_letter`); payloadString, attributes and the stack
-    trace, the parts that may not have fitted, are dropped.
-    """
-    _, letter, errors = failure
-    letter = letter if isinstance(letter, Mapping) else {}
-    payload, exact = _payload(letter)
-    stage = letter.get("stage") if letter.get("stage") in transforms.STAGES else "write"
-    original = str(letter.get("errorMessage"))[:MAX_REASON_LENGTH]
-    reduced = transforms.dead_letter(
-        stage=stage,
-        error=f"BigQuery rejected the dead letter ({_reasons(errors)}), kept reduced; "
-        f"original error: {original}",
-        payload=payload,
-        message_id=_text(letter, "message_id", MAX_REASON_LENGTH),
-        publish_time=_text(letter, "publish_time", 64),
-        now=now,
-    )
-    # payloadBytes are what the rejected letter kept (maybe redacted or cut): keep its state,
-    # else the replay command would take a reduced payload for the message's exact bytes.
-    # Bytes rebuilt from payloadString are no message's bytes: state unknown (not replayable).
-    state = letter.get("payload_state") if exact else None
-    state = state if state in schema.PAYLOAD_STATES else None
-    return {**reduced, "payloadString": None, "attributes": [], "payload_state": state}
-
-
 class ReduceDeadLetterFn(beam.DoFn):
     """A rejected dead letter -> its reduced form, logged by message id only (no payload)."""
 
     def __init__(self):
-        self._reduced = Metrics.counter(transforms.METRICS_NAMESPACE, "dead_letters_reduced")
+        self._reduced = metrics.counter(metrics.DEAD_LETTERS_REDUCED)
 
     def process(self, failure: Any) -> Iterator[dict[str, Any]]:
         reduced = reduced_dead_letter(failure)
@@ -174,7 +110,7 @@ class ReduceDeadLetterFn(beam.DoFn):
         _LOG.warning(
             "BigQuery rejected the dead letter of message %s (%s); writing it reduced",
             reduced["message_id"],
-            _reasons(failure[2]),
+            insert_error_reasons(failure[2]),
         )
         yield reduced
 
@@ -187,7 +123,7 @@ class FailOnUnwritableFn(beam.DoFn):
     """
 
     def __init__(self):
-        self._unwritable = Metrics.counter(transforms.METRICS_NAMESPACE, "dead_letters_unwritable")
+        self._unwritable = metrics.counter(metrics.DEAD_LETTERS_UNWRITABLE)
 
     def process(self, failure: Any) -> Iterator[None]:
         self._unwritable.inc()
@@ -195,48 +131,47 @@ class FailOnUnwritableFn(beam.DoFn):
         message_id = letter.get("message_id") if isinstance(letter, Mapping) else None
         raise UnwritableDeadLetter(
             f"BigQuery rejected the reduced dead letter of message {message_id} "
-            f"({_reasons(errors)}); failing the bundle so that it is retried, not lost"
+            f"({insert_error_reasons(errors)}); failing the bundle so that it is retried, not lost"
         )
         yield from ()
 
 
-class WriteCustomers(beam.PTransform):
-    """Unique rows -> `customers`; returns the `write` dead letters of rows BigQuery rejected."""
+class _Sink(beam.PTransform):
+    """A sink of the pipeline's options; `test_client` replaces only the BigQuery API call."""
 
     def __init__(self, options: CustomerPipelineOptions, test_client: Any = None):
         super().__init__()
         self._options = options
         self._test_client = test_client
+
+    def _write(self, table_spec: str, table: Mapping[str, Any]) -> WriteTable:
+        return WriteTable(table_spec, table, self._options, self._test_client)
+
+
+class WriteCustomers(_Sink):
+    """Unique rows -> `customers`; returns the `write` dead letters of rows BigQuery rejected."""
 
     def expand(self, rows):
         failed = (
             rows
             # Counted before the write: BigQuery may still reject a row (dead_letters_write).
-            | "CountRowsSent" >> beam.ParDo(transforms.CountRows("rows_sent_to_bigquery"))
-            | "Write"
-            >> WriteTable(
-                self._options.output_table, schema.CUSTOMERS, self._options, self._test_client
-            )
+            | "CountRowsSent" >> beam.ParDo(metrics.CountFn(metrics.ROWS_SENT_TO_BIGQUERY))
+            | "Write" >> self._write(self._options.output_table, schema.CUSTOMERS)
         )
-        return failed | "ToDeadLetters" >> beam.Map(transforms.write_failure)
+        return failed | "ToDeadLetters" >> beam.Map(write_failure)
 
 
-class WriteDeadLetters(beam.PTransform):
+class WriteDeadLetters(_Sink):
     """Dead letters of every stage -> `customers_dlq`."""
-
-    def __init__(self, options: CustomerPipelineOptions, test_client: Any = None):
-        super().__init__()
-        self._options = options
-        self._test_client = test_client
 
     def expand(self, dead_letters):
         def write(table_spec: str) -> WriteTable:
-            return WriteTable(table_spec, schema.CUSTOMERS_DLQ, self._options, self._test_client)
+            return self._write(table_spec, schema.CUSTOMERS_DLQ)
 
         table_spec = dlq_table(self._options)
         return (
             dead_letters
-            | "CountDeadLetters" >> beam.ParDo(transforms.CountDeadLetters())
+            | "CountDeadLetters" >> beam.ParDo(metrics.CountDeadLettersFn())
             | "Write" >> write(table_spec)
             | "Reduce" >> beam.ParDo(ReduceDeadLetterFn())
             | "WriteReduced" >> write(table_spec)

@@ -1,0 +1,238 @@
+"""Dead letters: one `customers_dlq` row per unusable message or rejected row, bounded in size,
+never holding a credential, schema-valid even when BigQuery rejected the first form.
+
+Plain typed functions, no Beam graph: the pipeline's DoFns, the sinks and the tests use them.
+"""
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from apache_beam.utils.timestamp import Timestamp
+
+import contract
+from pipeline import schema
+
+# Dead letters keep at most this much of a payload, so that even a 10 MB Pub/Sub message
+# still fits BigQuery's streaming row limit (payloadString and base64 payloadBytes both hold it).
+MAX_DEAD_LETTER_PAYLOAD = 1_000_000
+# ... and at most this many characters of the error and of the stack trace.
+MAX_DEAD_LETTER_TEXT = 65_536
+# One dead letter per message, whatever it holds: it lists the first MAX_LISTED_USERS invalid
+# users of an envelope (each reason cut at MAX_REASON_LENGTH characters) and counts the rest.
+MAX_LISTED_USERS = 20
+MAX_REASON_LENGTH = 500
+MAX_STACKTRACE_LENGTH = 8_000
+# The bound `dead_letter_bound` states and the tests hold every message to: a dead letter is
+# at most DEAD_LETTER_SIZE_FACTOR times the message's size plus DEAD_LETTER_OVERHEAD bytes.
+DEAD_LETTER_SIZE_FACTOR = 8
+DEAD_LETTER_OVERHEAD = 96 * 1024
+# A reduced dead letter keeps ids and the original reason only up to this length.
+MAX_REDUCED_TEXT = 2048
+# A credential field's value in raw JSON text, even in truncated or otherwise broken JSON.
+_CREDENTIAL_VALUE = re.compile(
+    rb'("(?:' + b"|".join(key.encode() for key in contract.CREDENTIAL_FIELDS) + rb')"\s*:\s*)'
+    rb'"(?:[^"\\]|\\.)*(?:"|$)'
+)
+
+
+def redact_credentials(payload: bytes) -> bytes:
+    """The payload with every credential field's value replaced by null, the rest untouched.
+
+    Works on raw bytes, so it also cleans truncated JSON and payloads that are not UTF-8.
+    """
+    return _CREDENTIAL_VALUE.sub(rb"\1null", payload)
+
+
+def _utf8_safe(text: str) -> str:
+    """`text` with anything UTF-8 cannot encode (lone surrogates) written as \\uXXXX escapes.
+
+    A dead letter must never be the element that fails the bundle.
+    """
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def dead_letter(
+    *,
+    stage: str,
+    error: str,
+    payload: bytes | None,
+    attributes: Mapping[str, str] | None = None,
+    message_id: str | None = None,
+    publish_time: datetime | Timestamp | str | None = None,
+    stacktrace: str | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """A `customers_dlq` row: the reason, and the payload minus credentials.
+
+    `payload_state` says whether `payloadBytes` are still the message's exact bytes: only
+    those are re-published by `python -m replay`; a redacted or truncated payload is not.
+    """
+    if stage not in schema.STAGES:
+        raise ValueError(f"unknown stage {stage!r}; expected one of {', '.join(schema.STAGES)}")
+    kept = redact_credentials(payload or b"")
+    state = schema.PAYLOAD_REDACTED if kept != (payload or b"") else schema.PAYLOAD_ORIGINAL
+    if len(kept) > MAX_DEAD_LETTER_PAYLOAD:
+        error = f"{error} [payload truncated to {MAX_DEAD_LETTER_PAYLOAD} of {len(kept)} bytes]"
+        kept = kept[:MAX_DEAD_LETTER_PAYLOAD]
+        state = schema.PAYLOAD_TRUNCATED
+    if stage == "write":  # the payload is the row BigQuery rejected, not the message
+        state = schema.PAYLOAD_ROW
+    try:
+        published = schema.lineage_time(publish_time)
+    except ValueError:
+        published = None
+    letter = {
+        "timestamp": schema.format_timestamp(now or datetime.now(UTC)),
+        "payloadString": kept.decode("utf-8", errors="replace") if payload is not None else None,
+        "payloadBytes": base64.b64encode(kept).decode("ascii") if payload is not None else None,
+        "attributes": [
+            {"key": _utf8_safe(str(key)), "value": _utf8_safe(str(value))}
+            for key, value in sorted((attributes or {}).items())
+        ],
+        "errorMessage": _utf8_safe(error[:MAX_DEAD_LETTER_TEXT]),
+        "stacktrace": _utf8_safe(stacktrace[:MAX_DEAD_LETTER_TEXT]) if stacktrace else stacktrace,
+        "message_id": _utf8_safe(message_id) if message_id is not None else None,
+        "publish_time": published,
+        "stage": stage,
+        "payload_state": state,
+    }
+    if schema.json_size(letter) > schema.MAX_STREAMING_ROW_BYTES:
+        # Bytes that are not UTF-8 or are control characters grow 6-fold in payloadString's
+        # JSON (\ufffd, \u0001); payloadBytes still holds every byte kept.
+        letter["payloadString"] = None
+        letter["errorMessage"] += " [payloadString left out to fit BigQuery's row size limit]"
+    return letter
+
+
+def message_size(payload: bytes | None, attributes: Mapping[str, str] | None = None) -> int:
+    """A Pub/Sub message's size as Pub/Sub counts it: data plus attribute keys and values."""
+    size = len(payload or b"")
+    for key, value in (attributes or {}).items():
+        size += len(str(key).encode("utf-8", "surrogatepass"))
+        size += len(str(value).encode("utf-8", "surrogatepass"))
+    return size
+
+
+def dead_letter_bound(payload: bytes | None, attributes: Mapping[str, str] | None = None) -> int:
+    """The most bytes a message's dead letter takes as a JSON insert row (ASCII-escaped).
+
+    payloadString costs at most 6 bytes per payload byte (a control byte or an invalid byte
+    escaped as \\uXXXX), payloadBytes 4/3 (base64), attributes at most 6 per byte; both
+    payload copies stop at MAX_DEAD_LETTER_PAYLOAD. The rest (error list, stack trace, lineage,
+    JSON keys) is capped by MAX_LISTED_USERS, MAX_REASON_LENGTH, MAX_STACKTRACE_LENGTH.
+    """
+    return DEAD_LETTER_SIZE_FACTOR * message_size(payload, attributes) + DEAD_LETTER_OVERHEAD
+
+
+def _insert_error_parts(errors: Sequence[Any], *, messages: bool) -> list[str]:
+    """BigQuery's insertErrors entries ({reason, location, message}) as `reason at location`,
+    followed by `: message` if `messages` (a message may quote the rejected values)."""
+    parts = []
+    for error in errors:
+        if not isinstance(error, Mapping):
+            if messages:
+                parts.append(str(error))
+            continue
+        location = f" at {error['location']}" if error.get("location") else ""
+        part = f"{error.get('reason', 'error')}{location}"
+        parts.append(f"{part}: {error.get('message', '')}" if messages else part)
+    return parts
+
+
+def _is_sequence(errors: Any) -> bool:
+    return isinstance(errors, Sequence) and not isinstance(errors, str)
+
+
+def describe_insert_errors(errors: Any) -> str:
+    """BigQuery's insertErrors as one line, messages included."""
+    if not _is_sequence(errors):
+        return str(errors)
+    return "; ".join(_insert_error_parts(errors, messages=True))
+
+
+def insert_error_reasons(errors: Any) -> str:
+    """BigQuery's insertErrors as `reason at location` only: its messages may quote values."""
+    if not _is_sequence(errors):
+        return "unknown error"
+    return ", ".join(_insert_error_parts(errors, messages=False)) or "unknown error"
+
+
+def write_failure(failure: Any, *, now: datetime | None = None) -> dict[str, Any]:
+    """A `write` dead letter for a row BigQuery rejected, with BigQuery's own error text.
+
+    Accepts both shapes of `WriteToBigQuery(...).failed_rows_with_errors`: streaming inserts
+    give `(destination, row, errors)`, the Storage Write API `{"failed_row", "error_message"}`.
+    The payload is the rejected row as JSON.
+    """
+    if isinstance(failure, Mapping):
+        destination, row, error = None, failure.get("failed_row"), failure.get("error_message")
+        error = str(error)
+    else:
+        destination, row, errors = failure
+        error = describe_insert_errors(errors)
+    row = row if isinstance(row, Mapping) else {"row": row}
+    into = f" {destination}" if destination else ""
+    return dead_letter(
+        stage="write",
+        error=f"BigQuery rejected the row{into}: {error}",
+        payload=json.dumps(row, default=str, ensure_ascii=False).encode(
+            "utf-8", "backslashreplace"
+        ),
+        message_id=row.get("message_id") if isinstance(row.get("message_id"), str) else None,
+        publish_time=row.get("publish_time"),
+        now=now,
+    )
+
+
+def _text(letter: Mapping[str, Any], name: str, limit: int) -> str | None:
+    value = letter.get(name)
+    return value if isinstance(value, str) and len(value) <= limit else None
+
+
+def _payload(letter: Mapping[str, Any]) -> tuple[bytes | None, bool]:
+    """The dead letter's payload bytes, and whether they are its payloadBytes.
+
+    payloadBytes if they decode, else payloadString encoded: text that was decoded with
+    replacement characters, so not the message's bytes when it was not UTF-8.
+    """
+    try:
+        return base64.b64decode(letter["payloadBytes"], validate=True), True
+    except (KeyError, TypeError, ValueError, binascii.Error):
+        text = letter.get("payloadString")
+        return (text.encode("utf-8", errors="replace") if isinstance(text, str) else None), False
+
+
+def reduced_dead_letter(failure: Any, *, now: datetime | None = None) -> dict[str, Any]:
+    """What is left of a dead letter BigQuery rejected, schema-valid by construction.
+
+    Keeps the stage, message id, publish time and both reasons, and the payload only as bytes
+    (bounded and redacted by `dead_letter`); payloadString, attributes and the stack
+    trace, the parts that may not have fitted, are dropped.
+    """
+    _, letter, errors = failure
+    letter = letter if isinstance(letter, Mapping) else {}
+    payload, exact = _payload(letter)
+    stage = letter.get("stage") if letter.get("stage") in schema.STAGES else "write"
+    original = str(letter.get("errorMessage"))[:MAX_REDUCED_TEXT]
+    reduced = dead_letter(
+        stage=stage,
+        error=f"BigQuery rejected the dead letter ({insert_error_reasons(errors)}), kept reduced; "
+        f"original error: {original}",
+        payload=payload,
+        message_id=_text(letter, "message_id", MAX_REDUCED_TEXT),
+        publish_time=_text(letter, "publish_time", 64),
+        now=now,
+    )
+    # payloadBytes are what the rejected letter kept (maybe redacted or cut): keep its state,
+    # else the replay command would take a reduced payload for the message's exact bytes.
+    # Bytes rebuilt from payloadString are no message's bytes: state unknown (not replayable).
+    state = letter.get("payload_state") if exact else None
+    state = state if state in schema.PAYLOAD_STATES else None
+    return {**reduced, "payloadString": None, "attributes": [], "payload_state": state}
