@@ -37,6 +37,7 @@ from localrun.resources import query
 from pipeline import dead_letters, schema
 from pipeline.main import ingest
 from pipeline.options import CustomerPipelineOptions
+from pipeline.rows import to_customer_row
 from tests.support import FIXTURES, ROOT
 
 pytestmark = pytest.mark.timeout(600)
@@ -175,7 +176,7 @@ def test_real_graph_runs_in_the_image_workers(worker_pool, fresh_resources):
     }
     assert len(rows) == len(USERS) == len(got)  # the duplicate was dropped
     for index, user in enumerate(USERS):
-        expected = rows.to_customer_row(
+        expected = to_customer_row(
             strip_credentials(user),
             message_id=f"user-{index}",
             publish_time=PUBLISHED,
