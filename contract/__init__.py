@@ -7,6 +7,8 @@ the producer image has no Beam.
 
 from __future__ import annotations
 
+import argparse
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -38,6 +40,13 @@ _PUBSUB_ID = (
 )
 TOPIC_PATH = rf"^projects/{PROJECT_ID}/topics/{_PUBSUB_ID}$"
 SUBSCRIPTION_PATH = rf"^projects/{PROJECT_ID}/subscriptions/{_PUBSUB_ID}$"
+
+
+def topic_path(value: str) -> str:
+    """`value` if it is a topic path: the argparse type of every command that takes `--topic`."""
+    if not re.fullmatch(TOPIC_PATH, value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a topic path projects/PROJECT/topics/T")
+    return value
 
 
 def strip_credentials(user: Mapping[str, Any]) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
-from contract import SOURCES, TOPIC_PATH
+from contract import SOURCES, topic_path
 from producer.nationalities import NATIONALITIES
 
 ENV_PREFIX = "PRODUCER_"
@@ -27,12 +27,6 @@ _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 class ConfigError(Exception):
     """Bad configuration or environment: the message is the one line the user sees."""
-
-
-def topic_path(value: str) -> str:
-    if not re.fullmatch(TOPIC_PATH, value):
-        raise argparse.ArgumentTypeError(f"{value!r} is not a topic path projects/PROJECT/topics/T")
-    return value
 
 
 def require_input(source: str, input: str | None) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import uuid
 from collections import Counter
@@ -11,7 +10,7 @@ from datetime import UTC, datetime
 
 from google.api_core import exceptions
 
-from contract import TOPIC_PATH
+from contract import topic_path
 from pipeline import bigquery_client
 from pipeline.schema import STAGES
 from replay import tables
@@ -30,7 +29,7 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         "A dry run unless --execute is given.",
     )
     where = parser.add_argument_group("where")
-    where.add_argument("--topic", required=True, type=_topic, help="projects/P/topics/T")
+    where.add_argument("--topic", required=True, type=topic_path, help="projects/P/topics/T")
     where.add_argument(
         "--dlq-table", required=True, help="dead letters, PROJECT:DATASET.TABLE or P.D.T"
     )
@@ -64,12 +63,6 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     )
     how.add_argument("--list", action="store_true", help="list message ids per decision")
     return parser
-
-
-def _topic(value: str) -> str:
-    if not re.fullmatch(TOPIC_PATH, value):
-        raise argparse.ArgumentTypeError(f"{value!r} is not projects/PROJECT/topics/TOPIC")
-    return value
 
 
 def _selection(args: argparse.Namespace) -> Selection:

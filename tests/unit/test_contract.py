@@ -1,5 +1,7 @@
 """The message contract both programs share: credentials, attributes, timestamps."""
 
+import argparse
+import dataclasses
 import json
 import re
 import string
@@ -9,6 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import contract
+from producer.config import Config
+from replay.cli import _parser
 from tests.support import FIXTURES
 
 
@@ -136,3 +140,14 @@ def test_pubsub_id_regex_is_the_documented_rule(name):
     """The regex spells "not goog" without a lookahead; it must still mean exactly the rule."""
     matches = re.fullmatch(contract.TOPIC_PATH, f"projects/my-project/topics/{name}")
     assert bool(matches) is _documented_id(name)
+
+
+def test_topic_path_is_the_argparse_type_of_every_topic_flag():
+    """One validator for the producer's and the replay command's --topic."""
+    assert contract.topic_path("projects/demo-project/topics/customers")
+    with pytest.raises(argparse.ArgumentTypeError, match="is not a topic path"):
+        contract.topic_path("projects/demo-project/topics/goog-x")
+    topic = next(a for a in _parser("replay")._actions if a.dest == "topic")
+    assert topic.type is contract.topic_path
+    producer_topic = next(f for f in dataclasses.fields(Config) if f.name == "topic")
+    assert producer_topic.metadata["parse"] is contract.topic_path
