@@ -15,7 +15,7 @@ import pytest
 from google.api_core.exceptions import ResourceExhausted
 from google.cloud import pubsub_v1
 
-from localrun.pubsub_channel import PULL_FAILED, EmulatorSubscriberClient
+from localrun.pubsub_channel import PULL_FAILED, PULL_MAX_MESSAGES, EmulatorSubscriberClient
 
 LARGEST = 10_000_000 - 1_000  # the request also carries the topic name and framing
 
@@ -54,3 +54,16 @@ def test_a_failing_pull_is_logged_once_and_answered_empty(pubsub_emulator, caplo
         response = client.pull(subscription=missing, max_messages=10, timeout=10)
     assert list(response.received_messages) == []
     assert [record.getMessage().split(":")[0] for record in caplog.records] == [PULL_FAILED]
+
+
+def test_a_pull_takes_a_bundle_of_up_to_pull_max_messages(pubsub_topic):
+    """The direct runner asks for 10 messages per pull, i.e. per bundle; the local read asks for
+    PULL_MAX_MESSAGES, so a backlog is read in bundles that many times larger."""
+    topic, subscription = pubsub_topic
+    publisher = pubsub_v1.PublisherClient()
+    for future in [publisher.publish(topic, b"{}", source="file") for _ in range(150)]:
+        future.result(timeout=60)
+    publisher.stop()
+    with EmulatorSubscriberClient() as client:
+        sizes = _pull(client, subscription)
+    assert 10 < len(sizes) <= PULL_MAX_MESSAGES
