@@ -1,6 +1,6 @@
 """Messages per second through the pipeline's steps, against a seed-style chain, in one run.
 
-  identity      Create -> count: what Beam itself costs per element (the floor)
+  identity      source -> count: what Beam itself costs per element (the floor)
   seed chain    decode -> json.loads -> 8-field dict, no validation: the baseline (1.00)
   parse         our ToRowsFn step (parse + validate + row, dead letters tagged)
   dedupe        ToRowsFn -> DeduplicateCustomers
@@ -14,6 +14,8 @@ stages, as on Dataflow) over the same corpus: the real API responses in tests/da
 (every nationality), each user a message with a unique id, plus a fixed share of redelivered
 copies and of the malformed messages in tests/data/bad_messages. The transforms are imported
 from the pipeline package, so the benchmark measures whatever the code holds when it runs.
+Each scenario runs from `beam.Create`, as the issue measured, and again from the worker's memory
+(bench/worker_source.py), which leaves out what Create costs per message.
 Usage (from the repository root):
   python -m bench.pipeline_bench [--count 20000] [--duplicates 0.05] [--bad 0.02]
 """
@@ -151,7 +153,7 @@ def seed_chain(messages):
 
 
 def parse(messages):
-    """Each output counted where it lands: a Flatten of the two would add ~15 us a message
+    """Each output counted where it lands: a Flatten of the two would add 13-25 us a message
     (measured) that the pipeline never pays."""
     parsed = messages | beam.ParDo(transforms.ToRowsFn()).with_outputs(
         transforms.DEAD_LETTER, main="rows"
@@ -188,7 +190,7 @@ def whole_graph(messages):
 # worker ignores the option and always caches 100 MB (worker_handlers.STATE_CACHE_SIZE_MB),
 # and every cache put weighs the value with objsize, which walks every loaded module's
 # globals: that weighing, not the state itself, was the 5x cost of deduplication here.
-HARNESS_CACHE_MB = PipelineOptions().view_as(WorkerOptions).max_cache_memory_usage_mb
+HARNESS_CACHE_MB = PipelineOptions([]).view_as(WorkerOptions).max_cache_memory_usage_mb
 EMBEDDED_CACHE_MB = worker_handlers.STATE_CACHE_SIZE_MB
 
 SCENARIOS: list[tuple[str, Callable, int]] = [

@@ -1,8 +1,9 @@
 """`python -m localrun.local_pipeline ARGS`: `python -m pipeline ARGS` as the local stack runs it.
 
 The one difference: Beam's direct-runner Pub/Sub read gets `EmulatorSubscriberClient`, whose
-channel takes messages up to Pub/Sub's 10 MB like the real service's (see
-localrun/pubsub_channel.py). Nothing on Dataflow runs this module.
+channel takes messages up to Pub/Sub's 10 MB like the real service's, and which pulls up to 100
+messages per bundle instead of 10 (see localrun/pubsub_channel.py). Nothing on Dataflow runs
+this module.
 """
 
 from __future__ import annotations

@@ -14,9 +14,10 @@ pulls up to `PULL_MAX_MESSAGES` per call where Beam's direct runner asks for 10
 `max_messages=10`): each pull is one bundle, and the direct runner pays per bundle for every step
 of the graph (its timer scan, its DoFn introspection, one BigQuery insert per sink), so
 10-message bundles held `make run` to ~33 rows/s (bench/README.md, `make bench-run`). Dataflow
-sizes its own bundles; the pipeline does not depend on either size. Only
-the local pipeline process (`python -m localrun.local_pipeline`) installs it; the pipeline package,
-its image and Dataflow never import this module.
+sizes its own bundles; the pipeline does not depend on either size.
+
+Only the local pipeline process (`python -m localrun.local_pipeline`) installs it; the pipeline
+package, its image and Dataflow never import this module.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import grpc
 from google.api_core import exceptions as api_exceptions
 from google.cloud import pubsub, pubsub_v1
 from google.pubsub_v1.services.subscriber.transports.grpc import SubscriberGrpcTransport
-from google.pubsub_v1.types import PullResponse
+from google.pubsub_v1.types import PullRequest, PullResponse
 
 _LOG = logging.getLogger(__name__)
 
@@ -66,10 +67,14 @@ class EmulatorSubscriberClient(pubsub_v1.SubscriberClient):
             kwargs["transport"] = SubscriberGrpcTransport(host=host, channel=emulator_channel(host))
         super().__init__(**kwargs)
 
-    def pull(self, *args: Any, **kwargs: Any) -> PullResponse:
-        kwargs["max_messages"] = max(kwargs.get("max_messages") or 0, PULL_MAX_MESSAGES)
+    def pull(self, request: Any = None, **kwargs: Any) -> PullResponse:
+        if request is not None:  # the client refuses a request object plus field arguments
+            request = PullRequest(request)
+            request.max_messages = max(request.max_messages, PULL_MAX_MESSAGES)
+        else:
+            kwargs["max_messages"] = max(kwargs.get("max_messages") or 0, PULL_MAX_MESSAGES)
         try:
-            return super().pull(*args, **kwargs)
+            return super().pull(request, **kwargs)
         except (api_exceptions.DeadlineExceeded, api_exceptions.ServiceUnavailable):
             return PullResponse()  # an idle or briefly unreachable emulator
         except api_exceptions.GoogleAPICallError as error:

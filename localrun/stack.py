@@ -36,7 +36,8 @@ def pipeline_argv(
     names: StackNames, bigquery_endpoint: str, *extra: str, module: str = "localrun.local_pipeline"
 ) -> list[str]:
     """The pipeline on Beam's direct runner, against the emulators: by default through
-    localrun.local_pipeline, whose Pub/Sub read takes messages up to 10 MB as on Dataflow."""
+    localrun.local_pipeline, whose Pub/Sub read takes messages up to 10 MB as on Dataflow, 100
+    per bundle."""
     return [
         sys.executable,
         "-m",

@@ -3,7 +3,8 @@
 Every customer published while the pipeline was down must arrive exactly once. Beam's direct
 runner acknowledges Pub/Sub messages as soon as it pulls them, so what it held in memory when
 it died is lost locally (Dataflow acknowledges only after a durable commit): the test measures
-that in-flight loss for SIGTERM and for SIGKILL and prints it.
+that in-flight loss for SIGTERM and for SIGKILL, prints it, and holds it to one pull
+(PULL_MAX_MESSAGES): the runner pulls again only when the graph is idle.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import time
 import pytest
 from e2e_support import customer_ids, fake_messages
 
+from localrun.pubsub_channel import PULL_MAX_MESSAGES
 from localrun.stack import publish, start_pipeline
 
 pytestmark = pytest.mark.timeout(300)
@@ -79,3 +81,4 @@ def test_customers_published_while_down_arrive_exactly_once(fresh_resources, tmp
         f"SIGKILL {lost_kill}/{RUNNING} (published while down: {2 * DOWN}/{2 * DOWN} "
         "exactly once)"
     )
+    assert max(lost_term, lost_kill) <= PULL_MAX_MESSAGES, "more than one pull lost in flight"

@@ -56,14 +56,22 @@ def test_a_failing_pull_is_logged_once_and_answered_empty(pubsub_emulator, caplo
     assert [record.getMessage().split(":")[0] for record in caplog.records] == [PULL_FAILED]
 
 
-def test_a_pull_takes_a_bundle_of_up_to_pull_max_messages(pubsub_topic):
+@pytest.mark.parametrize("form", ["fields", "request"])
+def test_a_pull_takes_a_bundle_of_up_to_pull_max_messages(pubsub_topic, form):
     """The direct runner asks for 10 messages per pull, i.e. per bundle; the local read asks for
-    PULL_MAX_MESSAGES, so a backlog is read in bundles that many times larger."""
+    PULL_MAX_MESSAGES, so a backlog is read in bundles that many times larger. Both call forms
+    of the client work (it refuses a request object together with field arguments)."""
     topic, subscription = pubsub_topic
     publisher = pubsub_v1.PublisherClient()
     for future in [publisher.publish(topic, b"{}", source="file") for _ in range(150)]:
         future.result(timeout=60)
     publisher.stop()
     with EmulatorSubscriberClient() as client:
-        sizes = _pull(client, subscription)
+        if form == "fields":
+            sizes = _pull(client, subscription)
+        else:
+            response = client.pull(
+                request={"subscription": subscription, "max_messages": 10}, timeout=30
+            )
+            sizes = [len(m.message.data) for m in response.received_messages]
     assert 10 < len(sizes) <= PULL_MAX_MESSAGES
