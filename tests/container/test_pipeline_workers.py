@@ -14,6 +14,7 @@ retrieval, provisioning, starting `sdk_worker_main`) are not exercised.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import socket
@@ -23,6 +24,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
 import apache_beam as beam
+import objsize
 import pytest
 from apache_beam.io.gcp.pubsub import PubsubMessage
 from apache_beam.options.pipeline_options import PipelineOptions
@@ -166,6 +168,19 @@ def test_real_graph_runs_in_the_image_workers(worker_pool, fresh_resources):
         # Only the image has these: the DoFns run there, not in this process.
         where = p | "Variables" >> beam.Create(["VIRTUAL_ENV", "PYTHONPATH"]) | beam.Map(os.getenv)
         assert_that(where, equal_to(["/opt/venv", "/template"]))
+        # The image's pipeline package sets how Beam's sink weighs rows (pipeline/row_weight.py).
+        # A lambda, so that it is pickled by value: this test module is not in the image.
+        weighs = (
+            p
+            | "Weighing" >> beam.Create(["pipeline"])
+            | beam.Map(
+                lambda package: (
+                    importlib.import_module(package),
+                    objsize.default_settings.exclude_modules_globals,
+                )[1]
+            )
+        )
+        assert_that(weighs, equal_to([False]), label="ModuleGlobalsNotWalked")
     assert os.environ.get("PYTHONPATH") != "/template"
 
     rows = query(fresh_resources.bigquery, "SELECT * FROM {customers}", names)
