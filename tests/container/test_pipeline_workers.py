@@ -14,7 +14,6 @@ retrieval, provisioning, starting `sdk_worker_main`) are not exercised.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import socket
@@ -24,7 +23,6 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
 import apache_beam as beam
-import objsize
 import pytest
 from apache_beam.io.gcp.pubsub import PubsubMessage
 from apache_beam.options.pipeline_options import PipelineOptions
@@ -78,6 +76,22 @@ def test_boot_environment_decision_finds_beam_and_the_pipeline(pipeline_image, d
         pipeline_image, "-c", BOOT_ENVIRONMENT, check=False,
     )  # fmt: skip
     assert without.returncode == 11, without.stdout + without.stderr
+
+
+# What the SDK harness does at start with --beam_plugins, which DataflowRunner fills with every
+# loaded BeamPlugin (pipeline/row_weight.py): objsize's setting before and after.
+PLUGIN_START = """
+import objsize
+from apache_beam.runners.worker.sdk_worker_main import _import_beam_plugins
+before = objsize.default_settings.exclude_modules_globals
+_import_beam_plugins(["pipeline.row_weight.RowWeight"])
+print(before, objsize.default_settings.exclude_modules_globals)
+"""
+
+
+def test_worker_start_imports_the_row_weight_plugin(pipeline_image, docker_run):
+    result = docker_run("run", "--rm", "--entrypoint", "python", pipeline_image, "-c", PLUGIN_START)
+    assert result.stdout.split() == ["True", "False"], result.stderr
 
 
 def _free_port() -> int:
@@ -168,19 +182,6 @@ def test_real_graph_runs_in_the_image_workers(worker_pool, fresh_resources):
         # Only the image has these: the DoFns run there, not in this process.
         where = p | "Variables" >> beam.Create(["VIRTUAL_ENV", "PYTHONPATH"]) | beam.Map(os.getenv)
         assert_that(where, equal_to(["/opt/venv", "/template"]))
-        # The image's pipeline package sets how Beam's sink weighs rows (pipeline/row_weight.py).
-        # A lambda, so that it is pickled by value: this test module is not in the image.
-        weighs = (
-            p
-            | "Weighing" >> beam.Create(["pipeline"])
-            | beam.Map(
-                lambda package: (
-                    importlib.import_module(package),
-                    objsize.default_settings.exclude_modules_globals,
-                )[1]
-            )
-        )
-        assert_that(weighs, equal_to([False]), label="ModuleGlobalsNotWalked")
     assert os.environ.get("PYTHONPATH") != "/template"
 
     rows = query(fresh_resources.bigquery, "SELECT * FROM {customers}", names)
