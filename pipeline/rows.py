@@ -26,7 +26,8 @@ _LEGACY_DATE = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
 _UNIX_SECONDS = (-62_135_596_800, 253_402_300_799)
 # API 1.0-1.2 street: "<number> <name>", e.g. "8929 valwood pkwy".
 _LEGACY_STREET = re.compile(r"(?P<number>\d{1,9}) +(?P<name>\S.*)", re.DOTALL)
-_UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+UUID_PATTERN = r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}"
+_UUID = re.compile(UUID_PATTERN)
 
 
 # The name is part of the interface the producer relies on, hence no "Error" suffix.
@@ -77,7 +78,7 @@ class _Objects(dict):
         return value
 
 
-def _text(path: str, value: Any) -> str:
+def check_text(path: str, value: Any) -> str:
     """`value` if it is text BigQuery and Beam's coders accept; InvalidCustomer if not."""
     if type(value) is str and len(value) <= MAX_TEXT_LENGTH and value.isascii():
         return value  # the common case, in three cheap tests
@@ -115,13 +116,13 @@ def _integer(path: str, value: Any) -> int:
     return value
 
 
-def _postcode(path: str, value: Any) -> str:
+def check_postcode(path: str, value: Any) -> str:
     """An integer for most countries, a string for CA, GB, NO (and NL in 1.3): always text."""
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     if not isinstance(value, str):
         raise InvalidCustomer(f"{path} must be a string or an integer, got {json_type(value)}")
-    return _text(path, value)
+    return check_text(path, value)
 
 
 def _coordinate(limit: float) -> Callable[[str, Any], float]:
@@ -141,8 +142,8 @@ def _coordinate(limit: float) -> Callable[[str, Any], float]:
     return coordinate
 
 
-def _instant(objects: _Objects, key: str) -> datetime | None:
-    """`dob` or `registered` as an aware UTC datetime, in any API version's form.
+def _instant(objects: _Objects, key: str) -> str | None:
+    """`dob` or `registered` as TIMESTAMP text (UTC, milliseconds), from any API version's form.
 
     1.2-1.4: an object whose `date` is ISO 8601 with a zone (1.2 without milliseconds);
     1.1: a bare "YYYY-MM-DD HH:MM:SS" string; 1.0: a bare number of Unix seconds.
@@ -155,9 +156,9 @@ def _instant(objects: _Objects, key: str) -> datetime | None:
         value = node.get("date")
         if value is None:
             return None
-        value = _text(path, value)
+        value = check_text(path, value)
         try:
-            return schema.parse_timestamp(value).astimezone(UTC)
+            return schema.utc_timestamp(value)
         except ValueError:
             raise InvalidCustomer(
                 f"{path} {value!r:.80} is not an ISO 8601 timestamp with a time zone"
@@ -165,9 +166,9 @@ def _instant(objects: _Objects, key: str) -> datetime | None:
     is_number = isinstance(node, int) and not isinstance(node, bool)
     try:
         if isinstance(node, str) and _LEGACY_DATE.fullmatch(node):
-            return datetime.fromisoformat(node).replace(tzinfo=UTC)
+            return schema.format_timestamp(datetime.fromisoformat(node).replace(tzinfo=UTC))
         if is_number and _UNIX_SECONDS[0] <= node <= _UNIX_SECONDS[1]:
-            return datetime.fromtimestamp(node, UTC)
+            return schema.format_timestamp(datetime.fromtimestamp(node, UTC))
     except ValueError:  # e.g. month 13
         pass
     raise InvalidCustomer(
@@ -186,9 +187,9 @@ def _street(objects: _Objects) -> tuple[int | None, str | None]:
         number, name = street.get("number"), street.get("name")
         return (
             None if number is None else _integer("location.street.number", number),
-            None if name is None else _text("location.street.name", name),
+            None if name is None else check_text("location.street.name", name),
         )
-    street = _text("location.street", street)
+    street = check_text("location.street", street)
     if parts := _LEGACY_STREET.fullmatch(street):
         return int(parts["number"]), parts["name"]
     return None, street
@@ -200,12 +201,12 @@ def _street(objects: _Objects) -> tuple[int | None, str | None]:
 _Column = tuple[str, Path, str, str, Callable[[str, Any], Any]]
 
 
-def _column(column: str, path: str, check: Callable[[str, Any], Any] = _text) -> _Column:
+def _column(column: str, path: str, check: Callable[[str, Any], Any] = check_text) -> _Column:
     *parent, key = path.split(".")
     return column, tuple(parent), key, path, check
 
 
-_COLUMNS: tuple[_Column, ...] = (
+USER_COLUMNS: tuple[_Column, ...] = (
     _column("username", "login.username"),
     _column("title", "name.title"),
     _column("first_name", "name.first"),
@@ -217,7 +218,7 @@ _COLUMNS: tuple[_Column, ...] = (
     _column("city", "location.city"),
     _column("state", "location.state"),
     _column("country", "location.country"),
-    _column("postcode", "location.postcode", _postcode),
+    _column("postcode", "location.postcode", check_postcode),
     _column("latitude", "location.coordinates.latitude", _coordinate(90)),
     _column("longitude", "location.coordinates.longitude", _coordinate(180)),
     _column("timezone_offset", "location.timezone.offset"),
@@ -230,9 +231,14 @@ _LINEAGE_TEXT = ("message_id", "source", "replay_of")
 # JSON with ASCII escapes spends at most 12 bytes on one character (an astral character is two
 # \uXXXX escapes). A row's text from the user is at most this many characters, and the rest
 # (keys, numbers, dates) far below 4 KB: so only long lineage text can make a row too big.
-# (+ 2: customer_id and street_name, which come from user text outside _COLUMNS.)
-ROW_BOUND_BEFORE_LINEAGE = 12 * MAX_TEXT_LENGTH * (len(_COLUMNS) + 2) + 4096
+# (+ 2: customer_id and street_name, which come from user text outside USER_COLUMNS.)
+ROW_BOUND_BEFORE_LINEAGE = 12 * MAX_TEXT_LENGTH * (len(USER_COLUMNS) + 2) + 4096
 _BLANK_ROW = dict.fromkeys(schema.column_names(schema.CUSTOMERS))
+
+
+def blank_row() -> dict[str, Any]:
+    """A `customers` row with every column null."""
+    return _BLANK_ROW.copy()
 
 
 def to_customer_row(
@@ -251,6 +257,18 @@ def to_customer_row(
     are picked, so a credential the producer failed to strip can never reach the table.
     Raises InvalidCustomer with the precise reason otherwise.
     """
+    return with_lineage(
+        _user_row(user),
+        message_id=message_id,
+        publish_time=publish_time,
+        source=source,
+        ingested_at=ingested_at,
+        replay_of=replay_of,
+    )
+
+
+def _user_row(user: Mapping[str, Any]) -> dict[str, Any]:
+    """The row of `user` without its lineage columns (null)."""
     if not _is_object(user):
         raise InvalidCustomer(f"a user must be a JSON object, got {json_type(user)}")
     if user.get("login") is None:  # before any lookup: the cheapest reject, and the commonest
@@ -262,7 +280,7 @@ def to_customer_row(
         raise InvalidCustomer(
             "login.uuid is missing: it is the customer_id (API versions 1.0 and 1.1 send none)"
         )
-    customer_id = _text("login.uuid", customer_id)
+    customer_id = check_text("login.uuid", customer_id)
     if not _UUID.fullmatch(customer_id):
         raise InvalidCustomer(f"login.uuid {customer_id!r:.80} is not a UUID")
     registered_at = _instant(objects, "registered")
@@ -271,15 +289,29 @@ def to_customer_row(
 
     row = _BLANK_ROW.copy()
     row["customer_id"] = customer_id
-    for column, parent_path, key, path, check in _COLUMNS:
+    for column, parent_path, key, path, check in USER_COLUMNS:
         parent = objects[parent_path]
         if parent is not None and (value := parent.get(key)) is not None:
             plain = type(value) is str and len(value) <= MAX_TEXT_LENGTH and value.isascii()
-            row[column] = value if plain and check is _text else check(path, value)
-    row["date_of_birth"] = born.date().isoformat() if born else None
-    row["registered_at"] = schema.format_timestamp(registered_at) if registered_at else None
+            row[column] = value if plain and check is check_text else check(path, value)
+    row["date_of_birth"] = born[:10] if born else None
+    row["registered_at"] = registered_at
     row["street_number"] = street_number
     row["street_name"] = street_name
+    return row
+
+
+def with_lineage(
+    row: dict[str, Any],
+    *,
+    message_id: str | None,
+    publish_time: datetime | Timestamp | str | None,
+    source: str | None,
+    ingested_at: datetime | None,
+    replay_of: str | None,
+) -> dict[str, Any]:
+    """`row`, a user's columns, completed with the message's lineage; InvalidCustomer if the
+    whole would break a rule of the table (the lineage text, the partition window, the size)."""
     ingested = ingested_at or datetime.now(UTC)
     row["message_id"] = message_id
     row["publish_time"] = schema.lineage_time(publish_time)

@@ -40,6 +40,8 @@ MAX_STREAMING_ROW_BYTES = 9_000_000
 # The canonical text forms BigQuery documents for DATE and TIMESTAMP values in JSON rows.
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})")
+# The form `format_timestamp` prints, in which the tables store every TIMESTAMP.
+_UTC_MILLISECONDS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z", re.ASCII)
 
 
 def load_table(name: str) -> dict[str, Any]:
@@ -112,13 +114,34 @@ def parse_timestamp(value: str) -> datetime.datetime:
     return moment
 
 
+def utc_timestamp(value: str) -> str:
+    """RFC 3339 text with a time zone as the TIMESTAMP text the tables store (UTC, milliseconds).
+
+    Text already in that form, as the API sends it, is only checked (a day or time that does
+    not exist raises), which costs a third of parsing and printing it again.
+    """
+    if _UTC_MILLISECONDS.fullmatch(value):
+        datetime.datetime.fromisoformat(value)
+        return value
+    return format_timestamp(parse_timestamp(value))
+
+
 def format_timestamp(moment: datetime.datetime) -> str:
     """An aware datetime as the RFC 3339 UTC text (milliseconds) the tables store."""
     if moment.tzinfo is None:
         raise ValueError(f"naive datetime {moment!r}: a time zone is required")
     # What contract.to_rfc3339(moment.isoformat()) gives, without printing and parsing again.
-    utc = moment.astimezone(datetime.UTC).isoformat(timespec="milliseconds")
-    return utc.replace("+00:00", "Z")
+    # Formatted by hand: isoformat(timespec=...) takes twice as long, and every row has two.
+    utc = moment.astimezone(datetime.UTC)
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (  # noqa: UP031
+        utc.year,
+        utc.month,
+        utc.day,
+        utc.hour,
+        utc.minute,
+        utc.second,
+        utc.microsecond // 1000,
+    )
 
 
 def lineage_time(value: Any) -> str | None:

@@ -149,10 +149,23 @@ def test_unexpected_errors_become_dead_letters_with_a_stack_trace(monkeypatch):
     def broken(*args, **kwargs):
         raise KeyError("surprise")
 
+    monkeypatch.setattr(messages, "user_columns", lambda payload: None)  # the walker's way
     monkeypatch.setattr(messages, "to_customer_row", broken)
     outcome = messages.process_message(json.dumps(USER).encode())
     (letter,) = outcome.dead_letters
     assert letter["stage"] == "validate"
+    assert letter["errorMessage"] == "KeyError('surprise')"
+    assert "Traceback" in letter["stacktrace"]
+
+
+def test_unexpected_errors_of_the_typed_decoder_become_dead_letters(monkeypatch):
+    def broken(*args, **kwargs):
+        raise KeyError("surprise")
+
+    monkeypatch.setattr(messages, "user_columns", broken)
+    outcome = messages.process_message(json.dumps(USER).encode())
+    (letter,) = outcome.dead_letters
+    assert letter["stage"] == "parse"
     assert letter["errorMessage"] == "KeyError('surprise')"
     assert "Traceback" in letter["stacktrace"]
 
