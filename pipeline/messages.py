@@ -1,7 +1,9 @@
 """One Pub/Sub message -> its `customers` rows and at most one dead letter (an `Outcome`).
 
 A payload is a single user or an API envelope of users; each user becomes a row or a reason,
-and every reason of a message goes into one bounded dead letter. Plain functions, no Beam graph.
+and every reason of a message goes into one bounded dead letter. The common message, one valid
+API 1.3/1.4 user, is decoded and checked in one pass by `typed_users`; every other payload is
+walked here, which also names each fault. Plain functions, no Beam graph.
 """
 
 import json
