@@ -101,6 +101,9 @@ bench-publish: venv ## Producer vs bare Pub/Sub client, customers/s on the Pub/S
 bench-pipeline: venv ## Pipeline steps vs a seed-style chain, msg/s on the FnApiRunner
 	@$(PY) -m bench.pipeline_bench
 
+bench-parse-floor: venv ## Where parse + validate's CPU goes, stage by stage, against the seed chain
+	@$(PY) -m bench.parse_floor
+
 bench-run: venv ## make run's rows/s (N=3000 at once) and latency (N=1000 at 50/s) on the local stack
 	@$(PY) -m localrun --count 3000 --rate 0
 	@$(PY) -m localrun --count 1000 --rate 50
@@ -194,5 +197,5 @@ producer: ## Run the producer image against the project's topic (N=500 SOURCE=fa
 	  $(PRODUCER_IMAGE):$(TAG)
 
 .PHONY: help venv run stop replay docker test test-unit test-integration test-container test-static lint format bench \
-        bench-publish bench-pipeline bench-run generate lock clean \
+        bench-publish bench-pipeline bench-parse-floor bench-run generate lock clean \
         images tools infra build template deploy producer

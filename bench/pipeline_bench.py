@@ -229,7 +229,9 @@ def run(
     from the worker's memory (bench/worker_source.py), which leaves out Create's cost.
     """
     worker_handlers.STATE_CACHE_SIZE_MB = cache_mb
-    pipeline = beam.Pipeline(runner=FnApiRunner(), options=PipelineOptions(direct_num_workers=1))
+    pipeline = beam.Pipeline(
+        runner=FnApiRunner(), options=PipelineOptions([], direct_num_workers=1)
+    )
     if in_worker:
         worker_source.CORPORA["bench"] = messages
         source = pipeline | beam.Impulse() | beam.FlatMap(worker_source.elements, "bench")

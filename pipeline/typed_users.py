@@ -93,16 +93,23 @@ def _is_utf8(payload: bytes) -> bool:
     return True
 
 
-def user_columns(payload: bytes) -> dict[str, Any] | None:
-    """The row of `payload` without its lineage columns if it is one current-API user whose
-    values are all valid; None if not, and then the walker decides."""
+def decode(payload: bytes) -> msgspec.Struct | None:
+    """The payload as a `User` if it is one current-API user whose values all have the right
+    type, length and form; None if not."""
     # msgspec checks the UTF-8 of the text it decodes, not of the values it skips (fields no
     # column reads); the walker refuses the whole payload.
     if not payload.isascii() and not _is_utf8(payload):
         return None
     try:
-        user = _DECODER.decode(payload)
+        return _DECODER.decode(payload)
     except (msgspec.DecodeError, RecursionError):  # ValidationError is a DecodeError
+        return None
+
+
+def user_columns(payload: bytes) -> dict[str, Any] | None:
+    """The row of `payload` without its lineage columns if it is one current-API user whose
+    values are all valid; None if not, and then the walker decides."""
+    if (user := decode(payload)) is None:
         return None
     row = rows.blank_row()
     row.update(zip(_COLUMNS, _VALUES(user), strict=True))
