@@ -11,6 +11,8 @@ checks that on every fixture and on mangled users.
 The structs are generated from `rows.USER_COLUMNS`, the one list of a user's columns.
 """
 
+import re
+import sys
 from collections.abc import Callable
 from operator import attrgetter
 from typing import Annotated, Any
@@ -85,6 +87,14 @@ _CHECKED = tuple(
 )
 
 
+# 0: no limit (python -X int_max_str_digits=0), nothing to refuse.
+_INT_MAX_STR_DIGITS = sys.get_int_max_str_digits()
+_LONG_DIGITS = re.compile(rb"[0-9]{%d}" % (_INT_MAX_STR_DIGITS + 1))
+# Far below the depth where json's scanner meets the recursion limit (1,000 less the stack a
+# Beam worker has already used); a user has about a dozen.
+_MAX_BRACKETS = 200
+
+
 def _is_utf8(payload: bytes) -> bool:
     try:
         payload.decode("utf-8")
@@ -93,12 +103,23 @@ def _is_utf8(payload: bytes) -> bool:
     return True
 
 
+def _walker_may_refuse(payload: bytes) -> bool:
+    """Whether the payload holds what msgspec accepts and the walker's `json` may refuse, even
+    in a field no column reads: invalid UTF-8 (msgspec checks only the text it decodes), an
+    integer of more digits than CPython converts (sys.get_int_max_str_digits, 4,300), or
+    nesting near the recursion limit (json's scanner recurses once per level, msgspec less).
+    Each test is free for a common user (~1 KB, ~12 brackets)."""
+    if not payload.isascii() and not _is_utf8(payload):
+        return True
+    if 0 < _INT_MAX_STR_DIGITS < len(payload) and _LONG_DIGITS.search(payload):
+        return True
+    return payload.count(b"[") + payload.count(b"{") >= _MAX_BRACKETS
+
+
 def decode(payload: bytes) -> msgspec.Struct | None:
     """The payload as a `User` if it is one current-API user whose values all have the right
     type, length and form; None if not."""
-    # msgspec checks the UTF-8 of the text it decodes, not of the values it skips (fields no
-    # column reads); the walker refuses the whole payload.
-    if not payload.isascii() and not _is_utf8(payload):
+    if _walker_may_refuse(payload):
         return None
     try:
         return _DECODER.decode(payload)

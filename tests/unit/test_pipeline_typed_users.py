@@ -129,6 +129,12 @@ SKIPPED_VALUES = {
     "missing colon": b'{"a" 1}',
     "unbalanced": b"[1]]",
     "lone surrogate escape": b'"\\ud800"',  # json.loads takes it: the walker then decides
+    # json refuses an integer longer than sys.get_int_max_str_digits; msgspec reads it
+    "integer of 4,301 digits": b"1" * 4301,
+    # json's scanner recurses once per level and may meet the recursion limit where msgspec
+    # does not: whatever holds 200 brackets or more is left to the walker
+    "200 nested arrays": b"[" * 200 + b"]" * 200,
+    "950 nested objects": b'{"a":' * 950 + b"1" + b"}" * 950,
 }
 LEFT_TO_THE_WALKER |= {
     f"unread {name}": json.dumps(MODERN).encode()[:-1] + b',"extra":' + value + b"}"
@@ -160,6 +166,8 @@ TAKEN = {
             "-0": b"-0",
             "huge integer": b"1" * 400,
             "empty containers": b"[{},[]]",
+            "integer of 4,300 digits": b"1" * 4300,
+            "198 brackets in all": b"[" * 187 + b"]" * 187,
         }.items()
     },
 }
