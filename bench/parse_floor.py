@@ -29,11 +29,13 @@ def constant(payload: bytes, *args: Any, **kwargs: Any) -> messages.Outcome:
 
 
 def decode(payload: bytes, *args: Any, **kwargs: Any) -> messages.Outcome:
+    """+ the typed decode, its result dropped."""
     typed_users.decode(payload)
     return messages.Outcome(rows=[_ROW])
 
 
 def columns(payload: bytes, *args: Any, **kwargs: Any) -> messages.Outcome:
+    """+ the user's columns, without the lineage and the walker."""
     return messages.Outcome(rows=[typed_users.user_columns(payload) or _ROW])
 
 

@@ -287,6 +287,7 @@ def process_message(
         attributes.get(contract.ATTR_REPLAY_OF),
     )
     rows: list[dict[str, Any]] = []
+    rejections = _Rejections()
     try:
         if payload and (columns := user_columns(payload)) is not None:
             try:
@@ -298,11 +299,10 @@ def process_message(
                     ingested_at=now,
                     replay_of=replay_of,
                 )
-            except InvalidCustomer:
-                pass  # rare (the lineage breaks a rule): the walker below gives the reason
+            except ValueError:  # InvalidCustomer too: the lineage breaks a rule (rare)
+                pass  # the walker below gives the reason, as for any other fault
             else:
                 return Outcome(rows=[row])
-        rejections = _Rejections()
         for where, user in iter_users(payload):
             rejections.users += 1
             try:
