@@ -287,7 +287,7 @@ def _user_row(user: Mapping[str, Any]) -> dict[str, Any]:
     born = _instant(objects, "dob")
     street_number, street_name = _street(objects)
 
-    row = _BLANK_ROW.copy()
+    row = blank_row()
     row["customer_id"] = customer_id
     for column, parent_path, key, path, check in USER_COLUMNS:
         parent = objects[parent_path]

@@ -145,27 +145,26 @@ def test_process_message_keeps_the_message_in_a_dead_letter():
     assert letter["stacktrace"] is None
 
 
-def test_unexpected_errors_become_dead_letters_with_a_stack_trace(monkeypatch):
-    def broken(*args, **kwargs):
-        raise KeyError("surprise")
+def _broken(*args, **kwargs):
+    raise KeyError("surprise")
 
-    monkeypatch.setattr(messages, "user_columns", lambda payload: None)  # the walker's way
-    monkeypatch.setattr(messages, "to_customer_row", broken)
+
+@pytest.mark.parametrize(
+    ("broken", "stage"),
+    [
+        # the walker's way (the typed decoder leaves the message to it): that user's reason
+        ({"user_columns": lambda payload: None, "to_customer_row": _broken}, "validate"),
+        # the typed decoder itself fails: the message's
+        ({"user_columns": _broken}, "parse"),
+    ],
+    ids=["walker", "typed decoder"],
+)
+def test_unexpected_errors_become_dead_letters_with_a_stack_trace(monkeypatch, broken, stage):
+    for name, replacement in broken.items():
+        monkeypatch.setattr(messages, name, replacement)
     outcome = messages.process_message(json.dumps(USER).encode())
     (letter,) = outcome.dead_letters
-    assert letter["stage"] == "validate"
-    assert letter["errorMessage"] == "KeyError('surprise')"
-    assert "Traceback" in letter["stacktrace"]
-
-
-def test_unexpected_errors_of_the_typed_decoder_become_dead_letters(monkeypatch):
-    def broken(*args, **kwargs):
-        raise KeyError("surprise")
-
-    monkeypatch.setattr(messages, "user_columns", broken)
-    outcome = messages.process_message(json.dumps(USER).encode())
-    (letter,) = outcome.dead_letters
-    assert letter["stage"] == "parse"
+    assert letter["stage"] == stage
     assert letter["errorMessage"] == "KeyError('surprise')"
     assert "Traceback" in letter["stacktrace"]
 
