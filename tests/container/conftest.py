@@ -20,7 +20,10 @@ import pytest
 from tests.support import ROOT
 
 PYTHON_BASE = os.environ.get("PYTHON_BASE_IMAGE", "local/python:3.11-bookworm")
-PLACEHOLDER = "local/dataflow-binaries-placeholder:test"
+# The images' tag: TEST_IMAGE_TAG keeps two checkouts that share one Docker daemon (git worktrees)
+# from building over each other's images.
+TAG = os.environ.get("TEST_IMAGE_TAG", "test")
+PLACEHOLDER = f"local/dataflow-binaries-placeholder:{TAG}"
 OFFICIAL_BINARIES = ("/opt/apache/beam/boot", "/opt/google/dataflow/python_template_launcher")
 SETUP_HINT = (
     "run `make docker` as root or `sudo scripts/docker-setup.sh` "
@@ -119,7 +122,7 @@ def binaries_placeholder(python_base, tmp_path_factory, pytestconfig) -> str:
 @pytest.fixture(scope="session")
 def producer_image(python_base, pytestconfig) -> str:
     image = build(
-        "customer-producer:test",
+        f"customer-producer:{TAG}",
         "--file",
         str(ROOT / "Dockerfile.producer"),
         "--build-arg",
@@ -132,7 +135,7 @@ def producer_image(python_base, pytestconfig) -> str:
 @pytest.fixture(scope="session")
 def pipeline_image(python_base, binaries_placeholder, pytestconfig) -> str:
     image = build(
-        "customer-pipeline:test",
+        f"customer-pipeline:{TAG}",
         "--file",
         str(ROOT / "Dockerfile.pipeline"),
         "--build-arg",
