@@ -1,9 +1,7 @@
 """One Pub/Sub message -> its `customers` rows and at most one dead letter (an `Outcome`).
 
 A payload is a single user or an API envelope of users; each user becomes a row or a reason,
-and every reason of a message goes into one bounded dead letter. The common message, one valid
-API 1.3/1.4 user, is decoded and checked in one pass by `typed_users`; every other payload is
-walked here, which also names each fault. Plain functions, no Beam graph.
+and every reason of a message goes into one bounded dead letter. Plain functions, no Beam graph.
 """
 
 import json
@@ -23,8 +21,7 @@ from pipeline.dead_letters import (
     MAX_STACKTRACE_LENGTH,
     dead_letter,
 )
-from pipeline.rows import InvalidCustomer, json_type, shown, to_customer_row, with_lineage
-from pipeline.typed_users import user_columns
+from pipeline.rows import InvalidCustomer, json_type, shown, to_customer_row
 
 
 class InvalidMessage(ValueError):  # noqa: N818
@@ -289,20 +286,6 @@ def process_message(
     rows: list[dict[str, Any]] = []
     rejections = _Rejections()
     try:
-        if payload and (columns := user_columns(payload)) is not None:
-            try:
-                row = with_lineage(
-                    columns,
-                    message_id=message_id,
-                    publish_time=publish_time,
-                    source=source,
-                    ingested_at=now,
-                    replay_of=replay_of,
-                )
-            except ValueError:  # InvalidCustomer too: the lineage breaks a rule (rare)
-                pass  # the walker below gives the reason, as for any other fault
-            else:
-                return Outcome(rows=[row])
         for where, user in iter_users(payload):
             rejections.users += 1
             try:

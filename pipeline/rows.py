@@ -258,7 +258,7 @@ def to_customer_row(
     Raises InvalidCustomer with the precise reason otherwise.
     """
     return with_lineage(
-        _user_row(user),
+        user_columns(user),
         message_id=message_id,
         publish_time=publish_time,
         source=source,
@@ -267,7 +267,7 @@ def to_customer_row(
     )
 
 
-def _user_row(user: Mapping[str, Any]) -> dict[str, Any]:
+def user_columns(user: Mapping[str, Any]) -> dict[str, Any]:
     """The row of `user` without its lineage columns (null)."""
     if not _is_object(user):
         raise InvalidCustomer(f"a user must be a JSON object, got {json_type(user)}")

@@ -6,8 +6,6 @@ FnApiRunner apply between stages), and every dead letter must stay within its bo
 
 import copy
 import json
-from datetime import UTC, datetime
-from unittest import mock
 
 import pytest
 from apache_beam.coders import registry
@@ -138,25 +136,6 @@ def test_process_message_never_raises_and_accounts_for_the_message(payload, attr
     stored = [json.dumps(row) for row in outcome.rows]
     stored += [letter["payloadString"] for letter in outcome.dead_letters]
     assert not any(secret in text for secret in SECRETS for text in stored)
-
-
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    st.one_of(
-        _payloads(),
-        mutated_users().map(
-            lambda user: json.dumps(user, ensure_ascii=False).encode("utf-8", "surrogatepass")
-        ),
-    ),
-    st.dictionaries(hostile_text, hostile_text, max_size=3),
-)
-def test_the_typed_decoder_changes_no_outcome(payload, attributes):
-    """pipeline/typed_users.py takes the common user; with it or without, the same outcome."""
-    now = datetime(2026, 1, 1, tzinfo=UTC)
-    typed = messages.process_message(payload, attributes, message_id="1", now=now)
-    with mock.patch.object(messages, "user_columns", return_value=None):
-        walked = messages.process_message(payload, attributes, message_id="1", now=now)
-    assert typed == walked
 
 
 HOSTILE_VALUES = {

@@ -152,12 +152,12 @@ def _broken(*args, **kwargs):
 @pytest.mark.parametrize(
     ("broken", "stage"),
     [
-        # the walker's way (the typed decoder leaves the message to it): that user's reason
-        ({"user_columns": lambda payload: None, "to_customer_row": _broken}, "validate"),
-        # the typed decoder itself fails: the message's
-        ({"user_columns": _broken}, "parse"),
+        # building a user's row fails: that user's reason
+        ({"to_customer_row": _broken}, "validate"),
+        # reading the message's users fails: the message's
+        ({"iter_users": _broken}, "parse"),
     ],
-    ids=["walker", "typed decoder"],
+    ids=["user", "message"],
 )
 def test_unexpected_errors_become_dead_letters_with_a_stack_trace(monkeypatch, broken, stage):
     for name, replacement in broken.items():
