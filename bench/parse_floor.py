@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from apache_beam.io.gcp.pubsub import PubsubMessage
@@ -30,25 +30,19 @@ def constant(payload: bytes, *args: Any, **kwargs: Any) -> messages.Outcome:
 
 def decode(payload: bytes, *args: Any, **kwargs: Any) -> messages.Outcome:
     """+ the JSON decode of the message's users, their values dropped."""
-    try:
+    with suppress(messages.InvalidMessage):
         for _ in messages.iter_users(payload):
             pass
-    except messages.InvalidMessage:
-        pass
     return messages.Outcome(rows=[_ROW])
 
 
 def columns(payload: bytes, *args: Any, **kwargs: Any) -> messages.Outcome:
     """+ each user's columns, checked, without the lineage."""
     built = []
-    try:
+    with suppress(messages.InvalidMessage):
         for _, user in messages.iter_users(payload):
-            try:
+            with suppress(rows.InvalidCustomer):
                 built.append(rows.user_columns(user))
-            except rows.InvalidCustomer:
-                pass
-    except messages.InvalidMessage:
-        pass
     return messages.Outcome(rows=built or [_ROW])
 
 

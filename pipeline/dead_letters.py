@@ -4,18 +4,21 @@ never holding a credential, schema-valid even when BigQuery rejected the first f
 Plain typed functions, no Beam graph: the pipeline's DoFns, the sinks and the tests use them.
 """
 
+from __future__ import annotations
+
 import base64
 import binascii
 import json
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
-
-from apache_beam.utils.timestamp import Timestamp
+from typing import TYPE_CHECKING, Any
 
 import contract
 from pipeline import schema
+
+if TYPE_CHECKING:  # for the hints only
+    from apache_beam.utils.timestamp import Timestamp
 
 # Dead letters keep at most this much of a payload, so that even a 10 MB Pub/Sub message
 # still fits BigQuery's streaming row limit (payloadString and base64 payloadBytes both hold it).

@@ -4,15 +4,16 @@ A payload is a single user or an API envelope of users; each user becomes a row 
 and every reason of a message goes into one bounded dead letter. Plain functions, no Beam graph.
 """
 
+from __future__ import annotations
+
+import functools
 import json
 import re
 import traceback
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
-
-from apache_beam.utils.timestamp import Timestamp
+from typing import TYPE_CHECKING, Any
 
 import contract
 from pipeline.dead_letters import (
@@ -21,7 +22,10 @@ from pipeline.dead_letters import (
     MAX_STACKTRACE_LENGTH,
     dead_letter,
 )
-from pipeline.rows import InvalidCustomer, json_type, shown, to_customer_row
+from pipeline.rows import InvalidCustomer, Lineage, json_type, shown, to_customer_row
+
+if TYPE_CHECKING:  # for the hints only
+    from apache_beam.utils.timestamp import Timestamp
 
 
 class InvalidMessage(ValueError):  # noqa: N818
@@ -266,49 +270,48 @@ def process_message(
     """
     now = now or datetime.now(UTC)
     attributes = attributes or {}
-
-    def rejected(stage: str, error: str, stacktrace: str | None = None) -> dict[str, Any]:
-        return dead_letter(
-            stage=stage,
-            error=error,
-            payload=payload,
-            attributes=attributes,
-            message_id=message_id,
-            publish_time=publish_time,
-            stacktrace=stacktrace,
-            now=now,
-        )
-
-    source, replay_of = (
-        attributes.get(contract.ATTR_SOURCE),
-        attributes.get(contract.ATTR_REPLAY_OF),
+    lineage = Lineage(
+        message_id=message_id,
+        publish_time=publish_time,
+        source=attributes.get(contract.ATTR_SOURCE),
+        ingested_at=now,
+        replay_of=attributes.get(contract.ATTR_REPLAY_OF),
     )
-    rows: list[dict[str, Any]] = []
+    letter = functools.partial(
+        dead_letter,
+        payload=payload,
+        attributes=attributes,
+        message_id=message_id,
+        publish_time=publish_time,
+        now=now,
+    )
     rejections = _Rejections()
     try:
-        for where, user in iter_users(payload):
-            rejections.users += 1
-            try:
-                row = to_customer_row(
-                    user,
-                    message_id=message_id,
-                    publish_time=publish_time,
-                    source=source,
-                    ingested_at=now,
-                    replay_of=replay_of,
-                )
-            except Exception as error:
-                rejections.add(where, error)
-            else:
-                rows.append(row)
+        rows = _rows(payload, lineage, rejections)
     except InvalidMessage as error:
-        return Outcome(dead_letters=[rejected("parse", _clip(str(error), MAX_REASON_LENGTH))])
-    except Exception as error:
-        trace = _clip(_stacktrace(), MAX_STACKTRACE_LENGTH)
         return Outcome(
-            dead_letters=[rejected("parse", _clip(_error_text(error), MAX_REASON_LENGTH), trace)]
+            dead_letters=[letter(stage="parse", error=_clip(str(error), MAX_REASON_LENGTH))]
         )
+    except Exception as error:
+        reason = _clip(_error_text(error), MAX_REASON_LENGTH)
+        trace = _clip(_stacktrace(), MAX_STACKTRACE_LENGTH)
+        return Outcome(dead_letters=[letter(stage="parse", error=reason, stacktrace=trace)])
     if not rejections.invalid:
         return Outcome(rows=rows)
-    letter = rejected("validate", rejections.error_message(), rejections.stacktrace)
-    return Outcome(rows=rows, dead_letters=[letter])
+    reason, trace = rejections.error_message(), rejections.stacktrace
+    return Outcome(
+        rows=rows, dead_letters=[letter(stage="validate", error=reason, stacktrace=trace)]
+    )
+
+
+def _rows(payload: bytes | None, lineage: Lineage, rejections: _Rejections) -> list[dict[str, Any]]:
+    """The rows of the message's valid users; each invalid one is counted in `rejections`.
+    Raises what `iter_users` raises: then the message as a whole is a dead letter."""
+    rows = []
+    for where, user in iter_users(payload):
+        rejections.users += 1
+        try:
+            rows.append(to_customer_row(user, lineage))
+        except Exception as error:
+            rejections.add(where, error)
+    return rows

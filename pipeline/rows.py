@@ -7,15 +7,19 @@ row is valid by construction; only what the user cannot decide (the lineage colu
 partition window, the row size) is checked after. bench/README.md has the measurements.
 """
 
+from __future__ import annotations
+
 import math
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
-
-from apache_beam.utils.timestamp import Timestamp
+from typing import TYPE_CHECKING, Any
 
 from pipeline import schema
+
+if TYPE_CHECKING:  # for the hints only: rows need no Beam
+    from apache_beam.utils.timestamp import Timestamp
 
 # Generous for any real name, address or URL; anything longer is garbage or an attack.
 MAX_TEXT_LENGTH = 2048
@@ -241,15 +245,22 @@ def blank_row() -> dict[str, Any]:
     return _BLANK_ROW.copy()
 
 
-def to_customer_row(
-    user: Mapping[str, Any],
-    *,
-    message_id: str | None = None,
-    publish_time: datetime | Timestamp | str | None = None,
-    source: str | None = None,
-    ingested_at: datetime | None = None,
-    replay_of: str | None = None,
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Lineage:
+    """Where a row came from: the message's lineage columns of `customers`.
+
+    `publish_time` arrives as Pub/Sub gives it (a datetime, a Beam Timestamp or RFC 3339 text);
+    `ingested_at` None means now, when the row is built.
+    """
+
+    message_id: str | None = None
+    publish_time: datetime | Timestamp | str | None = None
+    source: str | None = None
+    ingested_at: datetime | None = None
+    replay_of: str | None = None
+
+
+def to_customer_row(user: Mapping[str, Any], lineage: Lineage = Lineage()) -> dict[str, Any]:
     """One randomuser user (API 1.0-1.4, any `inc`/`exc` selection) as a `customers` row.
 
     Only `login.uuid` is required; every other column is null where the user has no value
@@ -257,14 +268,7 @@ def to_customer_row(
     are picked, so a credential the producer failed to strip can never reach the table.
     Raises InvalidCustomer with the precise reason otherwise.
     """
-    return with_lineage(
-        user_columns(user),
-        message_id=message_id,
-        publish_time=publish_time,
-        source=source,
-        ingested_at=ingested_at,
-        replay_of=replay_of,
-    )
+    return with_lineage(user_columns(user), lineage)
 
 
 def user_columns(user: Mapping[str, Any]) -> dict[str, Any]:
@@ -301,23 +305,15 @@ def user_columns(user: Mapping[str, Any]) -> dict[str, Any]:
     return row
 
 
-def with_lineage(
-    row: dict[str, Any],
-    *,
-    message_id: str | None,
-    publish_time: datetime | Timestamp | str | None,
-    source: str | None,
-    ingested_at: datetime | None,
-    replay_of: str | None,
-) -> dict[str, Any]:
+def with_lineage(row: dict[str, Any], lineage: Lineage) -> dict[str, Any]:
     """`row`, a user's columns, completed with the message's lineage; InvalidCustomer if the
     whole would break a rule of the table (the lineage text, the partition window, the size)."""
-    ingested = ingested_at or datetime.now(UTC)
-    row["message_id"] = message_id
-    row["publish_time"] = schema.lineage_time(publish_time)
+    ingested = lineage.ingested_at or datetime.now(UTC)
+    row["message_id"] = lineage.message_id
+    row["publish_time"] = schema.lineage_time(lineage.publish_time)
     row["ingested_at"] = schema.format_timestamp(ingested)
-    row["source"] = source
-    row["replay_of"] = replay_of
+    row["source"] = lineage.source
+    row["replay_of"] = lineage.replay_of
     if errors := _row_errors(row, ingested):
         raise InvalidCustomer(f"row does not match the customers schema: {'; '.join(errors)}")
     return row

@@ -37,7 +37,7 @@ from localrun.resources import query
 from pipeline import dead_letters, schema
 from pipeline.main import ingest
 from pipeline.options import CustomerPipelineOptions
-from pipeline.rows import to_customer_row
+from pipeline.rows import Lineage, to_customer_row
 from tests.support import FIXTURES, ROOT
 
 pytestmark = pytest.mark.timeout(600)
@@ -194,9 +194,7 @@ def test_real_graph_runs_in_the_image_workers(worker_pool, fresh_resources):
     for index, user in enumerate(USERS):
         expected = to_customer_row(
             strip_credentials(user),
-            message_id=f"user-{index}",
-            publish_time=PUBLISHED,
-            source="file",
+            Lineage(message_id=f"user-{index}", publish_time=PUBLISHED, source="file"),
         )
         actual = got[expected["customer_id"]]
         assert started <= actual.pop("ingested_at") <= datetime.now(UTC)

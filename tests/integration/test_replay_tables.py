@@ -76,7 +76,7 @@ def test_bytes_and_attributes_come_back_as_written(fresh_resources):
 
 def test_replays_and_rows_already_written_are_found(fresh_resources):
     r = fresh_resources
-    row = rows.to_customer_row(USER, message_id="m-9", replay_of="m-3")
+    row = rows.to_customer_row(USER, rows.Lineage(message_id="m-9", replay_of="m-3"))
     _insert(r, r.names.customers, [row])
     _insert(r, r.names.customers_dlq_replays, [
         {"message_id": "m-1", "replay_message_id": "n-1", "replayed_at": NOV_2.isoformat(),

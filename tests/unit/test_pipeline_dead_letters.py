@@ -67,7 +67,7 @@ def test_a_single_user_dead_letter_keeps_its_plain_reason():
 
 
 def test_unexpected_errors_keep_one_clipped_stack_trace(monkeypatch):
-    def broken(user, **kwargs):
+    def broken(user, lineage):
         raise KeyError("k" * 10_000)
 
     monkeypatch.setattr(messages, "to_customer_row", broken)
@@ -126,7 +126,7 @@ def test_an_error_whose_text_cannot_be_rendered_is_still_one_dead_letter(monkeyp
     for _ in range(100_000):
         deep = [deep]
 
-    def broken(user, **kwargs):
+    def broken(user, lineage):
         raise ValueError(deep)  # repr() of it exceeds the recursion limit
 
     monkeypatch.setattr(messages, "to_customer_row", broken)

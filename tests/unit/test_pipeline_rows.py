@@ -39,7 +39,9 @@ def test_fixtures_cover_every_nationality_and_both_api_versions():
 
 @pytest.mark.parametrize("user", USERS)
 def test_every_api_user_becomes_a_schema_valid_row_without_credentials(user):
-    row = rows.to_customer_row(user, message_id="1", source="randomuser", ingested_at=NOW)
+    row = rows.to_customer_row(
+        user, rows.Lineage(message_id="1", source="randomuser", ingested_at=NOW)
+    )
 
     assert schema.row_errors(row, schema.fields(schema.CUSTOMERS)) == []
     text = json.dumps(row)
@@ -69,7 +71,8 @@ def test_postcode_is_text_for_integer_and_string_postcodes():
 def test_lineage_columns():
     published = datetime(2024, 5, 1, 11, 59, 58, 123456, tzinfo=UTC)
     row = rows.to_customer_row(
-        USER, message_id="42", publish_time=published, source="fake", ingested_at=NOW
+        USER,
+        rows.Lineage(message_id="42", publish_time=published, source="fake", ingested_at=NOW),
     )
     assert row["message_id"] == "42"
     assert row["publish_time"] == "2024-05-01T11:59:58.123Z"
@@ -202,7 +205,9 @@ def test_huge_payloads_are_truncated_in_the_dead_letter():
 
 
 def test_write_failure_from_streaming_inserts():
-    row = rows.to_customer_row(USER, message_id="3", publish_time="2024-05-01T11:00:00Z")
+    row = rows.to_customer_row(
+        USER, rows.Lineage(message_id="3", publish_time="2024-05-01T11:00:00Z")
+    )
     errors = [{"reason": "invalid", "location": "postcode", "message": "no such field"}]
     letter = dead_letters.write_failure(("p:d.customers", row, errors), now=NOW)
     assert letter["stage"] == "write"
@@ -243,7 +248,7 @@ def test_the_row_size_bound_holds_for_the_largest_user_text():
         (user["picture"], "large"),
     ]:
         parent[key] = longest
-    row = rows.to_customer_row(user, publish_time="2024-05-01T11:00:00Z")
+    row = rows.to_customer_row(user, rows.Lineage(publish_time="2024-05-01T11:00:00Z"))
     assert sum(value == longest for value in row.values()) == 18
     assert schema.json_size(row) <= rows.ROW_BOUND_BEFORE_LINEAGE
 
@@ -251,7 +256,7 @@ def test_the_row_size_bound_holds_for_the_largest_user_text():
 def test_long_lineage_text_is_measured_and_refused():
     """Past the bound, the size is measured: a source attribute of 9 MB makes the row too big."""
     with pytest.raises(rows.InvalidCustomer, match="bytes as JSON; the limit is 9000000"):
-        rows.to_customer_row(USER, source="x" * schema.MAX_STREAMING_ROW_BYTES)
+        rows.to_customer_row(USER, rows.Lineage(source="x" * schema.MAX_STREAMING_ROW_BYTES))
 
 
 @pytest.mark.parametrize(

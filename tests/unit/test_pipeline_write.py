@@ -20,7 +20,7 @@ from tests.support import FIXTURES
 pytestmark = pytest.mark.timeout(180)
 
 USERS = json.loads((FIXTURES / "05_api_results10_nat_br_us_de_fr_gb.json").read_text())["results"]
-ROWS = [rows.to_customer_row(user, message_id=str(i)) for i, user in enumerate(USERS)]
+ROWS = [rows.to_customer_row(user, rows.Lineage(message_id=str(i))) for i, user in enumerate(USERS)]
 REJECTED_NATIONALITY = "GB"
 
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pipeline.rows import InvalidCustomer, to_customer_row
+from pipeline.rows import InvalidCustomer, Lineage, to_customer_row
 from producer.fake import FakeSource
 from producer.nationalities import NATIONALITIES
 from tests.support import FIXTURES
@@ -70,7 +70,7 @@ def test_same_keys_and_types_as_the_api(users_by_nat, code):
 def test_every_user_passes_the_pipelines_validation(users_by_nat, code):
     for user in users_by_nat[code]:
         try:
-            row = to_customer_row(user, source="fake")
+            row = to_customer_row(user, Lineage(source="fake"))
         except InvalidCustomer as error:  # pragma: no cover - the message is the diagnosis
             pytest.fail(f"{code} user rejected by the pipeline: {error}\n{json.dumps(user)}")
         assert row["customer_id"] == user["login"]["uuid"]

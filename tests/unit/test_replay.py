@@ -74,7 +74,9 @@ def test_a_cut_payload_is_marked_truncated_even_when_also_redacted():
 
 
 def test_a_write_dead_letter_holds_a_row_not_a_message():
-    row = rows.to_customer_row(USER, message_id="3", publish_time="2024-05-01T11:00:00Z")
+    row = rows.to_customer_row(
+        USER, rows.Lineage(message_id="3", publish_time="2024-05-01T11:00:00Z")
+    )
     letter = dead_letters.write_failure(("p:d.customers", row, [{"reason": "invalid"}]), now=NOW)
     assert letter["payload_state"] == schema.PAYLOAD_ROW
 

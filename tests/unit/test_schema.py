@@ -64,10 +64,12 @@ def assert_fits(row: dict, table: dict) -> None:
 def test_customer_row_has_exactly_the_schema_columns_and_types():
     row = rows.to_customer_row(
         USER,
-        message_id="7",
-        publish_time="2024-05-01T10:00:00.123456Z",
-        source="fake",
-        replay_of="5",
+        rows.Lineage(
+            message_id="7",
+            publish_time="2024-05-01T10:00:00.123456Z",
+            source="fake",
+            replay_of="5",
+        ),
     )
     assert_fits(row, schema.CUSTOMERS)
 
