@@ -49,6 +49,22 @@ def topic_path(value: str) -> str:
     return value
 
 
+def utf8_error(text: str) -> UnicodeEncodeError | None:
+    """Why UTF-8 cannot encode `text`, or None if it can.
+
+    JSON can escape a lone UTF-16 surrogate ("\\ud800"), so a decoded message may hold one; no
+    UTF-8 encoder accepts it. The contract's messages are UTF-8 JSON, BigQuery's STRING is
+    UTF-8, and Beam's coders encode text as UTF-8 between steps: such text is refused everywhere.
+    """
+    if text.isascii():
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        return error
+    return None
+
+
 def strip_credentials(user: Mapping[str, Any]) -> dict[str, Any]:
     """`user` without any credential under `login`; the input is left untouched.
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import contract
 from pipeline import schema
 
 if TYPE_CHECKING:  # for the hints only: rows need no Beam
@@ -92,24 +93,15 @@ def check_text(path: str, value: Any) -> str:
         raise InvalidCustomer(
             f"{path} is {len(value)} characters long; the limit is {MAX_TEXT_LENGTH}"
         )
-    _check_utf8(path, value)
-    return value
-
-
-def _check_utf8(path: str, value: str) -> None:
-    """JSON text may escape a lone UTF-16 surrogate ("\\ud800"); no UTF-8 encoder accepts it.
-
-    Such a row would pass every check and then fail the bundle wherever Beam encodes elements
-    (Dataflow, FnApiRunner: `StrUtf8Coder` and the pickling coders all encode to UTF-8), and a
-    failing streaming bundle is retried forever. So it is a dead letter here.
-    """
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as error:
+    # A row holding text UTF-8 cannot encode would pass every other check and then fail the
+    # bundle wherever Beam encodes elements (Dataflow, FnApiRunner: `StrUtf8Coder` and the
+    # pickling coders all encode to UTF-8); a failing streaming bundle is retried forever.
+    if error := contract.utf8_error(value):
         raise InvalidCustomer(
             f"{path} cannot be encoded as UTF-8: {error.reason} at character {error.start} "
             f"({value[error.start : error.end]!a})"
-        ) from None
+        )
+    return value
 
 
 def _integer(path: str, value: Any) -> int:
@@ -328,7 +320,7 @@ def _row_errors(row: dict[str, Any], ingested: datetime) -> list[str]:
         value = row[column]
         if value is None:
             continue
-        if not (isinstance(value, str) and (value.isascii() or schema.encodes_as_utf8(value))):
+        if not isinstance(value, str) or contract.utf8_error(value):
             errors.append(f"{column}: {value!r:.80} is not a valid STRING")
         else:
             lineage_length += len(value)

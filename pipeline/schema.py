@@ -20,6 +20,8 @@ from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from typing import Any
 
+import contract
+
 # GoogleSQL data types (cloud.google.com/bigquery/docs/reference/standard-sql/data-types):
 # INT64 is 64-bit signed; DATE is 0001-01-01 to 9999-12-31, exactly Python's date range;
 # TIMESTAMP is 0001-01-01 00:00:00 to 9999-12-31 23:59:59.999999 UTC, Python's datetime range
@@ -167,18 +169,9 @@ _TEXT_PARSERS: dict[str, Callable[[str], Any]] = {
 }
 
 
-def encodes_as_utf8(value: str) -> bool:
-    """False for text holding a lone UTF-16 surrogate, which JSON can express ("\\ud800")."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _is_valid(value: Any, kind: str) -> bool:
     if kind == "STRING":  # BigQuery and Beam's coders both need text UTF-8 can encode
-        return isinstance(value, str) and (value.isascii() or encodes_as_utf8(value))
+        return isinstance(value, str) and contract.utf8_error(value) is None
     if kind in ("INTEGER", "INT64"):
         is_int = isinstance(value, int) and not isinstance(value, bool)
         return is_int and INT64_MIN <= value <= INT64_MAX

@@ -20,7 +20,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util import Retry
 
-from contract import SCHEMA
+from contract import SCHEMA, utf8_error
 from producer.config import Config, ConfigError
 from producer.fake import FakeSource
 
@@ -278,26 +278,16 @@ def unencodable_text(user: Any) -> str | None:
     stack: list[tuple[str, Any]] = [("", user)]
     while stack:
         path, node = stack.pop()
-        if isinstance(node, str) and not _encodes(node):
+        if isinstance(node, str) and utf8_error(node):
             return path or "the value"
         if isinstance(node, dict):
             for key, child in node.items():
-                if not _encodes(key):
+                if utf8_error(key):
                     return f"a key of {path or 'the user'}"
                 stack.append((f"{path}.{key}" if path else key, child))
         elif isinstance(node, list):
             stack.extend((f"{path}[{index}]", child) for index, child in enumerate(node))
     return None
-
-
-def _encodes(text: str) -> bool:
-    if text.isascii():
-        return True
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def build_source(config: Config, stop: threading.Event) -> Source:

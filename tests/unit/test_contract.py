@@ -151,3 +151,18 @@ def test_topic_path_is_the_argparse_type_of_every_topic_flag():
     assert topic.type is contract.topic_path
     producer_topic = next(f for f in dataclasses.fields(Config) if f.name == "topic")
     assert producer_topic.metadata["parse"] is contract.topic_path
+
+
+@pytest.mark.parametrize(
+    ("text", "start"),
+    [("plain", None), ("café ✓ 𝄞", None), ("\ud800", 0), ("ok\udfff", 2), ("a\udc00b\ud800", 1)],
+)
+def test_utf8_error_finds_the_first_character_utf8_cannot_encode(text, start):
+    error = contract.utf8_error(text)
+    if start is None:
+        assert error is None
+        text.encode("utf-8")
+    else:
+        assert isinstance(error, UnicodeEncodeError)
+        assert error.start == start
+        assert "surrogates not allowed" in error.reason
