@@ -11,7 +11,7 @@ import sys
 
 from localrun import kept_stack
 from localrun.emulators import OFFLINE_AUTH_ENV
-from pipeline.schema import CUSTOMERS, CUSTOMERS_DLQ, CUSTOMERS_DLQ_REPLAYS
+from pipeline.tables import CUSTOMERS, CUSTOMERS_DLQ, CUSTOMERS_DLQ_REPLAYS
 from replay import cli
 
 

@@ -1,6 +1,6 @@
 """Topic, subscription, dataset, the tables and the views on the emulators.
 
-The tables come from `pipeline/schemas/*.json` (via `pipeline.schema`) and the views from
+The tables come from `pipeline/schemas/*.json` (via `pipeline.tables`) and the views from
 `views/*.sql`, the files Terraform creates them from in the cloud.
 """
 
@@ -14,7 +14,7 @@ from google.cloud import bigquery, pubsub_v1
 import views
 from pipeline import bigquery_client as bq
 from pipeline.bigquery_client import SHORT_RETRY, TIMEOUT
-from pipeline.schema import CUSTOMERS, CUSTOMERS_DLQ, CUSTOMERS_DLQ_REPLAYS, TABLES
+from pipeline.tables import CUSTOMERS, CUSTOMERS_DLQ, CUSTOMERS_DLQ_REPLAYS, TABLES
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from localrun.paths import ROOT
 from localrun.processes import ManagedProcess, spawn
 from localrun.pubsub_channel import PULL_FAILED
 from localrun.resources import StackNames, query
-from pipeline.schema import CUSTOMERS, CUSTOMERS_DLQ
+from pipeline.tables import CUSTOMERS, CUSTOMERS_DLQ
 
 
 class StackError(RuntimeError):

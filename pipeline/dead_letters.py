@@ -15,10 +15,29 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import contract
-from pipeline import schema
+from pipeline import tables, timestamps
 
 if TYPE_CHECKING:  # for the hints only
     from apache_beam.utils.timestamp import Timestamp
+
+# customers_dlq.stage: where a message failed.
+STAGES = ("parse", "validate", "write")
+
+# customers_dlq.payload_state: what a dead letter's payloadBytes hold. Only the message's exact
+# bytes, or a payloadString an operator corrected in the table, are re-published by replay.
+PAYLOAD_ORIGINAL = "original"
+PAYLOAD_REDACTED = "redacted"
+PAYLOAD_TRUNCATED = "truncated"
+PAYLOAD_ROW = "row"
+PAYLOAD_CORRECTED = "corrected"
+PAYLOAD_STATES = (
+    PAYLOAD_ORIGINAL,
+    PAYLOAD_REDACTED,
+    PAYLOAD_TRUNCATED,
+    PAYLOAD_ROW,
+    PAYLOAD_CORRECTED,
+)
+REPLAYABLE_PAYLOADS = (PAYLOAD_ORIGINAL, PAYLOAD_CORRECTED)
 
 # Dead letters keep at most this much of a payload, so that even a 10 MB Pub/Sub message
 # still fits BigQuery's streaming row limit (payloadString and base64 payloadBytes both hold it).
@@ -77,22 +96,22 @@ def dead_letter(
     `payload_state` says whether `payloadBytes` are still the message's exact bytes: only
     those are re-published by `python -m replay`; a redacted or truncated payload is not.
     """
-    if stage not in schema.STAGES:
-        raise ValueError(f"unknown stage {stage!r}; expected one of {', '.join(schema.STAGES)}")
+    if stage not in STAGES:
+        raise ValueError(f"unknown stage {stage!r}; expected one of {', '.join(STAGES)}")
     kept = redact_credentials(payload or b"")
-    state = schema.PAYLOAD_REDACTED if kept != (payload or b"") else schema.PAYLOAD_ORIGINAL
+    state = PAYLOAD_REDACTED if kept != (payload or b"") else PAYLOAD_ORIGINAL
     if len(kept) > MAX_DEAD_LETTER_PAYLOAD:
         error = f"{error} [payload truncated to {MAX_DEAD_LETTER_PAYLOAD} of {len(kept)} bytes]"
         kept = kept[:MAX_DEAD_LETTER_PAYLOAD]
-        state = schema.PAYLOAD_TRUNCATED
+        state = PAYLOAD_TRUNCATED
     if stage == "write":  # the payload is the row BigQuery rejected, not the message
-        state = schema.PAYLOAD_ROW
+        state = PAYLOAD_ROW
     try:
-        published = schema.lineage_time(publish_time)
+        published = timestamps.lineage_time(publish_time)
     except ValueError:
         published = None
     letter = {
-        "timestamp": schema.format_timestamp(now or datetime.now(UTC)),
+        "timestamp": timestamps.format_timestamp(now or datetime.now(UTC)),
         "payloadString": kept.decode("utf-8", errors="replace") if payload is not None else None,
         "payloadBytes": base64.b64encode(kept).decode("ascii") if payload is not None else None,
         "attributes": [
@@ -106,7 +125,7 @@ def dead_letter(
         "stage": stage,
         "payload_state": state,
     }
-    if schema.json_size(letter) > schema.MAX_STREAMING_ROW_BYTES:
+    if tables.json_size(letter) > tables.MAX_STREAMING_ROW_BYTES:
         # Bytes that are not UTF-8 or are control characters grow 6-fold in payloadString's
         # JSON (\ufffd, \u0001); payloadBytes still holds every byte kept.
         letter["payloadString"] = None
@@ -222,7 +241,7 @@ def reduced_dead_letter(failure: Any, *, now: datetime | None = None) -> dict[st
     _, letter, errors = failure
     letter = letter if isinstance(letter, Mapping) else {}
     payload, exact = _payload(letter)
-    stage = letter.get("stage") if letter.get("stage") in schema.STAGES else "write"
+    stage = letter.get("stage") if letter.get("stage") in STAGES else "write"
     original = str(letter.get("errorMessage"))[:MAX_REDUCED_TEXT]
     reduced = dead_letter(
         stage=stage,
@@ -237,5 +256,5 @@ def reduced_dead_letter(failure: Any, *, now: datetime | None = None) -> dict[st
     # else the replay command would take a reduced payload for the message's exact bytes.
     # Bytes rebuilt from payloadString are no message's bytes: state unknown (not replayable).
     state = letter.get("payload_state") if exact else None
-    state = state if state in schema.PAYLOAD_STATES else None
+    state = state if state in PAYLOAD_STATES else None
     return {**reduced, "payloadString": None, "attributes": [], "payload_state": state}

@@ -10,7 +10,7 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from pipeline.schema import STAGES
+from pipeline.dead_letters import STAGES
 
 NAMESPACE = "customers"
 

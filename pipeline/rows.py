@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import contract
-from pipeline import schema
+from pipeline import tables, timestamps
 
 if TYPE_CHECKING:  # for the hints only: rows need no Beam
     from apache_beam.utils.timestamp import Timestamp
@@ -107,7 +107,7 @@ def check_text(path: str, value: Any) -> str:
 def _integer(path: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidCustomer(f"{path} must be an integer, got {json_type(value)}")
-    if not schema.INT64_MIN <= value <= schema.INT64_MAX:
+    if not tables.INT64_MIN <= value <= tables.INT64_MAX:
         raise InvalidCustomer(f"{path} {value} does not fit in INT64")
     return value
 
@@ -154,7 +154,7 @@ def _instant(objects: _Objects, key: str) -> str | None:
             return None
         value = check_text(path, value)
         try:
-            return schema.utc_timestamp(value)
+            return timestamps.utc_timestamp(value)
         except ValueError:
             raise InvalidCustomer(
                 f"{path} {value!r:.80} is not an ISO 8601 timestamp with a time zone"
@@ -162,9 +162,9 @@ def _instant(objects: _Objects, key: str) -> str | None:
     is_number = isinstance(node, int) and not isinstance(node, bool)
     try:
         if isinstance(node, str) and _LEGACY_DATE.fullmatch(node):
-            return schema.format_timestamp(datetime.fromisoformat(node).replace(tzinfo=UTC))
+            return timestamps.format_timestamp(datetime.fromisoformat(node).replace(tzinfo=UTC))
         if is_number and _UNIX_SECONDS[0] <= node <= _UNIX_SECONDS[1]:
-            return schema.format_timestamp(datetime.fromtimestamp(node, UTC))
+            return timestamps.format_timestamp(datetime.fromtimestamp(node, UTC))
     except ValueError:  # e.g. month 13
         pass
     raise InvalidCustomer(
@@ -229,7 +229,7 @@ _LINEAGE_TEXT = ("message_id", "source", "replay_of")
 # (keys, numbers, dates) far below 4 KB: so only long lineage text can make a row too big.
 # (+ 2: customer_id and street_name, which come from user text outside USER_COLUMNS.)
 ROW_BOUND_BEFORE_LINEAGE = 12 * MAX_TEXT_LENGTH * (len(USER_COLUMNS) + 2) + 4096
-_BLANK_ROW = dict.fromkeys(schema.column_names(schema.CUSTOMERS))
+_BLANK_ROW = dict.fromkeys(tables.column_names(tables.CUSTOMERS))
 
 
 def blank_row() -> dict[str, Any]:
@@ -302,8 +302,8 @@ def with_lineage(row: dict[str, Any], lineage: Lineage) -> dict[str, Any]:
     whole would break a rule of the table (the lineage text, the partition window, the size)."""
     ingested = lineage.ingested_at or datetime.now(UTC)
     row["message_id"] = lineage.message_id
-    row["publish_time"] = schema.lineage_time(lineage.publish_time)
-    row["ingested_at"] = schema.format_timestamp(ingested)
+    row["publish_time"] = timestamps.lineage_time(lineage.publish_time)
+    row["ingested_at"] = timestamps.format_timestamp(ingested)
     row["source"] = lineage.source
     row["replay_of"] = lineage.replay_of
     if errors := _row_errors(row, ingested):
@@ -312,8 +312,8 @@ def with_lineage(row: dict[str, Any], lineage: Lineage) -> dict[str, Any]:
 
 
 def _row_errors(row: dict[str, Any], ingested: datetime) -> list[str]:
-    """What `schema.insert_errors` would find in a row built above, checking only what the
-    builder has not: the lineage text it was given, the partition window, the size."""
+    """The rules of a streaming insert a row built above may still break: only what the builder
+    has not checked as it took each value (the lineage text, the partition window, the size)."""
     errors = []
     lineage_length = 0
     for column in _LINEAGE_TEXT:
@@ -324,14 +324,14 @@ def _row_errors(row: dict[str, Any], ingested: datetime) -> list[str]:
             errors.append(f"{column}: {value!r:.80} is not a valid STRING")
         else:
             lineage_length += len(value)
-    if error := schema.partition_error_of_day(
+    if error := tables.partition_error_of_day(
         "ingested_at", ingested.astimezone(UTC).date(), datetime.now(UTC)
     ):
         errors.append(error)
-    limit = schema.MAX_STREAMING_ROW_BYTES
+    limit = tables.MAX_STREAMING_ROW_BYTES
     if (
         12 * lineage_length + ROW_BOUND_BEFORE_LINEAGE > limit
-        and (size := schema.json_size(row)) > limit
+        and (size := tables.json_size(row)) > limit
     ):
         errors.append(f"row is {size} bytes as JSON; the limit is {limit}")
     return errors

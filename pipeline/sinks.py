@@ -12,7 +12,7 @@ import apache_beam as beam
 from apache_beam.io.gcp.bigquery import BigQueryDisposition, WriteToBigQuery
 from apache_beam.io.gcp.bigquery_tools import RetryStrategy
 
-from pipeline import bigquery_client, metrics, schema
+from pipeline import bigquery_client, metrics, tables
 from pipeline.dead_letters import insert_error_reasons, reduced_dead_letter, write_failure
 from pipeline.options import CREATE_NEVER, CustomerPipelineOptions, dlq_table, table_project
 
@@ -81,8 +81,8 @@ class WriteTable(beam.PTransform):
         # Streaming inserts only: see the note on write methods in pipeline/options.py.
         return WriteToBigQuery(
             table=self._table_spec,
-            schema=schema.bigquery_schema(self._table),
-            additional_bq_parameters=schema.table_options(self._table),
+            schema=tables.bigquery_schema(self._table),
+            additional_bq_parameters=tables.table_options(self._table),
             create_disposition=CREATE_NEVER if endpoint else options.create_disposition,
             write_disposition=BigQueryDisposition.WRITE_APPEND,
             method=WriteToBigQuery.Method.STREAMING_INSERTS,
@@ -156,7 +156,7 @@ class WriteCustomers(_Sink):
             rows
             # Counted before the write: BigQuery may still reject a row (dead_letters_write).
             | "CountRowsSent" >> beam.ParDo(metrics.CountFn(metrics.ROWS_SENT_TO_BIGQUERY))
-            | "Write" >> self._write(self._options.output_table, schema.CUSTOMERS)
+            | "Write" >> self._write(self._options.output_table, tables.CUSTOMERS)
         )
         return failed | "ToDeadLetters" >> beam.Map(write_failure)
 
@@ -166,7 +166,7 @@ class WriteDeadLetters(_Sink):
 
     def expand(self, dead_letters):
         def write(table_spec: str) -> WriteTable:
-            return self._write(table_spec, schema.CUSTOMERS_DLQ)
+            return self._write(table_spec, tables.CUSTOMERS_DLQ)
 
         table_spec = dlq_table(self._options)
         return (

@@ -12,7 +12,7 @@ from google.api_core import exceptions
 
 from contract import topic_path
 from pipeline import bigquery_client
-from pipeline.schema import STAGES
+from pipeline.dead_letters import STAGES
 from replay import tables
 from replay.plan import Plan, plan, written_messages
 from replay.publish import publish

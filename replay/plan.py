@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from contract import ATTR_CUSTOMER_ID, ATTR_REPLAY_OF
-from pipeline.schema import (
+from pipeline.dead_letters import (
     PAYLOAD_CORRECTED,
     PAYLOAD_REDACTED,
     PAYLOAD_ROW,

@@ -34,7 +34,7 @@ from apache_beam.utils.timestamp import Timestamp
 from contract import attributes_for, strip_credentials
 from localrun.emulators import OFFLINE_AUTH_ENV
 from localrun.resources import query
-from pipeline import dead_letters, schema
+from pipeline import dead_letters, tables, timestamps
 from pipeline.main import ingest
 from pipeline.options import CustomerPipelineOptions
 from pipeline.rows import Lineage, to_customer_row
@@ -156,9 +156,9 @@ def _json_form(value, kind: str):
 
 
 def _expected(row: dict) -> dict:
-    kinds = {field["name"]: field["type"] for field in schema.fields(schema.CUSTOMERS)}
+    kinds = {field["name"]: field["type"] for field in tables.fields(tables.CUSTOMERS)}
     return {
-        name: schema.parse_timestamp(value).astimezone(UTC)
+        name: timestamps.parse_timestamp(value).astimezone(UTC)
         if kinds[name] == "TIMESTAMP" and value
         else value
         for name, value in row.items()
@@ -170,7 +170,7 @@ def test_real_graph_runs_in_the_image_workers(worker_pool, fresh_resources):
     options = PipelineOptions(
         [
             f"--input_subscription={names.subscription_path}",
-            f"--output_table={names.beam_table(schema.CUSTOMERS)}",
+            f"--output_table={names.beam_table(tables.CUSTOMERS)}",
             f"--bigquery_endpoint={fresh_resources.bigquery_endpoint}",
             f"--project={names.project}",
         ]
@@ -185,7 +185,7 @@ def test_real_graph_runs_in_the_image_workers(worker_pool, fresh_resources):
     assert os.environ.get("PYTHONPATH") != "/template"
 
     rows = query(fresh_resources.bigquery, "SELECT * FROM {customers}", names)
-    kinds = {field["name"]: field["type"] for field in schema.fields(schema.CUSTOMERS)}
+    kinds = {field["name"]: field["type"] for field in tables.fields(tables.CUSTOMERS)}
     got = {
         row["customer_id"]: {name: _json_form(row[name], kinds[name]) for name in kinds}
         for row in rows

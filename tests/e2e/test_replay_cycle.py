@@ -14,7 +14,7 @@ from e2e_support import customer_ids, fake_messages
 from contract import ATTR_REPLAY_OF
 from localrun.resources import query
 from localrun.stack import Counts, child_env, counts, publish, start_pipeline, wait_for
-from pipeline.schema import CUSTOMERS, CUSTOMERS_DLQ, CUSTOMERS_DLQ_REPLAYS
+from pipeline.tables import CUSTOMERS, CUSTOMERS_DLQ, CUSTOMERS_DLQ_REPLAYS
 from tests.support import run_python
 
 pytestmark = pytest.mark.timeout(300)

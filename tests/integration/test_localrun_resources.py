@@ -12,7 +12,7 @@ from localrun.bad_messages import DEFECTS, bad_messages
 from localrun.resources import SHORT_RETRY
 from localrun.stack import Counts, counts
 from localrun.summary import collect, render
-from pipeline.schema import TABLES
+from pipeline.tables import TABLES
 
 
 def test_tables_match_the_schema_files(fresh_resources):

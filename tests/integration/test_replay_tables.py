@@ -10,7 +10,7 @@ import pytest
 from contract import ATTR_CUSTOMER_ID
 from localrun.resources import SHORT_RETRY, query
 from pipeline import dead_letters, rows
-from pipeline.schema import CUSTOMERS, CUSTOMERS_DLQ, CUSTOMERS_DLQ_REPLAYS
+from pipeline.tables import CUSTOMERS, CUSTOMERS_DLQ, CUSTOMERS_DLQ_REPLAYS
 from replay import cli, tables
 from replay.selection import Selection
 from tests.support import FIXTURES

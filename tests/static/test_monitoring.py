@@ -35,7 +35,7 @@ from google.cloud import monitoring_dashboard_v1, monitoring_v3
 from terraform_files import TERRAFORM, parse
 from test_runbook import FIELD_MATCH, MESSAGES, TEXT_SEARCH
 
-from pipeline import metrics, schema
+from pipeline import dead_letters, metrics
 
 NUMERIC = {"INT64", "DOUBLE"}
 
@@ -518,7 +518,7 @@ def test_dead_letters_by_stage_stacks_the_stages_only(dashboard):
         d["timeSeriesQuery"]["prometheusQuery"] for d in tile["widget"]["xyChart"]["dataSets"]
     ]
     charted = set().union(*(counters_charted(q) for q in queries))
-    assert charted == {f"dead_letters_{stage}" for stage in schema.STAGES}
+    assert charted == {f"dead_letters_{stage}" for stage in dead_letters.STAGES}
 
 
 def test_the_rows_chart_says_sent_and_shows_what_bigquery_rejected(dashboard):

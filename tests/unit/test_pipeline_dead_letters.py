@@ -11,7 +11,8 @@ import tracemalloc
 
 import pytest
 
-from pipeline import dead_letters, messages, schema
+from pipeline import dead_letters, messages, tables
+from tests import bigquery_rules
 from tests.support import FIXTURES
 
 USERS = json.loads((FIXTURES / "08_api_v1.4_results2.json").read_text(encoding="utf-8"))["results"]
@@ -29,7 +30,7 @@ def _bytes(letter: dict) -> int:
 def _one_bounded_letter(payload: bytes, attributes: dict | None = None) -> dict:
     outcome = messages.process_message(payload, attributes, message_id="m")
     (letter,) = outcome.dead_letters
-    assert schema.row_errors(letter, schema.fields(schema.CUSTOMERS_DLQ)) == []
+    assert bigquery_rules.row_errors(letter, tables.fields(tables.CUSTOMERS_DLQ)) == []
     assert _bytes(letter) <= dead_letters.dead_letter_bound(payload, attributes)
     return letter
 

@@ -14,7 +14,8 @@ from apache_beam.testing.test_stream import TestStream as BeamTestStream
 from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.utils.timestamp import Timestamp
 
-from pipeline import dedupe, schema, transforms
+from pipeline import dedupe, tables, transforms
+from tests import bigquery_rules
 from tests.support import BAD_MESSAGE_CORPUS, FIXTURES
 
 # A direct-runner pipeline that stalls must fail the test, not stall the whole suite.
@@ -111,10 +112,10 @@ def test_every_message_becomes_rows_or_dead_letters(runner):
             label="dead letters",
         )
         customers_errors = rows | "CheckRows" >> beam.FlatMap(
-            schema.row_errors, schema.fields(schema.CUSTOMERS)
+            bigquery_rules.row_errors, tables.fields(tables.CUSTOMERS)
         )
         dlq_errors = dead_letters | "CheckDeadLetters" >> beam.FlatMap(
-            schema.row_errors, schema.fields(schema.CUSTOMERS_DLQ)
+            bigquery_rules.row_errors, tables.fields(tables.CUSTOMERS_DLQ)
         )
         assert_that(customers_errors, equal_to([]), label="rows match the schema")
         assert_that(dlq_errors, equal_to([]), label="dead letters match the schema")

@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import contract
-from pipeline import dead_letters, messages, rows, schema
+from pipeline import dead_letters, messages, rows, tables
+from tests import bigquery_rules
 from tests.support import FIXTURES
 
 # What Beam encodes a dict element with between stages (FastPrimitivesCoder).
@@ -113,7 +114,7 @@ def test_to_customer_row_returns_a_valid_row_or_raises_invalid_customer(user):
     except rows.InvalidCustomer as error:
         assert str(error)
     else:
-        assert schema.row_errors(row, schema.fields(schema.CUSTOMERS)) == []
+        assert bigquery_rules.row_errors(row, tables.fields(tables.CUSTOMERS)) == []
         ELEMENT_CODER.encode(row)
 
 
@@ -125,10 +126,10 @@ def test_process_message_never_raises_and_accounts_for_the_message(payload, attr
     assert outcome.rows or outcome.dead_letters
     assert len(outcome.dead_letters) <= 1
     for row in outcome.rows:
-        assert schema.row_errors(row, schema.fields(schema.CUSTOMERS)) == []
+        assert bigquery_rules.row_errors(row, tables.fields(tables.CUSTOMERS)) == []
         ELEMENT_CODER.encode(row)
     for letter in outcome.dead_letters:
-        assert schema.row_errors(letter, schema.fields(schema.CUSTOMERS_DLQ)) == []
+        assert bigquery_rules.row_errors(letter, tables.fields(tables.CUSTOMERS_DLQ)) == []
         ELEMENT_CODER.encode(letter)
         assert len(json.dumps(letter)) <= dead_letters.dead_letter_bound(payload, attributes)
         assert letter["stage"] in ("parse", "validate")
@@ -169,5 +170,5 @@ def test_a_hostile_value_in_any_field_is_a_row_or_a_reason(value):
             assert str(error)
             ELEMENT_CODER.encode(str(error))
         else:
-            assert schema.row_errors(row, schema.fields(schema.CUSTOMERS)) == []
+            assert bigquery_rules.row_errors(row, tables.fields(tables.CUSTOMERS)) == []
             ELEMENT_CODER.encode(row)

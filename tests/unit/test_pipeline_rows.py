@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 import contract
-from pipeline import dead_letters, messages, rows, schema
+from pipeline import dead_letters, messages, rows, tables
+from tests import bigquery_rules
 from tests.support import FIXTURES
 
 # Captured 1.3/1.4 responses with every field; older versions and inc/exc selections
@@ -43,7 +44,7 @@ def test_every_api_user_becomes_a_schema_valid_row_without_credentials(user):
         user, rows.Lineage(message_id="1", source="randomuser", ingested_at=NOW)
     )
 
-    assert schema.row_errors(row, schema.fields(schema.CUSTOMERS)) == []
+    assert bigquery_rules.row_errors(row, tables.fields(tables.CUSTOMERS)) == []
     text = json.dumps(row)
     for key in contract.CREDENTIAL_FIELDS:
         assert user["login"][key] not in text
@@ -88,7 +89,7 @@ def test_credentials_sent_by_a_producer_never_reach_a_row():
 
 def test_minimal_user_has_nulls_where_nothing_was_sent():
     row = rows.to_customer_row({"login": {"uuid": USER["login"]["uuid"]}})
-    assert schema.row_errors(row, schema.fields(schema.CUSTOMERS)) == []
+    assert bigquery_rules.row_errors(row, tables.fields(tables.CUSTOMERS)) == []
     assert row["customer_id"] == USER["login"]["uuid"]
     assert row["email"] is None
     assert row["date_of_birth"] is None
@@ -217,7 +218,7 @@ def test_write_failure_from_streaming_inserts():
     assert json.loads(letter["payloadString"]) == row
     assert letter["message_id"] == "3"
     assert letter["publish_time"] == "2024-05-01T11:00:00.000Z"
-    assert schema.row_errors(letter, schema.fields(schema.CUSTOMERS_DLQ)) == []
+    assert bigquery_rules.row_errors(letter, tables.fields(tables.CUSTOMERS_DLQ)) == []
 
 
 def test_write_failure_from_storage_write_api():
@@ -227,7 +228,7 @@ def test_write_failure_from_storage_write_api():
     )
     assert letter["errorMessage"] == "BigQuery rejected the row: bad row"
     assert json.loads(letter["payloadString"])["registered_at"] == str(NOW)
-    assert schema.row_errors(letter, schema.fields(schema.CUSTOMERS_DLQ)) == []
+    assert bigquery_rules.row_errors(letter, tables.fields(tables.CUSTOMERS_DLQ)) == []
 
 
 def test_the_row_size_bound_holds_for_the_largest_user_text():
@@ -250,13 +251,13 @@ def test_the_row_size_bound_holds_for_the_largest_user_text():
         parent[key] = longest
     row = rows.to_customer_row(user, rows.Lineage(publish_time="2024-05-01T11:00:00Z"))
     assert sum(value == longest for value in row.values()) == 18
-    assert schema.json_size(row) <= rows.ROW_BOUND_BEFORE_LINEAGE
+    assert tables.json_size(row) <= rows.ROW_BOUND_BEFORE_LINEAGE
 
 
 def test_long_lineage_text_is_measured_and_refused():
     """Past the bound, the size is measured: a source attribute of 9 MB makes the row too big."""
     with pytest.raises(rows.InvalidCustomer, match="bytes as JSON; the limit is 9000000"):
-        rows.to_customer_row(USER, rows.Lineage(source="x" * schema.MAX_STREAMING_ROW_BYTES))
+        rows.to_customer_row(USER, rows.Lineage(source="x" * tables.MAX_STREAMING_ROW_BYTES))
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,8 @@ import json
 import pytest
 
 import contract
-from pipeline import messages, rows, schema
+from pipeline import messages, rows, tables
+from tests import bigquery_rules
 from tests.support import FIXTURES
 
 
@@ -24,7 +25,7 @@ CAPTURED = _response("08_api_v1.4_results2.json")
 
 
 def _valid(row: dict) -> dict:
-    assert schema.row_errors(row, schema.fields(schema.CUSTOMERS)) == []
+    assert bigquery_rules.row_errors(row, tables.fields(tables.CUSTOMERS)) == []
     assert not set(contract.CREDENTIAL_FIELDS) & set(row)
     return row
 

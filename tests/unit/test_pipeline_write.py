@@ -12,8 +12,9 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 
-from pipeline import dead_letters, rows, schema, sinks, transforms
+from pipeline import dead_letters, rows, sinks, tables, transforms
 from pipeline.options import CustomerPipelineOptions
+from tests import bigquery_rules
 from tests.support import FIXTURES
 
 # A direct-runner pipeline that stalls must fail the test, not stall the whole suite.
@@ -110,7 +111,7 @@ def test_rows_bigquery_rejects_land_in_the_dead_letter_table(tmp_path):
         assert json.loads(base64.b64decode(letter["payloadBytes"])) == json.loads(
             letter["payloadString"]
         )
-        assert schema.row_errors(letter, schema.fields(schema.CUSTOMERS_DLQ)) == []
+        assert bigquery_rules.row_errors(letter, tables.fields(tables.CUSTOMERS_DLQ)) == []
     # rows_sent_to_bigquery counts every row handed to BigQuery, the rejected ones too.
     assert _counter(result, "rows_sent_to_bigquery") == len(ROWS)
     assert _counter(result, "dead_letters_write") == len(rejected)
@@ -136,7 +137,7 @@ def test_rejected_dead_letters_are_written_reduced_never_dropped(tmp_path, caplo
         )
         row = json.loads(base64.b64decode(letter["payloadBytes"]))
         assert row["customer_id"] in {r["customer_id"] for r in rejected}
-        assert schema.insert_errors(letter, schema.CUSTOMERS_DLQ) == []
+        assert bigquery_rules.insert_errors(letter, tables.CUSTOMERS_DLQ) == []
     assert _counter(result, "dead_letters_reduced") == len(rejected)
     assert _counter(result, "dead_letters_unwritable") == 0
     logged = " ".join(record.getMessage() for record in caplog.records)
@@ -167,9 +168,9 @@ def test_a_dead_letter_bigquery_rejects_even_reduced_fails_the_pipeline(tmp_path
 def test_a_reduced_dead_letter_is_always_schema_valid(letter):
     failure = ("my-project:shop.audit", letter, [{"reason": "invalid", "message": "Bob"}])
     reduced = dead_letters.reduced_dead_letter(failure)
-    assert schema.insert_errors(reduced, schema.CUSTOMERS_DLQ) == []
+    assert bigquery_rules.insert_errors(reduced, tables.CUSTOMERS_DLQ) == []
     assert reduced["payloadString"] is None and reduced["attributes"] == []
-    assert reduced["stage"] in schema.STAGES
+    assert reduced["stage"] in dead_letters.STAGES
     if isinstance(letter, dict) and "payloadBytes" not in letter:  # only payloadString is left
         assert base64.b64decode(reduced["payloadBytes"]) == letter["payloadString"].encode()
 
@@ -181,20 +182,20 @@ def test_a_payload_rebuilt_from_payload_string_is_never_called_original(payload_
     letter = dead_letters.dead_letter(
         stage="parse", error="e", payload=b"\xffcaf\xc3\xa9", message_id="7"
     )
-    assert letter["payload_state"] == schema.PAYLOAD_ORIGINAL
+    assert letter["payload_state"] == dead_letters.PAYLOAD_ORIGINAL
     letter = {**letter, "payloadBytes": payload_bytes}
     reduced = dead_letters.reduced_dead_letter(("p:d.t", letter, [{"reason": "invalid"}]))
     assert base64.b64decode(reduced["payloadBytes"]) == "\ufffdcaf\u00e9".encode()
     assert reduced["payload_state"] is None
-    assert schema.insert_errors(reduced, schema.CUSTOMERS_DLQ) == []
+    assert bigquery_rules.insert_errors(reduced, tables.CUSTOMERS_DLQ) == []
 
 
 @pytest.mark.parametrize(
     ("payload", "state"),
     [
-        (b'{"login": {"uuid": "u", "password": "hunter2"}}', schema.PAYLOAD_REDACTED),
-        (b"x" * (dead_letters.MAX_DEAD_LETTER_PAYLOAD + 1), schema.PAYLOAD_TRUNCATED),
-        (b"not json", schema.PAYLOAD_ORIGINAL),
+        (b'{"login": {"uuid": "u", "password": "hunter2"}}', dead_letters.PAYLOAD_REDACTED),
+        (b"x" * (dead_letters.MAX_DEAD_LETTER_PAYLOAD + 1), dead_letters.PAYLOAD_TRUNCATED),
+        (b"not json", dead_letters.PAYLOAD_ORIGINAL),
     ],
     ids=["redacted", "truncated", "original"],
 )
@@ -205,7 +206,7 @@ def test_a_reduced_dead_letter_keeps_its_payload_state(payload, state):
     assert letter["payload_state"] == state
     reduced = dead_letters.reduced_dead_letter(("p:d.t", letter, [{"reason": "invalid"}]))
     assert reduced["payload_state"] == state
-    assert schema.insert_errors(reduced, schema.CUSTOMERS_DLQ) == []
+    assert bigquery_rules.insert_errors(reduced, tables.CUSTOMERS_DLQ) == []
 
 
 def test_endpoint_client_pickles_without_its_connection(httpserver):

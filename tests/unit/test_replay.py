@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 import contract
-from pipeline import dead_letters, messages, rows, schema
+from pipeline import dead_letters, messages, rows
 from replay import cli, tables
 from replay.plan import (
     ALREADY_REPLAYED,
@@ -56,21 +56,21 @@ def _letter(payload: bytes = b'{"login": {}}', **kwargs) -> DeadLetter:
 
 def test_a_clean_payload_is_kept_as_the_original():
     payload = json.dumps({"login": {"uuid": "x", "password": None}}).encode()
-    assert _letter_row(payload)["payload_state"] == schema.PAYLOAD_ORIGINAL
+    assert _letter_row(payload)["payload_state"] == dead_letters.PAYLOAD_ORIGINAL
 
 
 def test_a_payload_with_a_credential_is_marked_redacted():
     payload = json.dumps({"login": {"uuid": "x", "password": "hunter2"}}).encode()
     row = _letter_row(payload)
     assert b"hunter2" not in row["payloadBytes"]
-    assert row["payload_state"] == schema.PAYLOAD_REDACTED
+    assert row["payload_state"] == dead_letters.PAYLOAD_REDACTED
 
 
 def test_a_cut_payload_is_marked_truncated_even_when_also_redacted():
     payload = (
         b'{"login": {"password": "hunter2"}, "x": "' + b"y" * dead_letters.MAX_DEAD_LETTER_PAYLOAD
     )
-    assert _letter_row(payload)["payload_state"] == schema.PAYLOAD_TRUNCATED
+    assert _letter_row(payload)["payload_state"] == dead_letters.PAYLOAD_TRUNCATED
 
 
 def test_a_write_dead_letter_holds_a_row_not_a_message():
@@ -78,13 +78,13 @@ def test_a_write_dead_letter_holds_a_row_not_a_message():
         USER, rows.Lineage(message_id="3", publish_time="2024-05-01T11:00:00Z")
     )
     letter = dead_letters.write_failure(("p:d.customers", row, [{"reason": "invalid"}]), now=NOW)
-    assert letter["payload_state"] == schema.PAYLOAD_ROW
+    assert letter["payload_state"] == dead_letters.PAYLOAD_ROW
 
 
 def test_every_dead_letter_of_the_pipeline_has_a_known_payload_state():
     for payload in (None, b"", b"\xff", b"[1]", json.dumps({"results": [{}, {}]}).encode()):
         for letter in messages.process_message(payload, {}, message_id="1").dead_letters:
-            assert letter["payload_state"] in schema.PAYLOAD_STATES
+            assert letter["payload_state"] in dead_letters.PAYLOAD_STATES
 
 
 def test_the_replay_of_attribute_becomes_the_lineage_column():
@@ -120,14 +120,14 @@ def test_a_replayed_message_that_failed_again_points_at_its_own_dead_letter():
 @pytest.mark.parametrize(
     ("change", "reason"),
     [
-        ({"payload_state": schema.PAYLOAD_REDACTED}, REDACTED),
-        ({"payload_state": schema.PAYLOAD_TRUNCATED}, TRUNCATED),
-        ({"payload_state": schema.PAYLOAD_ROW}, WRITE_ROW),
+        ({"payload_state": dead_letters.PAYLOAD_REDACTED}, REDACTED),
+        ({"payload_state": dead_letters.PAYLOAD_TRUNCATED}, TRUNCATED),
+        ({"payload_state": dead_letters.PAYLOAD_ROW}, WRITE_ROW),
         ({"payload_state": None}, UNKNOWN_STATE),
         ({"payloadString": '{"fixed": true}'}, EDITED),
         ({"message_id": None}, NO_MESSAGE_ID),
-        ({"payload_state": schema.PAYLOAD_CORRECTED, "payloadString": None}, NO_PAYLOAD),
-        ({"payload_state": schema.PAYLOAD_CORRECTED, "payloadString": ""}, NO_PAYLOAD),
+        ({"payload_state": dead_letters.PAYLOAD_CORRECTED, "payloadString": None}, NO_PAYLOAD),
+        ({"payload_state": dead_letters.PAYLOAD_CORRECTED, "payloadString": ""}, NO_PAYLOAD),
         ({"payloadBytes": None, "payloadString": None}, NO_PAYLOAD),
     ],
 )
@@ -138,7 +138,7 @@ def test_dead_letters_that_are_not_the_message_are_reported_not_sent(change, rea
 
 
 def test_a_payload_corrected_in_the_table_is_replayed_as_corrected():
-    row = _letter_row(b'{"a": "caf\xc3\xa9"}', payload_state=schema.PAYLOAD_REDACTED)
+    row = _letter_row(b'{"a": "caf\xc3\xa9"}', payload_state=dead_letters.PAYLOAD_REDACTED)
     fixed = {**row, "payloadString": '{"a": "caf\u00e9 2"}', "payload_state": "corrected"}
     (sent,) = plan([DeadLetter.from_row(fixed)]).to_send
     assert sent.data() == '{"a": "café 2"}'.encode()
@@ -175,8 +175,8 @@ def test_a_customer_already_written_is_not_sent_unless_asked():
 
 def test_reasons_are_counted_per_message_in_a_fixed_order():
     letters = [
-        _letter(message_id="a", payload_state=schema.PAYLOAD_ROW),
-        _letter(message_id="b", payload_state=schema.PAYLOAD_REDACTED),
+        _letter(message_id="a", payload_state=dead_letters.PAYLOAD_ROW),
+        _letter(message_id="b", payload_state=dead_letters.PAYLOAD_REDACTED),
         _letter(message_id="c"),
         _letter(message_id="d"),
     ]

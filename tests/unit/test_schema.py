@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from pipeline import dead_letters, rows, schema
+from pipeline import dead_letters, rows, tables
+from tests import bigquery_rules
 from tests.support import FIXTURES, ROOT
 
 USER = json.loads((FIXTURES / "08_api_v1.4_results2.json").read_text())["results"][0]
@@ -21,44 +22,44 @@ PYTHON_TYPES = {
 }
 
 
-@pytest.mark.parametrize("table", schema.TABLES)
+@pytest.mark.parametrize("table", tables.TABLES)
 def test_schema_files_are_bigquery_table_resources(table):
     name = table["tableReference"]["tableId"]
     on_disk = json.loads((ROOT / "pipeline" / "schemas" / f"{name}.json").read_text())
     assert table == on_disk
-    assert table["timePartitioning"]["field"] in schema.column_names(table)
+    assert table["timePartitioning"]["field"] in tables.column_names(table)
     for column in table.get("clustering", {}).get("fields", []):
-        assert column in schema.column_names(table)
-    assert len(set(schema.column_names(table))) == len(schema.column_names(table))
+        assert column in tables.column_names(table)
+    assert len(set(tables.column_names(table))) == len(tables.column_names(table))
 
 
 def test_every_schema_file_is_a_table():
     files = {path.stem for path in (ROOT / "pipeline" / "schemas").glob("*.json")}
-    assert files == {table["tableReference"]["tableId"] for table in schema.TABLES}
+    assert files == {table["tableReference"]["tableId"] for table in tables.TABLES}
 
 
 def test_payload_states_are_documented_in_the_dead_letter_table():
-    (field,) = [f for f in schema.fields(schema.CUSTOMERS_DLQ) if f["name"] == "payload_state"]
-    for state in schema.PAYLOAD_STATES:
+    (field,) = [f for f in tables.fields(tables.CUSTOMERS_DLQ) if f["name"] == "payload_state"]
+    for state in dead_letters.PAYLOAD_STATES:
         assert state in field["description"]
-    assert set(schema.REPLAYABLE_PAYLOADS) < set(schema.PAYLOAD_STATES)
+    assert set(dead_letters.REPLAYABLE_PAYLOADS) < set(dead_letters.PAYLOAD_STATES)
 
 
 def test_no_column_can_hold_a_credential():
-    for table in schema.TABLES:
-        names = {name.lower() for name in schema.column_names(table)}
+    for table in tables.TABLES:
+        names = {name.lower() for name in tables.column_names(table)}
         assert not names & {"password", "salt", "md5", "sha1", "sha256"}
 
 
 def assert_fits(row: dict, table: dict) -> None:
     """`row` has exactly the table's columns, in order, each set and of its column's type."""
-    fields = schema.fields(table)
+    fields = tables.fields(table)
     assert list(row) == [field["name"] for field in fields]
     for field in fields:
         value = row[field["name"]]
         assert value is not None, f"{field['name']} is empty"
         assert type(value) is PYTHON_TYPES[field["type"]], field["name"]
-    assert schema.row_errors(row, fields) == []
+    assert bigquery_rules.row_errors(row, fields) == []
 
 
 def test_customer_row_has_exactly_the_schema_columns_and_types():
@@ -71,7 +72,7 @@ def test_customer_row_has_exactly_the_schema_columns_and_types():
             replay_of="5",
         ),
     )
-    assert_fits(row, schema.CUSTOMERS)
+    assert_fits(row, tables.CUSTOMERS)
 
 
 def test_dead_letter_has_exactly_the_schema_columns_and_types():
@@ -84,7 +85,7 @@ def test_dead_letter_has_exactly_the_schema_columns_and_types():
         publish_time="2024-05-01T10:00:00Z",
         stacktrace="Traceback ...",
     )
-    assert_fits(letter, schema.CUSTOMERS_DLQ)
+    assert_fits(letter, tables.CUSTOMERS_DLQ)
 
 
 def test_row_builder_output_is_json_serialisable_for_insert_rows_json():
@@ -111,7 +112,7 @@ def test_row_builder_output_is_json_serialisable_for_insert_rows_json():
 )
 def test_row_errors_reports_each_problem(change, error):
     row = {**rows.to_customer_row(USER), **change}
-    errors = schema.row_errors(row, schema.fields(schema.CUSTOMERS))
+    errors = bigquery_rules.row_errors(row, tables.fields(tables.CUSTOMERS))
     assert len(errors) == 1
     assert error in errors[0]
 
@@ -119,11 +120,11 @@ def test_row_errors_reports_each_problem(change, error):
 def test_row_errors_reports_missing_columns_and_bad_records():
     row = rows.to_customer_row(USER)
     del row["email"]
-    assert schema.row_errors(row, schema.fields(schema.CUSTOMERS)) == ["email: missing"]
+    assert bigquery_rules.row_errors(row, tables.fields(tables.CUSTOMERS)) == ["email: missing"]
     letter = dead_letters.dead_letter(stage="write", error="x", payload=b"{}")
     letter["attributes"] = [{"key": "a", "value": 1}]
     letter["payloadBytes"] = "not base64!"
-    errors = schema.row_errors(letter, schema.fields(schema.CUSTOMERS_DLQ))
+    errors = bigquery_rules.row_errors(letter, tables.fields(tables.CUSTOMERS_DLQ))
     assert errors == [
         "payloadBytes: 'not base64!' is not a valid BYTES",
         "attributes: value: 1 is not a valid STRING",
@@ -131,12 +132,12 @@ def test_row_errors_reports_missing_columns_and_bad_records():
 
 
 def test_table_options_and_schema_for_write_to_bigquery():
-    assert schema.table_options(schema.CUSTOMERS) == {
+    assert tables.table_options(tables.CUSTOMERS) == {
         "timePartitioning": {"type": "DAY", "field": "ingested_at"},
         "clustering": {"fields": ["country", "state", "gender"]},
     }
-    assert schema.bigquery_schema(schema.CUSTOMERS_DLQ)["fields"] == schema.fields(
-        schema.CUSTOMERS_DLQ
+    assert tables.bigquery_schema(tables.CUSTOMERS_DLQ)["fields"] == tables.fields(
+        tables.CUSTOMERS_DLQ
     )
 
 
@@ -165,7 +166,7 @@ def test_partition_window_of_streamed_rows(ingested_at, accepted):
     partitioned tables") and cloud.google.com/bigquery/docs/write-api ("Stream into
     partitions"). The emulator accepts any value."""
     row = {**rows.to_customer_row(USER), "ingested_at": ingested_at}
-    errors = schema.insert_errors(row, schema.CUSTOMERS, now=NOW)
+    errors = bigquery_rules.insert_errors(row, tables.CUSTOMERS, now=NOW)
     assert (errors == []) is accepted
     if not accepted:
         assert errors == [
@@ -180,19 +181,21 @@ def test_partition_window_follows_the_tables_partitioning_column():
         "timePartitioning": {"type": "DAY", "field": "day"},
         "schema": {"fields": [{"name": "day", "type": "DATE", "mode": "NULLABLE"}]},
     }
-    assert schema.insert_errors({"day": "2020-01-01"}, table, now=NOW) == []
-    assert schema.insert_errors({"day": "2006-01-01"}, table, now=NOW) == [
+    assert bigquery_rules.insert_errors({"day": "2020-01-01"}, table, now=NOW) == []
+    assert bigquery_rules.insert_errors({"day": "2006-01-01"}, table, now=NOW) == [
         "day: partition 2006-01-01 is outside the streaming window 2016-06-15 to 2027-06-15 "
         "(10 years back, 1 ahead)"
     ]
-    assert schema.insert_errors({"day": None}, table, now=NOW) == []  # the __NULL__ partition
+    assert (
+        bigquery_rules.insert_errors({"day": None}, table, now=NOW) == []
+    )  # the __NULL__ partition
 
 
 def test_customers_registered_long_ago_are_rows():
     """randomuser.me registration dates go back about 20 years: never the partitioning column."""
     user = {**USER, "registered": {**USER["registered"], "date": "2004-03-01T10:00:00.000Z"}}
     row = rows.to_customer_row(user)
-    assert schema.insert_errors(row, schema.CUSTOMERS) == []
+    assert bigquery_rules.insert_errors(row, tables.CUSTOMERS) == []
 
 
 # GoogleSQL data types: cloud.google.com/bigquery/docs/reference/standard-sql/data-types
@@ -219,7 +222,7 @@ def test_customers_registered_long_ago_are_rows():
 )
 def test_value_ranges_and_modes(change, error):
     row = {**rows.to_customer_row(USER), **change}
-    errors = schema.insert_errors(row, schema.CUSTOMERS)
+    errors = bigquery_rules.insert_errors(row, tables.CUSTOMERS)
     if error is None:
         assert errors == []
     else:
@@ -232,14 +235,14 @@ def test_row_size_limit():
     (cloud.google.com/bigquery/quotas#streaming_inserts); Beam's sink refuses rows of 9 MiB and
     more (apache_beam/io/gcp/bigquery.py, MAX_INSERT_PAYLOAD_SIZE). Measured as the JSON sent."""
     row = rows.to_customer_row(USER)
-    row["picture_url"] = "x" * (schema.MAX_STREAMING_ROW_BYTES - schema.json_size(row) + 51)
-    assert schema.json_size(row) > schema.MAX_STREAMING_ROW_BYTES
-    assert schema.insert_errors(row, schema.CUSTOMERS) == [
-        f"row is {schema.json_size(row)} bytes as JSON; "
-        f"the limit is {schema.MAX_STREAMING_ROW_BYTES}"
+    row["picture_url"] = "x" * (tables.MAX_STREAMING_ROW_BYTES - tables.json_size(row) + 51)
+    assert tables.json_size(row) > tables.MAX_STREAMING_ROW_BYTES
+    assert bigquery_rules.insert_errors(row, tables.CUSTOMERS) == [
+        f"row is {tables.json_size(row)} bytes as JSON; "
+        f"the limit is {tables.MAX_STREAMING_ROW_BYTES}"
     ]
     row["picture_url"] = row["picture_url"][:-100]
-    assert schema.insert_errors(row, schema.CUSTOMERS) == []
+    assert bigquery_rules.insert_errors(row, tables.CUSTOMERS) == []
 
 
 def test_the_largest_dead_letter_fits_a_streaming_insert():
@@ -255,4 +258,4 @@ def test_the_largest_dead_letter_fits_a_streaming_insert():
         message_id="1" * 100,
         stacktrace="\x01" * 100_000,
     )
-    assert schema.insert_errors(letter, schema.CUSTOMERS_DLQ) == []
+    assert bigquery_rules.insert_errors(letter, tables.CUSTOMERS_DLQ) == []
