@@ -14,9 +14,7 @@ from importlib import resources
 from typing import Any
 
 # GoogleSQL data types (cloud.google.com/bigquery/docs/reference/standard-sql/data-types):
-# INT64 is 64-bit signed; DATE is 0001-01-01 to 9999-12-31, exactly Python's date range;
-# TIMESTAMP is 0001-01-01 00:00:00 to 9999-12-31 23:59:59.999999 UTC, Python's datetime range
-# once converted to UTC; FLOAT64 values in JSON rows must be finite numbers.
+# INT64 is 64-bit signed.
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 # Streaming inserts into a time-partitioned table accept a partitioning value at most 10 years
 # in the past and 1 year in the future: "Use the legacy streaming API", section "Streaming into

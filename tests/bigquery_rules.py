@@ -1,8 +1,20 @@
 """The strict layer: every documented rule of a BigQuery streaming insert, as a row validator.
 
 The BigQuery emulator accepts what real BigQuery rejects (NULL in REQUIRED columns, out-of-range
-values, partitions outside the streaming window, oversized rows), so the tests hold what the
-pipeline writes to these rules instead.
+values, partitions outside the streaming window, oversized rows), and the pipeline builds rows
+valid by construction without calling this. So the tests hold to these rules every row the
+pipeline builds, every row its sinks are given (the fake BigQuery client of the unit tests), and
+every row the end-to-end tests read back from the emulator.
+
+The rules, and where BigQuery documents them:
+- GoogleSQL data types (cloud.google.com/bigquery/docs/reference/standard-sql/data-types):
+  INT64 is 64-bit signed; DATE is 0001-01-01 to 9999-12-31, exactly Python's date range;
+  TIMESTAMP is 0001-01-01 00:00:00 to 9999-12-31 23:59:59.999999 UTC, Python's datetime range
+  once converted to UTC; FLOAT64 values in JSON rows must be finite numbers.
+- JSON values ("Loading JSON data", cloud.google.com/bigquery/docs/loading-data-cloud-storage-json,
+  and legacy SQL data types, cloud.google.com/bigquery/docs/data-types): DATE as YYYY-MM-DD,
+  TIMESTAMP with a date, hh:mm:ss and a zone; BYTES base64-encoded.
+- The partition window and the row size: `pipeline.tables`, whose limits the builder keeps.
 """
 
 from __future__ import annotations
@@ -26,7 +38,7 @@ from pipeline.tables import (
 )
 from pipeline.timestamps import parse_timestamp
 
-# The canonical text forms BigQuery documents for DATE values in JSON rows.
+# The canonical text form of DATE values in JSON rows.
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -132,3 +144,27 @@ def row_errors(row: Mapping[str, Any], schema_fields: Sequence[Mapping[str, Any]
             values = row[name] if mode == "REPEATED" else [row[name]]
             errors.extend(error for value in values if (error := _value_error(value, field)))
     return errors
+
+
+def _insert_form(value: Any) -> Any:
+    """A value read back through the client library (datetime, date, bytes, records) in the
+    JSON form `insert_rows_json` sends."""
+    if isinstance(value, datetime.datetime):
+        return value.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, list):
+        return [_insert_form(item) for item in value]
+    if isinstance(value, Mapping):
+        return {key: _insert_form(item) for key, item in value.items()}
+    return value
+
+
+def stored_errors(
+    row: Mapping[str, Any], table: Mapping[str, Any], *, now: datetime.datetime | None = None
+) -> list[str]:
+    """`insert_errors` of a row read back from a table (a `google.cloud.bigquery.Row` or a
+    mapping of column to value): what real BigQuery would have refused to store."""
+    return insert_errors({key: _insert_form(value) for key, value in row.items()}, table, now=now)

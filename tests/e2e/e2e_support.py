@@ -7,8 +7,10 @@ from collections import Counter
 
 from contract import SCHEMA
 from localrun.resources import query
+from pipeline.tables import CUSTOMERS, CUSTOMERS_DLQ
 from producer.fake import FakeSource
 from producer.publish_loop import Message, to_message
+from tests import bigquery_rules
 
 
 def fake_messages(count: int, seed: str) -> list[Message]:
@@ -25,3 +27,19 @@ def customer_ids(resources) -> Counter:
 
 def recorded_users(path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def refused_by_bigquery(resources) -> list[str]:
+    """Why real BigQuery would have refused rows read back from `customers` and `customers_dlq`
+    (tests/bigquery_rules.py): the emulator stores rows BigQuery rejects. Empty: none."""
+    refused = []
+    for name, table in (
+        (resources.names.customers, CUSTOMERS),
+        (resources.names.customers_dlq, CUSTOMERS_DLQ),
+    ):
+        for row in resources.bigquery.list_rows(name):
+            refused += [
+                f"{name} {row.get('message_id')}: {error}"
+                for error in bigquery_rules.stored_errors(row, table)
+            ]
+    return refused

@@ -12,7 +12,7 @@ import re
 import time
 
 import pytest
-from e2e_support import customer_ids, recorded_users
+from e2e_support import customer_ids, recorded_users, refused_by_bigquery
 
 from contract import CREDENTIAL_FIELDS, SCHEMA, strip_credentials
 from localrun.bad_messages import BadMessage, bad_messages
@@ -102,6 +102,7 @@ def test_every_message_lands_once_as_a_row_or_a_dead_letter(fresh_resources, tmp
     # Dead letters keep the payload, with every credential's value nulled.
     credential = re.compile(rf'"({"|".join(CREDENTIAL_FIELDS)})"\s*:(?!\s*null)')
     assert not [cell for cell in cells if credential.search(cell)]
+    assert refused_by_bigquery(r) == []
     report(
         f"{CUSTOMERS} customers + {MALFORMED} malformed + {DUPLICATES} duplicates: "
         f"all landed in {elapsed:.1f}s ({(CUSTOMERS + MALFORMED) / elapsed:.0f} rows/s "

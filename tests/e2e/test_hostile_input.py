@@ -17,6 +17,7 @@ import uuid
 from dataclasses import dataclass, field
 
 import pytest
+from e2e_support import refused_by_bigquery
 
 from contract import ATTR_SOURCE
 from localrun.stack import Counts, publish, start_pipeline, wait_for
@@ -158,6 +159,7 @@ def test_every_hostile_message_is_its_rows_or_one_bounded_dead_letter(
                 assert "payload truncated" in letter["errorMessage"], case.name
             if len(case.data) >= 1_000:  # below, the fixed part of a dead letter dominates
                 largest_ratio = max(largest_ratio, size / len(case.data))
+    assert refused_by_bigquery(r) == []
     report(
         f"hostile corpus: {len(cases)} classes + 1 after, {expected.rows + 1} rows and "
         f"{expected.dead_letters} dead letters, each message exactly accounted for, pipeline "

@@ -33,7 +33,11 @@ def full_dead_letter(row: dict) -> bool:
 class FakeBigQuery:
     """insert_rows_json like google.cloud.bigquery.Client: keeps rows in one JSONL file per
     table and rejects, the way BigQuery reports invalid rows (insertErrors), rows whose
-    nationality is GB and, in `reject_table`, every row `reject_row` picks (default: all)."""
+    nationality is GB and, in `reject_table`, every row `reject_row` picks (default: all).
+
+    Strict as BigQuery is, unlike its emulator: it also rejects every row that breaks a rule of
+    a streaming insert (tests/bigquery_rules.py) of its table (`customers`, else the dead-letter
+    table), so no test passes on a row real BigQuery would refuse."""
 
     def __init__(self, directory: Path, reject_table: str | None = None, reject_row=None):
         self.directory = directory
@@ -47,9 +51,18 @@ class FakeBigQuery:
 
     def insert_rows_json(self, table, json_rows, **kwargs):
         errors = []
+        resource = tables.CUSTOMERS if str(table).endswith(".customers") else tables.CUSTOMERS_DLQ
         with (self.directory / f"{table}.jsonl").open("a") as stored:
             for index, row in enumerate(json_rows):
-                if self._rejects(table, row):
+                if broken := bigquery_rules.insert_errors(row, resource):
+                    message = "; ".join(broken)
+                    errors.append(
+                        {
+                            "index": index,
+                            "errors": [{"reason": "invalid", "location": "", "message": message}],
+                        }
+                    )
+                elif self._rejects(table, row):
                     message = f"no such field: {index}"
                     errors.append(
                         {
