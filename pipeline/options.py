@@ -16,7 +16,8 @@ from typing import Any
 
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-from contract import PROJECT_ID, SUBSCRIPTION_PATH, TOPIC_PATH
+from contract import SUBSCRIPTION_PATH, TOPIC_PATH
+from pipeline.tables import TABLE_SPEC
 
 # There is deliberately no write_method parameter: rows go by streaming inserts only. Beam
 # Python runs STORAGE_WRITE_API as a Java cross-language transform: building the pipeline starts
@@ -28,7 +29,6 @@ from contract import PROJECT_ID, SUBSCRIPTION_PATH, TOPIC_PATH
 # `expansion_service` at it, then test that the pipeline builds inside the image.
 CREATE_IF_NEEDED, CREATE_NEVER = "CREATE_IF_NEEDED", "CREATE_NEVER"
 
-TABLE_SPEC = rf"^{PROJECT_ID}[:.][A-Za-z0-9_]{{1,1024}}\.[-A-Za-z0-9_$]{{1,1024}}$"
 ENDPOINT = r"^https?://[^/\s]+/?$"
 
 

@@ -14,8 +14,8 @@ weighs with the same defaults (it is off on Dataflow unless --max_cache_memory_u
 When it applies: on import of this module. On Dataflow that is at worker start, before any
 bundle: `RowWeight` is a BeamPlugin, so DataflowRunner lists it in --beam_plugins
 (runners/dataflow/dataflow_runner.py) and the SDK harness imports every listed plugin when it
-starts (runners/worker/sdk_worker_main.py: `_import_beam_plugins`). Everywhere else (the direct
-runner, the FnApiRunner, tests), `import pipeline` imports it.
+starts (runners/worker/sdk_worker_main.py: `_import_beam_plugins`). In the process that builds
+the pipeline, and so on the in-process runners (direct, FnApiRunner), `pipeline.sinks` imports it.
 """
 
 import objsize

@@ -12,7 +12,14 @@ import apache_beam as beam
 from apache_beam.io.gcp.bigquery import BigQueryDisposition, WriteToBigQuery
 from apache_beam.io.gcp.bigquery_tools import RetryStrategy
 
-from pipeline import bigquery_client, metrics, tables
+# row_weight sets, on import, how Beam's sink weighs each row: here for the process that builds
+# the pipeline and the in-process runners (Dataflow's workers import it as a Beam plugin).
+from pipeline import (
+    bigquery_client,
+    metrics,
+    row_weight,  # noqa: F401
+    tables,
+)
 from pipeline.dead_letters import insert_error_reasons, reduced_dead_letter, write_failure
 from pipeline.options import CREATE_NEVER, CustomerPipelineOptions, dlq_table, table_project
 

@@ -13,6 +13,11 @@ from collections.abc import Mapping
 from importlib import resources
 from typing import Any
 
+from contract import PROJECT_ID
+
+# A table as the pipeline's parameters and the replay command take it:
+# PROJECT:DATASET.TABLE or PROJECT.DATASET.TABLE.
+TABLE_SPEC = rf"^{PROJECT_ID}[:.][A-Za-z0-9_]{{1,1024}}\.[-A-Za-z0-9_$]{{1,1024}}$"
 # GoogleSQL data types (cloud.google.com/bigquery/docs/reference/standard-sql/data-types):
 # INT64 is 64-bit signed.
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1

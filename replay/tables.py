@@ -14,7 +14,7 @@ from datetime import datetime
 from google.cloud import bigquery
 
 from pipeline import bigquery_client
-from pipeline.options import TABLE_SPEC
+from pipeline.tables import TABLE_SPEC
 from replay.plan import DeadLetter
 from replay.selection import Selection
 

@@ -44,8 +44,18 @@ def _rows() -> dict[str, list[dict]]:
 ROWS = _rows()
 
 
-def test_importing_the_pipeline_turns_the_module_globals_walk_off():
-    assert objsize.default_settings.exclude_modules_globals is False
+def test_importing_the_sinks_turns_the_module_globals_walk_off():
+    """In a fresh interpreter: the process that builds the graph imports the sinks."""
+    check = (
+        "import objsize\n"
+        "before = objsize.default_settings.exclude_modules_globals\n"
+        "import pipeline.sinks\n"
+        "print(before, objsize.default_settings.exclude_modules_globals)\n"
+    )
+    fresh = subprocess.run(
+        [sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert fresh.stdout.split() == ["True", "False"]
 
 
 def test_dataflow_workers_apply_it_at_start():
