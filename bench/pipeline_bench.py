@@ -49,7 +49,6 @@ from pipeline.options import CustomerPipelineOptions
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 PUBLISHED = datetime(2026, 1, 1, tzinfo=UTC)
-SEED_FIELDS = ("uuid", "first", "last", "email", "country", "city", "nat", "registered")
 NAMESPACE = "bench"
 WINDOW_SECONDS = 600
 

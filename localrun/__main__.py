@@ -26,7 +26,7 @@ from localrun.emulators import (
 )
 from localrun.paths import LOG_DIR, RUN_DIR
 from localrun.processes import group_alive
-from localrun.resources import StackNames, bigquery_client, create_bigquery, create_pubsub
+from localrun.resources import StackNames, create_bigquery, create_pubsub
 from localrun.stack import (
     Counts,
     StackError,
@@ -38,6 +38,7 @@ from localrun.stack import (
     wait_for,
 )
 from localrun.summary import collect, render
+from pipeline import bigquery_client
 from producer.config import ConfigError, require_input
 
 # How often the row counts are polled at the end: it bounds the throughput figure's error.
@@ -108,7 +109,7 @@ def _start_services(names: StackNames, out: Progress, started: list):
     out.say(f"BigQuery emulator on {bigquery.endpoint}")
     os.environ.update(OFFLINE_AUTH_ENV, PUBSUB_EMULATOR_HOST=pubsub.address)
     create_pubsub(names)
-    client = bigquery_client(bigquery.endpoint, names.project)
+    client = bigquery_client.client(names.project, bigquery.endpoint)
     create_bigquery(client, names)
     out.say(
         f"created {names.topic_path}, {names.subscription_path}, "

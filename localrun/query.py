@@ -10,7 +10,7 @@ import sys
 from google.api_core import exceptions
 
 from localrun import kept_stack
-from localrun.resources import bigquery_client, with_tables
+from localrun.resources import with_tables
 from pipeline import bigquery_client as bq
 
 
@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
         kept = kept_stack.load()
     except kept_stack.KeptStackError as error:
         sys.exit(f"localrun.query: error: {error}")
-    client = bigquery_client(kept["bigquery_endpoint"], kept["project"])
+    client = bq.client(kept["project"], kept["bigquery_endpoint"])
     try:
         job, rows = bq.run(client, with_tables(argv[0], kept_stack.names(kept)), timeout=60)
     except (exceptions.GoogleAPIError, KeyError, IndexError) as error:

@@ -59,11 +59,6 @@ class StackNames:
         return self.table(CUSTOMERS_DLQ_REPLAYS)
 
 
-def bigquery_client(endpoint: str, project: str) -> bigquery.Client:
-    """A real BigQuery client talking to the emulator at `endpoint` without credentials."""
-    return bq.client(project, endpoint)
-
-
 def create_pubsub(names: StackNames) -> None:
     """Topic and the pipeline's subscription; needs PUBSUB_EMULATOR_HOST."""
     if not os.environ.get("PUBSUB_EMULATOR_HOST"):

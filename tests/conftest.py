@@ -21,7 +21,8 @@ import pytest
 from google.cloud import bigquery, pubsub_v1
 
 from localrun.emulators import OFFLINE_AUTH_ENV, start_bigquery_emulator, start_pubsub_emulator
-from localrun.resources import StackNames, bigquery_client, create_bigquery, create_pubsub
+from localrun.resources import StackNames, create_bigquery, create_pubsub
+from pipeline import bigquery_client
 from tests.support import TESTS
 
 # The tiers, each a folder under tests/ and a marker: `pytest -m unit`, scripts/test.sh.
@@ -102,7 +103,7 @@ def fresh_resources(pubsub_emulator, bigquery_emulator) -> Resources:
         dataset=f"test_{suffix}",
     )
     create_pubsub(names)
-    client = bigquery_client(bigquery_emulator.endpoint, names.project)
+    client = bigquery_client.client(names.project, bigquery_emulator.endpoint)
     create_bigquery(client, names)
     return Resources(names, client, pubsub_emulator.address, bigquery_emulator.endpoint)
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from importlib import resources
 
-PLACEHOLDERS = ("{project}", "{dataset}")
-
 
 def _load() -> dict[str, str]:
     files = resources.files(__name__)
