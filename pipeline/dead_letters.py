@@ -49,10 +49,6 @@ MAX_DEAD_LETTER_TEXT = 65_536
 MAX_LISTED_USERS = 20
 MAX_REASON_LENGTH = 500
 MAX_STACKTRACE_LENGTH = 8_000
-# The bound `dead_letter_bound` states and the tests hold every message to: a dead letter is
-# at most DEAD_LETTER_SIZE_FACTOR times the message's size plus DEAD_LETTER_OVERHEAD bytes.
-DEAD_LETTER_SIZE_FACTOR = 8
-DEAD_LETTER_OVERHEAD = 96 * 1024
 # A reduced dead letter keeps ids and the original reason only up to this length.
 MAX_REDUCED_TEXT = 2048
 # A credential field's value in raw JSON text, even in truncated or otherwise broken JSON.
@@ -131,26 +127,6 @@ def dead_letter(
         letter["payloadString"] = None
         letter["errorMessage"] += " [payloadString left out to fit BigQuery's row size limit]"
     return letter
-
-
-def message_size(payload: bytes | None, attributes: Mapping[str, str] | None = None) -> int:
-    """A Pub/Sub message's size as Pub/Sub counts it: data plus attribute keys and values."""
-    size = len(payload or b"")
-    for key, value in (attributes or {}).items():
-        size += len(str(key).encode("utf-8", "surrogatepass"))
-        size += len(str(value).encode("utf-8", "surrogatepass"))
-    return size
-
-
-def dead_letter_bound(payload: bytes | None, attributes: Mapping[str, str] | None = None) -> int:
-    """The most bytes a message's dead letter takes as a JSON insert row (ASCII-escaped).
-
-    payloadString costs at most 6 bytes per payload byte (a control byte or an invalid byte
-    escaped as \\uXXXX), payloadBytes 4/3 (base64), attributes at most 6 per byte; both
-    payload copies stop at MAX_DEAD_LETTER_PAYLOAD. The rest (error list, stack trace, lineage,
-    JSON keys) is capped by MAX_LISTED_USERS, MAX_REASON_LENGTH, MAX_STACKTRACE_LENGTH.
-    """
-    return DEAD_LETTER_SIZE_FACTOR * message_size(payload, attributes) + DEAD_LETTER_OVERHEAD
 
 
 def _insert_error_parts(errors: Sequence[Any], *, messages: bool) -> list[str]:

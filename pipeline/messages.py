@@ -264,9 +264,9 @@ def process_message(
     """Rows for the usable users of one message, and one dead letter if anything was unusable.
 
     The dead letter names each invalid user's index and reason (the first MAX_LISTED_USERS,
-    then "and N more") and stores the payload once, so its size is bounded by the message's:
-    see `dead_letter_bound`. Users are processed one at a time. Never raises: an unexpected
-    error becomes a dead letter with its stack trace.
+    then "and N more") and stores the payload once, so its size is bounded by the message's
+    (pipeline/README.md, "Dead letters are bounded"). Users are processed one at a time. Never
+    raises: an unexpected error becomes a dead letter with its stack trace.
     """
     now = now or datetime.now(UTC)
     attributes = attributes or {}

@@ -127,7 +127,6 @@ LOCAL_ONLY_PARAMETERS = (
         ENDPOINT,
     ),
 )
-LOCAL_ONLY_OPTIONS = tuple(parameter.name for parameter in LOCAL_ONLY_PARAMETERS)
 
 
 class InvalidOptions(ValueError):  # noqa: N818 (reads as the sentence it reports)

@@ -21,6 +21,12 @@ TESTS = ROOT / "tests"
 FIXTURES = TESTS / "data" / "randomuser"
 BAD_MESSAGE_CORPUS = TESTS / "data" / "bad_messages"
 
+# The bound every message's dead letter is held to (pipeline/README.md, "Dead letters are
+# bounded"): at most DEAD_LETTER_SIZE_FACTOR times the message's size plus DEAD_LETTER_OVERHEAD
+# bytes as a JSON insert row. The limits that keep it are in pipeline/dead_letters.py.
+DEAD_LETTER_SIZE_FACTOR = 8
+DEAD_LETTER_OVERHEAD = 96 * 1024
+
 
 def run(
     *command: str, env: Mapping[str, str] | None = None, timeout: float = 120.0
@@ -73,3 +79,23 @@ def producer_summary(log: str) -> dict:
     summaries = [line for line in lines if line.get("message") == "summary"]
     assert len(summaries) == 1, f"expected one summary line in the producer's log:\n{log[-2000:]}"
     return summaries[0]
+
+
+def message_size(payload: bytes | None, attributes: Mapping[str, str] | None = None) -> int:
+    """A Pub/Sub message's size as Pub/Sub counts it: data plus attribute keys and values."""
+    size = len(payload or b"")
+    for key, value in (attributes or {}).items():
+        size += len(str(key).encode("utf-8", "surrogatepass"))
+        size += len(str(value).encode("utf-8", "surrogatepass"))
+    return size
+
+
+def dead_letter_bound(payload: bytes | None, attributes: Mapping[str, str] | None = None) -> int:
+    """The most bytes a message's dead letter takes as a JSON insert row (ASCII-escaped).
+
+    payloadString costs at most 6 bytes per payload byte (a control byte or an invalid byte
+    escaped as \\uXXXX), payloadBytes 4/3 (base64), attributes at most 6 per byte; both
+    payload copies stop at MAX_DEAD_LETTER_PAYLOAD. The rest (error list, stack trace, lineage,
+    JSON keys) is capped by MAX_LISTED_USERS, MAX_REASON_LENGTH, MAX_STACKTRACE_LENGTH.
+    """
+    return DEAD_LETTER_SIZE_FACTOR * message_size(payload, attributes) + DEAD_LETTER_OVERHEAD

@@ -21,8 +21,8 @@ from e2e_support import refused_by_bigquery
 
 from contract import ATTR_SOURCE
 from localrun.stack import Counts, publish, start_pipeline, wait_for
-from pipeline.dead_letters import MAX_DEAD_LETTER_PAYLOAD, dead_letter_bound
-from tests.support import BAD_MESSAGE_CORPUS, FIXTURES
+from pipeline.dead_letters import MAX_DEAD_LETTER_PAYLOAD
+from tests.support import BAD_MESSAGE_CORPUS, FIXTURES, dead_letter_bound
 
 pytestmark = pytest.mark.timeout(600)
 

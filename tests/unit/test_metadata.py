@@ -11,6 +11,8 @@ from pipeline import options as opts
 from pipeline.main import parse_options
 from tests.support import ROOT
 
+LOCAL_ONLY = {parameter.name for parameter in opts.LOCAL_ONLY_PARAMETERS}
+
 METADATA = json.loads((ROOT / "metadata.json").read_text(encoding="utf-8"))
 PARAMETER_TYPES = {
     "TEXT",
@@ -46,8 +48,8 @@ def test_every_option_is_a_template_parameter_except_local_only_ones():
     opts.CustomerPipelineOptions._add_argparse_args(parser)
     option_names = {action.dest for action in parser._actions if action.dest != "help"}
     metadata_names = {parameter["name"] for parameter in METADATA["parameters"]}
-    assert metadata_names == option_names - set(opts.LOCAL_ONLY_OPTIONS)
-    assert not metadata_names & set(opts.LOCAL_ONLY_OPTIONS)
+    assert metadata_names == option_names - set(LOCAL_ONLY)
+    assert not metadata_names & set(LOCAL_ONLY)
 
 
 def test_help_texts_and_defaults_agree_with_argparse():
@@ -65,7 +67,7 @@ def test_subscription_and_output_table_are_required():
     """Dataflow reads only the subscription Terraform made: input_topic is a local-only option."""
     required = {p["name"] for p in METADATA["parameters"] if not p["isOptional"]}
     assert required == {"input_subscription", "output_table"}
-    assert "input_topic" in opts.LOCAL_ONLY_OPTIONS
+    assert "input_topic" in LOCAL_ONLY
 
 
 def test_parameters_use_flex_template_fields():

@@ -13,7 +13,7 @@ import pytest
 
 from pipeline import dead_letters, messages, tables
 from tests import bigquery_rules
-from tests.support import FIXTURES
+from tests.support import FIXTURES, dead_letter_bound
 
 USERS = json.loads((FIXTURES / "08_api_v1.4_results2.json").read_text(encoding="utf-8"))["results"]
 MB = 1_000_000
@@ -31,7 +31,7 @@ def _one_bounded_letter(payload: bytes, attributes: dict | None = None) -> dict:
     outcome = messages.process_message(payload, attributes, message_id="m")
     (letter,) = outcome.dead_letters
     assert bigquery_rules.row_errors(letter, tables.fields(tables.CUSTOMERS_DLQ)) == []
-    assert _bytes(letter) <= dead_letters.dead_letter_bound(payload, attributes)
+    assert _bytes(letter) <= dead_letter_bound(payload, attributes)
     return letter
 
 
@@ -118,7 +118,7 @@ def test_memory_stays_flat_on_a_10_mb_envelope_of_bad_users():
         f"{users} of {users} users in the envelope are invalid: "
         "results[0]: name.first cannot be encoded as UTF-8"
     )
-    assert _bytes(letter) <= dead_letters.dead_letter_bound(payload, {"source": "file"})
+    assert _bytes(letter) <= dead_letter_bound(payload, {"source": "file"})
     assert peak < 3 * len(payload), f"peak {peak / MB:.1f} MB for a {len(payload) / MB:.1f} MB"
 
 

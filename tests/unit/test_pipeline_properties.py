@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import contract
-from pipeline import dead_letters, messages, rows, tables
+from pipeline import messages, rows, tables
 from tests import bigquery_rules
-from tests.support import FIXTURES
+from tests.support import FIXTURES, dead_letter_bound
 
 # What Beam encodes a dict element with between stages (FastPrimitivesCoder).
 ELEMENT_CODER = registry.get_coder(Any)
@@ -131,7 +131,7 @@ def test_process_message_never_raises_and_accounts_for_the_message(payload, attr
     for letter in outcome.dead_letters:
         assert bigquery_rules.row_errors(letter, tables.fields(tables.CUSTOMERS_DLQ)) == []
         ELEMENT_CODER.encode(letter)
-        assert len(json.dumps(letter)) <= dead_letters.dead_letter_bound(payload, attributes)
+        assert len(json.dumps(letter)) <= dead_letter_bound(payload, attributes)
         assert letter["stage"] in ("parse", "validate")
         assert letter["errorMessage"]
     stored = [json.dumps(row) for row in outcome.rows]
