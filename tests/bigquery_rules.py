@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import contract
+from pipeline import tables
 from pipeline.tables import (
     INT64_MAX,
     INT64_MIN,
@@ -37,6 +38,7 @@ from pipeline.tables import (
     partition_error_of_day,
 )
 from pipeline.timestamps import parse_timestamp
+from tests import bigquery_rules
 
 # The canonical text form of DATE values in JSON rows.
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -168,3 +170,26 @@ def stored_errors(
     """`insert_errors` of a row read back from a table (a `google.cloud.bigquery.Row` or a
     mapping of column to value): what real BigQuery would have refused to store."""
     return insert_errors({key: _insert_form(value) for key, value in row.items()}, table, now=now)
+
+
+# The Python types a JSON-form row may hold per BigQuery type (None aside).
+PYTHON_TYPES = {
+    "STRING": str,
+    "INTEGER": int,
+    "FLOAT": float,
+    "DATE": str,
+    "TIMESTAMP": str,
+    "BYTES": str,
+    "RECORD": list,
+}
+
+
+def assert_fits(row: dict, table: dict) -> None:
+    """`row` has exactly the table's columns, in order, each set and of its column's type."""
+    fields = tables.fields(table)
+    assert list(row) == [field["name"] for field in fields]
+    for field in fields:
+        value = row[field["name"]]
+        assert value is not None, f"{field['name']} is empty"
+        assert type(value) is PYTHON_TYPES[field["type"]], field["name"]
+    assert bigquery_rules.row_errors(row, fields) == []

@@ -124,3 +124,10 @@ def test_a_missing_table_is_one_line(fresh_resources, capsys):
     assert code == 1
     assert err.startswith("python -m replay: error: NotFound")
     assert err.count("\n") == 1
+
+
+def test_table_names_are_checked_before_they_reach_sql():
+    assert tables.sql_table("my-project:ds.customers_dlq") == "my-project.ds.customers_dlq"
+    assert tables.sql_table("my-project.ds.t") == "my-project.ds.t"
+    with pytest.raises(ValueError, match="is not a table"):
+        tables.sql_table("my-project.ds.t` WHERE TRUE --")

@@ -1,137 +1,218 @@
-"""A message's dead letter is one, bounded by the message's size, and still names every reason.
-
-The bound (pipeline/README.md): a dead letter takes at most DEAD_LETTER_SIZE_FACTOR (8) times
-the message's size plus DEAD_LETTER_OVERHEAD bytes as a JSON insert row. It is measured here
-as `json.dumps(letter)` (ASCII escapes: the longest form a client can send).
-"""
+"""Dead letters: credentials redacted, payloads cut, rejected rows and dead letters kept."""
 
 import base64
 import json
-import tracemalloc
+from datetime import UTC, datetime
 
 import pytest
 
-from pipeline import dead_letters, messages, tables
+import contract
+from pipeline import dead_letters, messages, rows, tables
 from tests import bigquery_rules
-from tests.support import FIXTURES, dead_letter_bound
+from tests.bigquery_rules import assert_fits
+from tests.support import FIXTURES
 
-USERS = json.loads((FIXTURES / "08_api_v1.4_results2.json").read_text(encoding="utf-8"))["results"]
-MB = 1_000_000
-
-
-def _envelope(users: list[bytes]) -> bytes:
-    return b'{"results": [' + b",".join(users) + b'], "info": {"version": "1.4"}}'
+USER = json.loads((FIXTURES / "08_api_v1.4_results2.json").read_text())["results"][0]
 
 
-def _bytes(letter: dict) -> int:
-    return len(json.dumps(letter).encode())
+CREDENTIALS = {key: USER["login"][key] for key in contract.CREDENTIAL_FIELDS}
 
 
-def _one_bounded_letter(payload: bytes, attributes: dict | None = None) -> dict:
-    outcome = messages.process_message(payload, attributes, message_id="m")
-    (letter,) = outcome.dead_letters
-    assert bigquery_rules.row_errors(letter, tables.fields(tables.CUSTOMERS_DLQ)) == []
-    assert _bytes(letter) <= dead_letter_bound(payload, attributes)
-    return letter
+NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 
-def test_an_envelope_of_4000_empty_users_is_one_dead_letter_naming_each_reason():
-    """Was 4,000 dead letters of the whole payload each: 151 MB for a 12 KB message."""
-    payload = _envelope([b"{}"] * 4000)
-    letter = _one_bounded_letter(payload)
-    message = letter["errorMessage"]
-    assert message.startswith("4000 of 4000 users in the envelope are invalid: results[0]: ")
-    listed = [f"results[{i}]: login is missing" for i in range(dead_letters.MAX_LISTED_USERS)]
-    assert all(reason in message for reason in listed)
-    assert f"results[{dead_letters.MAX_LISTED_USERS}]" not in message
-    assert message.endswith(f"; and {4000 - dead_letters.MAX_LISTED_USERS} more")
-    assert base64.b64decode(letter["payloadBytes"]) == payload  # stored once, whole
-    assert _bytes(letter) < 4 * len(payload)
+def test_dead_letters_never_keep_a_credential():
+    user = {**USER, "login": {**USER["login"], "uuid": None}}
+    payload = json.dumps(user).encode()
+    for data in (payload, payload[:-40]):  # valid JSON, and JSON cut short
+        letter = messages.process_message(data).dead_letters[0]
+        stored = letter["payloadString"] + base64.b64decode(letter["payloadBytes"]).decode()
+        for secret in CREDENTIALS.values():
+            assert secret not in stored
+    cleaned = json.loads(messages.process_message(payload).dead_letters[0]["payloadString"])
+    assert cleaned["login"] == {
+        **{key: None for key in contract.CREDENTIAL_FIELDS},
+        "uuid": None,
+        "username": USER["login"]["username"],
+    }
 
 
-def test_good_users_of_an_envelope_are_rows_and_the_bad_ones_share_one_dead_letter():
-    good, bad = USERS
-    bad = {**bad, "login": {"uuid": "nope"}}
-    users = [json.dumps(good).encode(), json.dumps(bad).encode(), b"7", json.dumps(good).encode()]
-    outcome = messages.process_message(_envelope(users), message_id="m")
-    assert [row["customer_id"] for row in outcome.rows] == [good["login"]["uuid"]] * 2
-    (letter,) = outcome.dead_letters
-    assert letter["errorMessage"] == (
-        "2 of 4 users in the envelope are invalid: results[1]: login.uuid 'nope' is not a UUID; "
-        "results[2]: a user must be a JSON object, got number"
+def test_redaction_leaves_everything_else_byte_for_byte():
+    payload = b'{"a": "\xff", "login": {"password" : "p\\"w", "md5":"x"}, "b": 1}'
+    assert dead_letters.redact_credentials(payload) == (
+        b'{"a": "\xff", "login": {"password" : null, "md5":null}, "b": 1}'
     )
 
 
-def test_a_single_user_dead_letter_keeps_its_plain_reason():
-    letter = _one_bounded_letter(json.dumps({**USERS[0], "email": 5}).encode())
-    assert letter["errorMessage"] == "email must be a string, got number"
+def test_huge_payloads_are_truncated_in_the_dead_letter():
+    payload = b"x" * (dead_letters.MAX_DEAD_LETTER_PAYLOAD + 10)
+    (letter,) = messages.process_message(payload).dead_letters
+    assert len(base64.b64decode(letter["payloadBytes"])) == dead_letters.MAX_DEAD_LETTER_PAYLOAD
+    assert letter["errorMessage"].endswith(
+        f"[payload truncated to {dead_letters.MAX_DEAD_LETTER_PAYLOAD} of {len(payload)} bytes]"
+    )
 
 
-def test_unexpected_errors_keep_one_clipped_stack_trace(monkeypatch):
-    def broken(user, lineage):
-        raise KeyError("k" * 10_000)
+def test_write_failure_from_streaming_inserts():
+    row = rows.to_customer_row(
+        USER, rows.Lineage(message_id="3", publish_time="2024-05-01T11:00:00Z")
+    )
+    errors = [{"reason": "invalid", "location": "postcode", "message": "no such field"}]
+    letter = dead_letters.write_failure(("p:d.customers", row, errors), now=NOW)
+    assert letter["stage"] == "write"
+    assert letter["errorMessage"] == (
+        "BigQuery rejected the row p:d.customers: invalid at postcode: no such field"
+    )
+    assert json.loads(letter["payloadString"]) == row
+    assert letter["message_id"] == "3"
+    assert letter["publish_time"] == "2024-05-01T11:00:00.000Z"
+    assert bigquery_rules.row_errors(letter, tables.fields(tables.CUSTOMERS_DLQ)) == []
 
-    monkeypatch.setattr(messages, "to_customer_row", broken)
-    letter = _one_bounded_letter(_envelope([b"{}"] * 50))
-    assert letter["errorMessage"].startswith("50 of 50 users in the envelope are invalid: ")
-    assert "results[0]: KeyError('kkk" in letter["errorMessage"]
-    assert len(letter["stacktrace"]) < dead_letters.MAX_STACKTRACE_LENGTH + 100
-    assert letter["stacktrace"].startswith("Traceback")
+
+def test_write_failure_from_storage_write_api():
+    letter = dead_letters.write_failure(
+        {"failed_row": {"customer_id": "c", "registered_at": NOW}, "error_message": "bad row"},
+        now=NOW,
+    )
+    assert letter["errorMessage"] == "BigQuery rejected the row: bad row"
+    assert json.loads(letter["payloadString"])["registered_at"] == str(NOW)
+    assert bigquery_rules.row_errors(letter, tables.fields(tables.CUSTOMERS_DLQ)) == []
 
 
 @pytest.mark.parametrize(
-    ("name", "payload", "attributes"),
+    "letter",
     [
-        ("1 MB of NUL bytes (6 bytes each as JSON)", b"\x00" * MB, None),
-        ("2 MB of NUL bytes (cut at 1 MB)", b"\x00" * (2 * MB), None),
-        ("1 MB of bytes that are not UTF-8", b"\xff" * MB, None),
-        ("empty credentials that redaction lengthens", b'{"md5":"",' * 100_000, None),
-        ("control characters in attributes", b"{}", {"\x01" * 200: "\x02" * 1000}),
-        ("an empty message", b"", None),
-        ("a 1.2 MB envelope of 400,000 empty users", _envelope([b"{}"] * 400_000), None),
+        dead_letters.dead_letter(
+            stage="parse", error="x" * 10_000, payload=b"\xff" * 2_000_000, message_id="7"
+        ),
+        {"stage": "nonsense", "message_id": 5, "publish_time": "yesterday", "payloadBytes": "!"},
+        {"payloadString": "caf\u00e9", "errorMessage": None, "attributes": "not a list"},
+        "not even a dict",
     ],
-    ids=lambda value: value if isinstance(value, str) else "",
+    ids=["oversized", "wrong-types", "no-bytes", "not-a-dict"],
 )
-def test_worst_case_dead_letters_stay_within_the_bound(name, payload, attributes):
-    letter = _one_bounded_letter(payload, attributes)
-    if len(payload) > dead_letters.MAX_DEAD_LETTER_PAYLOAD:
-        assert "payload truncated to 1000000 of" in letter["errorMessage"]
+def test_a_reduced_dead_letter_is_always_schema_valid(letter):
+    failure = ("my-project:shop.audit", letter, [{"reason": "invalid", "message": "Bob"}])
+    reduced = dead_letters.reduced_dead_letter(failure)
+    assert bigquery_rules.insert_errors(reduced, tables.CUSTOMERS_DLQ) == []
+    assert reduced["payloadString"] is None and reduced["attributes"] == []
+    assert reduced["stage"] in dead_letters.STAGES
+    if isinstance(letter, dict) and "payloadBytes" not in letter:  # only payloadString is left
+        assert base64.b64decode(reduced["payloadBytes"]) == letter["payloadString"].encode()
 
 
-def test_memory_stays_flat_on_a_10_mb_envelope_of_bad_users():
-    """Users are decoded and checked one at a time: peak memory is a small multiple of the
-    message (its text, the redacted payload copy), not of the number of users in it."""
-    uuid = USERS[0]["login"]["uuid"].encode()
-    bad = b'{"login": {"uuid": "%s"}, "name": {"first": "\\ud800"}}' % uuid
-    users = (10 * MB - 100) // (len(bad) + 1)
-    payload = _envelope([bad] * users)
-    assert 9.9 * MB < len(payload) <= 10 * MB
-    tracemalloc.start()
-    try:
-        outcome = messages.process_message(payload, {"source": "file"}, message_id="big")
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert outcome.rows == []
-    (letter,) = outcome.dead_letters
-    assert letter["errorMessage"].startswith(
-        f"{users} of {users} users in the envelope are invalid: "
-        "results[0]: name.first cannot be encoded as UTF-8"
+@pytest.mark.parametrize("payload_bytes", [None, "not base64!"], ids=["missing", "undecodable"])
+def test_a_payload_rebuilt_from_payload_string_is_never_called_original(payload_bytes):
+    """payloadString is the payload decoded with replacement characters: encoded again it is not
+    the message's bytes, so the reduced letter's state is unknown, which replay does not send."""
+    letter = dead_letters.dead_letter(
+        stage="parse", error="e", payload=b"\xffcaf\xc3\xa9", message_id="7"
     )
-    assert _bytes(letter) <= dead_letter_bound(payload, {"source": "file"})
-    assert peak < 3 * len(payload), f"peak {peak / MB:.1f} MB for a {len(payload) / MB:.1f} MB"
+    assert letter["payload_state"] == dead_letters.PAYLOAD_ORIGINAL
+    letter = {**letter, "payloadBytes": payload_bytes}
+    reduced = dead_letters.reduced_dead_letter(("p:d.t", letter, [{"reason": "invalid"}]))
+    assert base64.b64decode(reduced["payloadBytes"]) == "\ufffdcaf\u00e9".encode()
+    assert reduced["payload_state"] is None
+    assert bigquery_rules.insert_errors(reduced, tables.CUSTOMERS_DLQ) == []
 
 
-def test_an_error_whose_text_cannot_be_rendered_is_still_one_dead_letter(monkeypatch):
-    deep: list = []
-    for _ in range(100_000):
-        deep = [deep]
+@pytest.mark.parametrize(
+    ("payload", "state"),
+    [
+        (b'{"login": {"uuid": "u", "password": "hunter2"}}', dead_letters.PAYLOAD_REDACTED),
+        (b"x" * (dead_letters.MAX_DEAD_LETTER_PAYLOAD + 1), dead_letters.PAYLOAD_TRUNCATED),
+        (b"not json", dead_letters.PAYLOAD_ORIGINAL),
+    ],
+    ids=["redacted", "truncated", "original"],
+)
+def test_a_reduced_dead_letter_keeps_its_payload_state(payload, state):
+    """Its payloadBytes are what the rejected letter kept: a redacted or cut payload must not
+    pass for the message's exact bytes, or `python -m replay` would re-publish it."""
+    letter = dead_letters.dead_letter(stage="parse", error="e", payload=payload, message_id="7")
+    assert letter["payload_state"] == state
+    reduced = dead_letters.reduced_dead_letter(("p:d.t", letter, [{"reason": "invalid"}]))
+    assert reduced["payload_state"] == state
+    assert bigquery_rules.insert_errors(reduced, tables.CUSTOMERS_DLQ) == []
 
-    def broken(user, lineage):
-        raise ValueError(deep)  # repr() of it exceeds the recursion limit
 
-    monkeypatch.setattr(messages, "to_customer_row", broken)
-    letter = _one_bounded_letter(_envelope([b"{}"]))
-    assert letter["errorMessage"].endswith(
-        "results[0]: ValueError (its text could not be rendered)"
+def test_payload_states_are_documented_in_the_dead_letter_table():
+    (field,) = [f for f in tables.fields(tables.CUSTOMERS_DLQ) if f["name"] == "payload_state"]
+    for state in dead_letters.PAYLOAD_STATES:
+        assert state in field["description"]
+    assert set(dead_letters.REPLAYABLE_PAYLOADS) < set(dead_letters.PAYLOAD_STATES)
+
+
+def test_dead_letter_has_exactly_the_schema_columns_and_types():
+    letter = dead_letters.dead_letter(
+        stage="parse",
+        error="payload is not JSON",
+        payload=b"\xffnot json",
+        attributes={"source": "file"},
+        message_id="9",
+        publish_time="2024-05-01T10:00:00Z",
+        stacktrace="Traceback ...",
     )
+    assert_fits(letter, tables.CUSTOMERS_DLQ)
+
+
+def test_the_largest_dead_letter_fits_a_streaming_insert():
+    """Whatever the message (Pub/Sub's limits: 10 MB of data, 100 attributes of 256-byte keys
+    and 1024-byte values), its dead letter fits: each byte that is not UTF-8 costs 6 bytes as
+    JSON (a replacement character escaped as \\ufffd), so the payload is cut to fit."""
+    attributes = {f"{index:03d}".ljust(256, "\x01"): "\x01" * 1024 for index in range(100)}
+    letter = dead_letters.dead_letter(
+        stage="parse",
+        error="\x01" * 100_000,
+        payload=b"\xff" * 10_000_000,
+        attributes=attributes,
+        message_id="1" * 100,
+        stacktrace="\x01" * 100_000,
+    )
+    assert bigquery_rules.insert_errors(letter, tables.CUSTOMERS_DLQ) == []
+
+
+def _letter_row(payload: bytes, **kwargs) -> dict:
+    """A customers_dlq row as the pipeline builds it, read back as BigQuery returns it."""
+    row = dead_letters.dead_letter(
+        stage=kwargs.pop("stage", "validate"),
+        error="registered.date is missing",
+        payload=payload,
+        attributes=kwargs.pop("attributes", {"source": "fake", "customer_id": "c-1"}),
+        message_id=kwargs.pop("message_id", "m-1"),
+        now=NOW,
+    )
+    row["payloadBytes"] = base64.b64decode(row["payloadBytes"])
+    return {**row, **kwargs}
+
+
+def test_a_clean_payload_is_kept_as_the_original():
+    payload = json.dumps({"login": {"uuid": "x", "password": None}}).encode()
+    assert _letter_row(payload)["payload_state"] == dead_letters.PAYLOAD_ORIGINAL
+
+
+def test_a_payload_with_a_credential_is_marked_redacted():
+    payload = json.dumps({"login": {"uuid": "x", "password": "hunter2"}}).encode()
+    row = _letter_row(payload)
+    assert b"hunter2" not in row["payloadBytes"]
+    assert row["payload_state"] == dead_letters.PAYLOAD_REDACTED
+
+
+def test_a_cut_payload_is_marked_truncated_even_when_also_redacted():
+    payload = (
+        b'{"login": {"password": "hunter2"}, "x": "' + b"y" * dead_letters.MAX_DEAD_LETTER_PAYLOAD
+    )
+    assert _letter_row(payload)["payload_state"] == dead_letters.PAYLOAD_TRUNCATED
+
+
+def test_a_write_dead_letter_holds_a_row_not_a_message():
+    row = rows.to_customer_row(
+        USER, rows.Lineage(message_id="3", publish_time="2024-05-01T11:00:00Z")
+    )
+    letter = dead_letters.write_failure(("p:d.customers", row, [{"reason": "invalid"}]), now=NOW)
+    assert letter["payload_state"] == dead_letters.PAYLOAD_ROW
+
+
+def test_every_dead_letter_of_the_pipeline_has_a_known_payload_state():
+    for payload in (None, b"", b"\xff", b"[1]", json.dumps({"results": [{}, {}]}).encode()):
+        for letter in messages.process_message(payload, {}, message_id="1").dead_letters:
+            assert letter["payload_state"] in dead_letters.PAYLOAD_STATES

@@ -1,16 +1,15 @@
 """Options: fail fast with one readable line; --help lists every parameter; the graph builds."""
 
-import logging
+import argparse
+import json
+import re
 
-import apache_beam as beam
 import pytest
-from apache_beam.options.pipeline_options import StandardOptions, WorkerOptions
-from apache_beam.runners.worker import sdk_worker_main
+from apache_beam.options.pipeline_options import StandardOptions
 
 from pipeline import options as opts
-from pipeline import sinks
-from pipeline.main import BEAM_BIGQUERY_LOGGER, build_pipeline, parse_options
-from tests.support import run_python
+from pipeline.main import parse_options
+from tests.support import ROOT, run_python
 
 SUBSCRIPTION = "--input_subscription=projects/my-project/subscriptions/customers-pipeline"
 TOPIC = "--input_topic=projects/my-project/topics/customers"
@@ -95,85 +94,109 @@ def test_help_lists_every_parameter():
         assert f"--{parameter.name}" in result.stdout
 
 
-def test_bad_options_print_one_line_not_a_traceback():
-    result = run_python("-m", "pipeline", SUBSCRIPTION, TOPIC, OUTPUT)
-    assert result.returncode != 0
-    assert result.stderr.strip().splitlines() == [
-        "python -m pipeline: error: give exactly one of --input_subscription and --input_topic"
-    ]
+# --- metadata.json (Flex Template parameters) and the parameter table of pipeline/README.md are
+
+LOCAL_ONLY = {parameter.name for parameter in opts.LOCAL_ONLY_PARAMETERS}
+
+METADATA = json.loads((ROOT / "metadata.json").read_text(encoding="utf-8"))
+PARAMETER_TYPES = {
+    "TEXT",
+    "PUBSUB_SUBSCRIPTION",
+    "PUBSUB_TOPIC",
+    "BIGQUERY_TABLE",
+    "ENUM",
+    "NUMBER",
+}
 
 
-def _applied(transform):
-    yield transform
-    for part in transform.parts:
-        yield from _applied(part)
+def test_metadata_json_is_generated_from_the_options():
+    assert opts.template_metadata() == METADATA, (
+        "metadata.json is stale: run `python -m pipeline.options > metadata.json`"
+    )
 
 
-@pytest.mark.parametrize("source", [SUBSCRIPTION, TOPIC])
-@pytest.mark.parametrize("endpoint", [None, "http://127.0.0.1:9050"])
-def test_build_pipeline_wires_every_step(source, endpoint):
-    argv = [source, OUTPUT] + ([f"--bigquery_endpoint={endpoint}"] if endpoint else [])
-    options = parse_options(argv)
-    p = beam.Pipeline(options=options)
-    build_pipeline(p, options.view_as(opts.CustomerPipelineOptions))
+def test_readme_parameter_table_is_generated_from_the_options():
+    readme = (ROOT / "pipeline" / "README.md").read_text(encoding="utf-8")
+    assert opts.with_markdown_table(readme) == readme, (
+        "the parameter table of pipeline/README.md is stale: run `make generate`"
+    )
 
-    applied = {node.full_label: node.transform for node in _applied(p.transforms_stack[0])}
-    top = {label for label in applied if label and "/" not in label}
-    assert top == {
-        "ReadPubSub",
-        "ToCustomerRows",
-        "WriteCustomers",
-        "AllDeadLetters",
-        "WriteDeadLetters",
+
+def test_readme_table_lists_every_option_once():
+    table = opts.markdown_table()
+    for parameter in opts.PARAMETERS + opts.LOCAL_ONLY_PARAMETERS:
+        assert table.count(f"| `{parameter.name}` |") == 1
+
+
+def test_every_option_is_a_template_parameter_except_local_only_ones():
+    parser = argparse.ArgumentParser()
+    opts.CustomerPipelineOptions._add_argparse_args(parser)
+    option_names = {action.dest for action in parser._actions if action.dest != "help"}
+    metadata_names = {parameter["name"] for parameter in METADATA["parameters"]}
+    assert metadata_names == option_names - set(LOCAL_ONLY)
+    assert not metadata_names & set(LOCAL_ONLY)
+
+
+def test_help_texts_and_defaults_agree_with_argparse():
+    parser = argparse.ArgumentParser()
+    opts.CustomerPipelineOptions._add_argparse_args(parser)
+    actions = {action.dest: action for action in parser._actions}
+    for parameter in METADATA["parameters"]:
+        action = actions[parameter["name"]]
+        assert action.help == parameter["helpText"]
+        default = None if action.default is None else str(action.default)
+        assert default == parameter.get("defaultValue")
+
+
+def test_subscription_and_output_table_are_required():
+    """Dataflow reads only the subscription Terraform made: input_topic is a local-only option."""
+    required = {p["name"] for p in METADATA["parameters"] if not p["isOptional"]}
+    assert required == {"input_subscription", "output_table"}
+    assert "input_topic" in LOCAL_ONLY
+
+
+def test_parameters_use_flex_template_fields():
+    assert METADATA["streaming"] is True
+    for parameter in METADATA["parameters"]:
+        assert {"name", "label", "helpText", "isOptional", "regexes", "paramType"} <= set(parameter)
+        assert parameter["paramType"] in PARAMETER_TYPES
+        for regex in parameter["regexes"]:
+            re.compile(regex)
+        if parameter["paramType"] == "ENUM":
+            values = [option["value"] for option in parameter["enumOptions"]]
+            assert all(re.fullmatch(parameter["regexes"][0], value) for value in values)
+            assert parameter["defaultValue"] in values
+
+
+VALID = {
+    "input_subscription": "projects/my-project/subscriptions/customers-pipeline",
+    "output_table": "my-project:shop.customers",
+    "dlq_table": "my-project.shop.customers_dlq",
+    "create_disposition": "CREATE_NEVER",
+    "dedup_window_seconds": "120",
+}
+INVALID = {
+    "input_subscription": "projects/my-project/topics/customers",
+    "output_table": "shop.customers",
+    "dlq_table": "my-project:shop",
+    "create_disposition": "CREATE_ALWAYS",
+    "dedup_window_seconds": "-5",
+}
+
+
+@pytest.mark.parametrize("parameter", METADATA["parameters"], ids=lambda p: p["name"])
+def test_template_regexes_accept_and_reject_what_the_options_do(parameter):
+    name, regex = parameter["name"], parameter["regexes"][0]
+    base = {
+        "input_subscription": VALID["input_subscription"],
+        "output_table": VALID["output_table"],
     }
-    for sink, table in [
-        ("WriteCustomers/Write/WriteToBigQuery", "customers"),
-        ("WriteDeadLetters/Write/WriteToBigQuery", "customers_dlq"),
-    ]:
-        write = applied[sink]
-        assert write.table_reference.tableId == table
-        if endpoint:
-            assert isinstance(write.test_client, sinks.EndpointClient)
-            assert (write.test_client.endpoint, write.test_client.project) == (
-                endpoint,
-                "my-project",
-            )
-            assert write.create_disposition == opts.CREATE_NEVER
-        else:
-            assert write.test_client is None
-            assert write.create_disposition == opts.CREATE_IF_NEEDED
 
+    def argv(value):
+        return [f"--{key}={val}" for key, val in {**base, name: value}.items()]
 
-def test_the_sdk_state_cache_stays_off():
-    """Dataflow's SDK harness caches user state only if --max_cache_memory_usage_mb > 0
-    (apache_beam/runners/worker/sdk_worker_main.py: _get_state_cache_size_bytes; 0 by default
-    in Beam 2.77). Every cache put weighs the value with objsize, which walks every loaded
-    module: with the cache on, deduplication cost 5x the rest of the pipeline
-    (bench/README.md). An upgrade that turns it on by default must fail here first."""
-    options = parse_options([SUBSCRIPTION, OUTPUT])
-    assert options.view_as(WorkerOptions).max_cache_memory_usage_mb == 0
-
-
-@pytest.fixture
-def beam_bigquery_logger():
-    logger = logging.getLogger(BEAM_BIGQUERY_LOGGER)
-    level = logger.level
-    yield logger
-    logger.setLevel(level)
-
-
-def test_beam_does_not_log_bigquery_insert_errors_on_the_workers(beam_bigquery_logger):
-    """apache_beam/io/gcp/bigquery.py `_flush_batch` logs BigQuery's insertErrors (which may
-    quote values) at WARNING/ERROR. The workers apply --sdk_harness_log_level_overrides with
-    sdk_worker_main._set_log_level_overrides: run that on the options the job is given."""
-    options = parse_options([SUBSCRIPTION, OUTPUT])
-    beam_bigquery_logger.setLevel(logging.NOTSET)
-    sdk_worker_main._set_log_level_overrides(options.get_all_options())
-    assert not beam_bigquery_logger.isEnabledFor(logging.ERROR)
-
-
-def test_a_log_level_the_caller_gives_for_that_logger_wins(beam_bigquery_logger):
-    override = f'--sdk_harness_log_level_overrides={{"{BEAM_BIGQUERY_LOGGER}": "DEBUG"}}'
-    options = parse_options([SUBSCRIPTION, OUTPUT, override])
-    overrides = options.view_as(WorkerOptions).sdk_harness_log_level_overrides
-    assert overrides == {BEAM_BIGQUERY_LOGGER: "DEBUG"}
+    assert re.fullmatch(regex, VALID[name])
+    parse_options(argv(VALID[name]))
+    assert not re.fullmatch(regex, INVALID[name])
+    with pytest.raises((opts.InvalidOptions, SystemExit)):
+        parse_options(argv(INVALID[name]))

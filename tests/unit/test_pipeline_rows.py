@@ -1,15 +1,17 @@
 """The pure functions: every real API user becomes a valid row; nothing else does, silently."""
 
-import base64
 import copy
 import json
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 import contract
-from pipeline import dead_letters, messages, rows, tables
+from pipeline import messages, rows, tables
 from tests import bigquery_rules
+from tests.bigquery_rules import assert_fits
+from tests.strategies import ELEMENT_CODER, _nested, _paths, mutated_users
 from tests.support import FIXTURES
 
 # Captured 1.3/1.4 responses with every field; older versions and inc/exc selections
@@ -119,118 +121,6 @@ def test_invalid_customer_is_a_value_error():
     assert issubclass(rows.InvalidCustomer, ValueError)
 
 
-def test_process_message_fans_out_an_envelope():
-    payload = (FIXTURES / "03_api_results100_seed_kbs.json").read_bytes()
-    outcome = messages.process_message(payload, {"source": "file"}, message_id="5", now=NOW)
-    assert len(outcome.rows) == 100
-    assert not outcome.dead_letters
-    assert {row["message_id"] for row in outcome.rows} == {"5"}
-    assert {row["source"] for row in outcome.rows} == {"file"}
-
-
-def test_process_message_keeps_the_message_in_a_dead_letter():
-    attributes = {contract.ATTR_SOURCE: "file", contract.ATTR_CUSTOMER_ID: "x"}
-    outcome = messages.process_message(
-        b"\xff{", attributes, message_id="8", publish_time="2024-05-01T11:00:00Z", now=NOW
-    )
-    assert outcome.rows == []
-    (letter,) = outcome.dead_letters
-    assert letter["stage"] == "parse"
-    assert letter["errorMessage"].startswith("payload is not UTF-8")
-    assert base64.b64decode(letter["payloadBytes"]) == b"\xff{"
-    assert letter["payloadString"] == "\ufffd{"
-    assert letter["attributes"] == [
-        {"key": "customer_id", "value": "x"},
-        {"key": "source", "value": "file"},
-    ]
-    assert letter["message_id"] == "8"
-    assert letter["publish_time"] == "2024-05-01T11:00:00.000Z"
-    assert letter["timestamp"] == "2024-05-01T12:00:00.000Z"
-    assert letter["stacktrace"] is None
-
-
-def _broken(*args, **kwargs):
-    raise KeyError("surprise")
-
-
-@pytest.mark.parametrize(
-    ("broken", "stage"),
-    [
-        # building a user's row fails: that user's reason
-        ({"to_customer_row": _broken}, "validate"),
-        # reading the message's users fails: the message's
-        ({"iter_users": _broken}, "parse"),
-    ],
-    ids=["user", "message"],
-)
-def test_unexpected_errors_become_dead_letters_with_a_stack_trace(monkeypatch, broken, stage):
-    for name, replacement in broken.items():
-        monkeypatch.setattr(messages, name, replacement)
-    outcome = messages.process_message(json.dumps(USER).encode())
-    (letter,) = outcome.dead_letters
-    assert letter["stage"] == stage
-    assert letter["errorMessage"] == "KeyError('surprise')"
-    assert "Traceback" in letter["stacktrace"]
-
-
-def test_dead_letters_never_keep_a_credential():
-    user = {**USER, "login": {**USER["login"], "uuid": None}}
-    payload = json.dumps(user).encode()
-    for data in (payload, payload[:-40]):  # valid JSON, and JSON cut short
-        letter = messages.process_message(data).dead_letters[0]
-        stored = letter["payloadString"] + base64.b64decode(letter["payloadBytes"]).decode()
-        for secret in CREDENTIALS.values():
-            assert secret not in stored
-    cleaned = json.loads(messages.process_message(payload).dead_letters[0]["payloadString"])
-    assert cleaned["login"] == {
-        **{key: None for key in contract.CREDENTIAL_FIELDS},
-        "uuid": None,
-        "username": USER["login"]["username"],
-    }
-
-
-def test_redaction_leaves_everything_else_byte_for_byte():
-    payload = b'{"a": "\xff", "login": {"password" : "p\\"w", "md5":"x"}, "b": 1}'
-    assert dead_letters.redact_credentials(payload) == (
-        b'{"a": "\xff", "login": {"password" : null, "md5":null}, "b": 1}'
-    )
-
-
-def test_huge_payloads_are_truncated_in_the_dead_letter():
-    payload = b"x" * (dead_letters.MAX_DEAD_LETTER_PAYLOAD + 10)
-    (letter,) = messages.process_message(payload).dead_letters
-    assert len(base64.b64decode(letter["payloadBytes"])) == dead_letters.MAX_DEAD_LETTER_PAYLOAD
-    assert letter["errorMessage"].endswith(
-        f"[payload truncated to {dead_letters.MAX_DEAD_LETTER_PAYLOAD} of {len(payload)} bytes]"
-    )
-
-
-def test_write_failure_from_streaming_inserts():
-    row = rows.to_customer_row(
-        USER, rows.Lineage(message_id="3", publish_time="2024-05-01T11:00:00Z")
-    )
-    errors = [{"reason": "invalid", "location": "postcode", "message": "no such field"}]
-    letter = dead_letters.write_failure(("p:d.customers", row, errors), now=NOW)
-    assert letter["stage"] == "write"
-    assert letter["errorMessage"] == (
-        "BigQuery rejected the row p:d.customers: invalid at postcode: no such field"
-    )
-    assert json.loads(letter["payloadString"]) == row
-    assert letter["message_id"] == "3"
-    assert letter["publish_time"] == "2024-05-01T11:00:00.000Z"
-    assert bigquery_rules.row_errors(letter, tables.fields(tables.CUSTOMERS_DLQ)) == []
-
-
-def test_write_failure_from_storage_write_api():
-    letter = dead_letters.write_failure(
-        {"failed_row": {"customer_id": "c", "registered_at": NOW}, "error_message": "bad row"},
-        now=NOW,
-    )
-    assert letter["errorMessage"] == "BigQuery rejected the row: bad row"
-    assert json.loads(letter["payloadString"])["registered_at"] == str(NOW)
-    assert bigquery_rules.row_errors(letter, tables.fields(tables.CUSTOMERS_DLQ)) == []
-
-
 def test_the_row_size_bound_holds_for_the_largest_user_text():
     """The builder checks a row's JSON size only when its lineage text could push it past
     BigQuery's limit; every user column at its longest, in astral characters (12 bytes each as
@@ -260,25 +150,194 @@ def test_long_lineage_text_is_measured_and_refused():
         rows.to_customer_row(USER, rows.Lineage(source="x" * tables.MAX_STREAMING_ROW_BYTES))
 
 
+# --- Every API version the randomuser.me server serves (1.0-1.4), every `inc`/`exc` selection.
+
+
+def _response(name: str) -> dict:
+    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+
+
+V10, V11, V12 = (_response(f"built_v1.{minor}_results3.json") for minor in (0, 1, 2))
+INC = _response("built_v1.4_inc_login_name_nat.json")
+EXC = _response("built_v1.4_exc_registered_dob_location_id.json")
+CAPTURED = _response("08_api_v1.4_results2.json")
+
+
+def _valid(row: dict) -> dict:
+    assert bigquery_rules.row_errors(row, tables.fields(tables.CUSTOMERS)) == []
+    assert not set(contract.CREDENTIAL_FIELDS) & set(row)
+    return row
+
+
+def test_the_fixtures_cover_every_served_version():
+    versions = {
+        (_response(path.name).get("info") or {}).get("version")
+        for path in FIXTURES.glob("*.json")
+        if "results" in _response(path.name)
+    }
+    assert {"1.0", "1.1", "1.2", "1.3", "1.4"} <= versions
+
+
+@pytest.mark.parametrize("user", V12["results"], ids=lambda user: user["nat"])
+def test_version_1_2_users_become_rows(user):
+    """Street as "<number> <name>" text, no country, dates without milliseconds."""
+    row = _valid(rows.to_customer_row(user))
+    number, name = user["location"]["street"].split(" ", 1)
+    assert (row["street_number"], row["street_name"]) == (int(number), name)
+    assert row["country"] is None
+    assert row["registered_at"] == contract.to_rfc3339(user["registered"]["date"])
+    assert row["date_of_birth"] == user["dob"]["date"][:10]
+    assert row["latitude"] == float(user["location"]["coordinates"]["latitude"])
+    assert row["timezone_offset"] == user["location"]["timezone"]["offset"]
+    assert row["postcode"] == str(user["location"]["postcode"])
+    assert row["national_id_value"] == user["id"]["value"]
+
+
+@pytest.mark.parametrize("response", [V10, V11], ids=["1.0", "1.1"])
+def test_versions_without_login_uuid_are_one_dead_letter_that_says_so(response):
+    payload = json.dumps(response).encode()
+    outcome = messages.process_message(payload, message_id="old")
+    assert outcome.rows == []
+    (letter,) = outcome.dead_letters
+    assert letter["stage"] == "validate"
+    assert letter["errorMessage"].startswith("3 of 3 users in the envelope are invalid: ")
+    for index in range(3):
+        assert f"results[{index}]: login.uuid is missing" in letter["errorMessage"]
+    assert "API versions 1.0 and 1.1 send none" in letter["errorMessage"]
+
+
+def test_version_1_0_fields_map_once_a_uuid_is_there():
+    """1.0: dates are Unix seconds, no coordinates, no time zone, no country."""
+    user = {**V10["results"][0], "login": {"uuid": CAPTURED["results"][0]["login"]["uuid"]}}
+    row = _valid(rows.to_customer_row(user))
+    assert row["registered_at"] == "2009-03-16T04:14:53.000Z"  # 1237176893
+    assert row["date_of_birth"] == "1999-07-25"  # 932871968
+    assert row["street_number"] == 9278
+    assert row["street_name"] == "new road"
+    assert (row["latitude"], row["longitude"], row["timezone_offset"]) == (None, None, None)
+    assert row["country"] is None
+
+
+def test_version_1_1_dates_without_a_zone_are_read_as_utc():
+    user = {**V11["results"][1], "login": {"uuid": CAPTURED["results"][0]["login"]["uuid"]}}
+    row = _valid(rows.to_customer_row(user))
+    assert row["registered_at"] == contract.to_rfc3339(user["registered"].replace(" ", "T") + "Z")
+    assert row["date_of_birth"] == user["dob"][:10]
+    assert row["postcode"] == user["location"]["postcode"]  # GB: a string
+
+
 @pytest.mark.parametrize(
-    "payload",
+    ("value", "reason"),
     [
-        b'{"results": [{}, {} {}]}',
-        b'{"results": [{}, ]}',
-        b'{"results": [{}, {"a": NaN}]}',
-        b'{"results": [{}, {"a": "\x01"}]}',
-        b'{"results": [{},',
-        b'{"results": [{} ,  ',
+        ("yesterday", "registered 'yesterday' is neither an object with a date"),
+        ("2015-13-45 10:00:00", "registered '2015-13-45 10:00:00' is neither"),
+        (10**20, "registered 100000000000000000000 is neither"),
+        (True, "registered True is neither"),
+        (1.5, "registered 1.5 is neither"),
     ],
 )
-def test_a_broken_envelope_names_the_fault_as_json_loads_does(payload):
-    """The envelope scanner's fast loop hands a fault back to the decoder: same message."""
-    try:
-        json.loads(payload, parse_constant=lambda name: 1 / 0)
-    except ZeroDivisionError:
-        expected = "NaN is not valid JSON"
-    except ValueError as error:
-        expected = str(error)
+def test_legacy_dates_that_are_not_dates_are_rejected(value, reason):
+    user = {"login": {"uuid": CAPTURED["results"][0]["login"]["uuid"]}, "registered": value}
+    with pytest.raises(rows.InvalidCustomer, match="^" + reason):
+        rows.to_customer_row(user)
+
+
+@pytest.mark.parametrize("street", ["", "rue sans numéro", "12", "99999999999 long road"])
+def test_legacy_streets_without_a_leading_number_keep_the_text(street):
+    user = {"login": {"uuid": CAPTURED["results"][0]["login"]["uuid"]}}
+    user["location"] = {"street": street}
+    row = _valid(rows.to_customer_row(user))
+    assert (row["street_number"], row["street_name"]) == (None, street)
+
+
+@pytest.mark.parametrize("response", [INC, EXC], ids=["inc=login,name,nat", "exc=registered,..."])
+def test_field_limited_users_become_rows_with_nulls(response):
+    payload = json.dumps(response).encode()
+    outcome = messages.process_message(payload, message_id="limited")
+    assert outcome.dead_letters == []
+    assert [row["customer_id"] for row in outcome.rows] == [
+        user["login"]["uuid"] for user in CAPTURED["results"]
+    ]
+    for row in outcome.rows:
+        _valid(row)
+        assert row["registered_at"] is None
+        assert row["date_of_birth"] is None
+        assert row["country"] is None
+
+
+def test_a_user_with_login_excluded_is_a_dead_letter_that_says_so():
+    payload = json.dumps({"results": [{"name": {"first": "a"}}], "info": {}}).encode()
     (letter,) = messages.process_message(payload).dead_letters
-    assert letter["stage"] == "parse"
-    assert letter["errorMessage"] == f"payload is not JSON: {expected}"
+    assert "results[0]: login is missing: login.uuid is the customer_id" in letter["errorMessage"]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated_users())
+def test_to_customer_row_returns_a_valid_row_or_raises_invalid_customer(user):
+    try:
+        row = rows.to_customer_row(user)
+    except rows.InvalidCustomer as error:
+        assert str(error)
+    else:
+        assert bigquery_rules.row_errors(row, tables.fields(tables.CUSTOMERS)) == []
+        ELEMENT_CODER.encode(row)
+
+
+HOSTILE_VALUES = {
+    "lone surrogate": "\ud800",
+    "trailing surrogate": "ok\udc00",
+    "control characters": "\x00\x01\x1b\x7f",
+    "huge string": "x" * 100_000,
+    "5000 nested arrays": _nested(5_000),
+    "nested objects": {"a": {"b": {"c": {}}}},
+    "empty array": [],
+    "integer": 12,
+    "float": -1.5,
+    "boolean": True,
+    "null": None,
+}
+
+
+@pytest.mark.parametrize("value", HOSTILE_VALUES.values(), ids=HOSTILE_VALUES.keys())
+def test_a_hostile_value_in_any_field_is_a_row_or_a_reason(value):
+    """Every path of a real user (intermediate objects included), replaced by `value`."""
+    user = USERS[0]
+    for path in _paths(user):
+        mangled = copy.deepcopy(user)
+        node = mangled
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+        try:
+            row = rows.to_customer_row(mangled)
+        except rows.InvalidCustomer as error:
+            assert str(error)
+            ELEMENT_CODER.encode(str(error))
+        else:
+            assert bigquery_rules.row_errors(row, tables.fields(tables.CUSTOMERS)) == []
+            ELEMENT_CODER.encode(row)
+
+
+def test_customer_row_has_exactly_the_schema_columns_and_types():
+    row = rows.to_customer_row(
+        USER,
+        rows.Lineage(
+            message_id="7",
+            publish_time="2024-05-01T10:00:00.123456Z",
+            source="fake",
+            replay_of="5",
+        ),
+    )
+    assert_fits(row, tables.CUSTOMERS)
+
+
+def test_row_builder_output_is_json_serialisable_for_insert_rows_json():
+    row = rows.to_customer_row(USER)
+    assert json.loads(json.dumps(row)) == row
+
+
+def test_customers_registered_long_ago_are_rows():
+    """randomuser.me registration dates go back about 20 years: never the partitioning column."""
+    user = {**USER, "registered": {**USER["registered"], "date": "2004-03-01T10:00:00.000Z"}}
+    row = rows.to_customer_row(user)
+    assert bigquery_rules.insert_errors(row, tables.CUSTOMERS) == []

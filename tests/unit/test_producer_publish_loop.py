@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import itertools
 import json
-import logging
-import threading
-from concurrent.futures import Future
 
 import pytest
 
 from contract import CREDENTIAL_FIELDS, SCHEMA, strip_credentials
-from producer.pacing import TokenBucket
 from producer.publish_loop import Stopper, encode, produce, to_message
-from producer.publisher import Publisher
 from producer.sources import FileSource
 from tests.support import FIXTURES
 
@@ -72,48 +66,6 @@ def test_an_incomplete_user_is_published_for_the_dead_letter_table(user):
     assert json.loads(message.data) == json.loads(json.dumps(strip_credentials(user)))
 
 
-class FakeClock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
-        return False
-
-
-def test_token_bucket_paces_smoothly():
-    clock = FakeClock()
-    bucket = TokenBucket(rate=100.0, clock=clock, wait=clock.sleep)
-    times = []
-    for _ in range(500):
-        assert bucket.take()
-        times.append(clock.now)
-    assert times[-1] == pytest.approx(4.99, abs=0.02)
-    gaps = [b - a for a, b in itertools.pairwise(times)]
-    assert max(gaps) <= 0.0101  # never a burst followed by a long pause
-
-
-def test_token_bucket_bursts_at_most_its_capacity_after_idling():
-    clock = FakeClock()
-    bucket = TokenBucket(rate=1000.0, clock=clock, wait=clock.sleep)
-    clock.now = 60.0  # idle for a minute
-    start = clock.now
-    for _ in range(100):
-        bucket.take()
-    assert clock.now - start == pytest.approx((100 - 50) / 1000, abs=0.002)
-
-
-def test_token_bucket_wait_can_be_abandoned():
-    stop = threading.Event()
-    stop.set()
-    bucket = TokenBucket(rate=0.001, wait=stop.wait)
-    assert bucket.take()  # the first token is there
-    assert not bucket.take()
-
-
 class RecordingPublisher:
     def __init__(self):
         self.messages = []
@@ -152,57 +104,3 @@ def test_produce_ends_with_the_source_and_counts_incomplete_users(tmp_path):
     assert produce(FileSource(path), publisher, stopper) == 1
     assert [m[2] for m in publisher.messages] == [USER["login"]["uuid"], ""]
     assert stopper.reason == "source exhausted"
-
-
-class FutureClient:
-    """Returns futures the test settles, like the client's batch threads would."""
-
-    def __init__(self):
-        self.futures = []
-        self.stopped = False
-
-    def publish(self, topic, data, **attributes):
-        if data == b"too big":
-            raise ValueError("message too large")
-        future = Future()
-        self.futures.append(future)
-        return future
-
-    def stop(self):
-        self.stopped = True
-
-
-def test_publisher_counts_every_outcome_and_records_only_what_was_accepted(tmp_path, caplog):
-    client = FutureClient()
-    with (tmp_path / "record.jsonl").open("wb") as record:
-        publisher = Publisher(client, "projects/p/topics/topic", record)
-        publisher.publish(b'{"a":1}', {}, "id-1")
-        publisher.publish(b'{"a":2}', {}, "id-2")
-        publisher.publish(b"too big", {}, "id-3")
-        assert (publisher.pending, publisher.failed) == (2, 1)
-        client.futures[0].set_result("message-id")
-        client.futures[1].set_exception(RuntimeError("deadline exceeded"))
-
-        closing = threading.Thread(target=publisher.close)
-        closing.start()
-        closing.join(5)
-        assert not closing.is_alive()
-    assert client.stopped
-    assert (publisher.published, publisher.failed, publisher.pending) == (1, 2, 0)
-    assert (tmp_path / "record.jsonl").read_bytes() == b'{"a":1}\n'
-    failed = [r.customer_id for r in caplog.records if r.levelno == logging.ERROR]
-    assert failed == ["id-3", "id-2"]
-
-
-def test_publisher_close_waits_for_pending_publishes():
-    client = FutureClient()
-    publisher = Publisher(client, "projects/p/topics/topic")
-    publisher.publish(b"{}", {}, "id-1")
-    closing = threading.Thread(target=publisher.close)
-    closing.start()
-    closing.join(0.2)
-    assert closing.is_alive()
-    client.futures[0].set_result("message-id")
-    closing.join(5)
-    assert not closing.is_alive()
-    assert publisher.published == 1

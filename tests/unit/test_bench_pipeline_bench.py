@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench import parse_floor, pipeline_bench
-from pipeline import transforms
+from bench import pipeline_bench
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -49,17 +48,3 @@ def test_each_scenario_reads_every_message_and_counts_its_outputs(
         assert sum(counters.get(stage, 0) for stage in stages) == malformed
     else:
         assert counters["out"] == rows - copies
-
-
-@pytest.mark.parametrize(
-    ("name", "process"), parse_floor.STAGES, ids=[name for name, _ in parse_floor.STAGES]
-)
-def test_each_parse_floor_stage_runs_to_rows_fn_on_every_message(messages, name, process):
-    """Every stage reads each message and puts one row out per message (the shipped stage:
-    one per user, and one dead letter per malformed message); the shipped step is restored."""
-    shipped = transforms.process_message
-    with parse_floor.processing(process):
-        _, _, counters = pipeline_bench.run(pipeline_bench.parse, messages, 0, in_worker=True)
-    assert transforms.process_message is shipped
-    assert counters["messages_read"] == COUNT
-    assert counters["out"] == counters["rows_built"] + (process is shipped)

@@ -7,16 +7,12 @@ FnApiRunner apply between stages), and every dead letter must stay within its bo
 import copy
 import json
 
-import pytest
 from apache_beam.coders import registry
 from apache_beam.typehints import Any
-from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import contract
-from pipeline import messages, rows, tables
-from tests import bigquery_rules
-from tests.support import FIXTURES, dead_letter_bound
+from tests.support import FIXTURES
 
 # What Beam encodes a dict element with between stages (FastPrimitivesCoder).
 ELEMENT_CODER = registry.get_coder(Any)
@@ -104,71 +100,3 @@ def _payloads():
         # nesting deeper than any recursion limit, where a user's field should be
         mutated_users().map(encode).map(lambda data: data.replace(b"{", b"[" * 100_000 + b"{", 1)),
     )
-
-
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(mutated_users())
-def test_to_customer_row_returns_a_valid_row_or_raises_invalid_customer(user):
-    try:
-        row = rows.to_customer_row(user)
-    except rows.InvalidCustomer as error:
-        assert str(error)
-    else:
-        assert bigquery_rules.row_errors(row, tables.fields(tables.CUSTOMERS)) == []
-        ELEMENT_CODER.encode(row)
-
-
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(_payloads(), st.dictionaries(hostile_text, hostile_text, max_size=3))
-def test_process_message_never_raises_and_accounts_for_the_message(payload, attributes):
-    outcome = messages.process_message(payload, attributes, message_id="1")
-
-    assert outcome.rows or outcome.dead_letters
-    assert len(outcome.dead_letters) <= 1
-    for row in outcome.rows:
-        assert bigquery_rules.row_errors(row, tables.fields(tables.CUSTOMERS)) == []
-        ELEMENT_CODER.encode(row)
-    for letter in outcome.dead_letters:
-        assert bigquery_rules.row_errors(letter, tables.fields(tables.CUSTOMERS_DLQ)) == []
-        ELEMENT_CODER.encode(letter)
-        assert len(json.dumps(letter)) <= dead_letter_bound(payload, attributes)
-        assert letter["stage"] in ("parse", "validate")
-        assert letter["errorMessage"]
-    stored = [json.dumps(row) for row in outcome.rows]
-    stored += [letter["payloadString"] for letter in outcome.dead_letters]
-    assert not any(secret in text for secret in SECRETS for text in stored)
-
-
-HOSTILE_VALUES = {
-    "lone surrogate": "\ud800",
-    "trailing surrogate": "ok\udc00",
-    "control characters": "\x00\x01\x1b\x7f",
-    "huge string": "x" * 100_000,
-    "5000 nested arrays": _nested(5_000),
-    "nested objects": {"a": {"b": {"c": {}}}},
-    "empty array": [],
-    "integer": 12,
-    "float": -1.5,
-    "boolean": True,
-    "null": None,
-}
-
-
-@pytest.mark.parametrize("value", HOSTILE_VALUES.values(), ids=HOSTILE_VALUES.keys())
-def test_a_hostile_value_in_any_field_is_a_row_or_a_reason(value):
-    """Every path of a real user (intermediate objects included), replaced by `value`."""
-    user = USERS[0]
-    for path in _paths(user):
-        mangled = copy.deepcopy(user)
-        node = mangled
-        for key in path[:-1]:
-            node = node[key]
-        node[path[-1]] = value
-        try:
-            row = rows.to_customer_row(mangled)
-        except rows.InvalidCustomer as error:
-            assert str(error)
-            ELEMENT_CODER.encode(str(error))
-        else:
-            assert bigquery_rules.row_errors(row, tables.fields(tables.CUSTOMERS)) == []
-            ELEMENT_CODER.encode(row)

@@ -7,14 +7,10 @@ from pathlib import Path
 import apache_beam as beam
 import pytest
 from apache_beam.io.gcp.pubsub import PubsubMessage
-from apache_beam.metrics.metric import MetricsFilter
-from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
-from apache_beam.testing.test_stream import TestStream as BeamTestStream
 from apache_beam.testing.util import assert_that, equal_to
-from apache_beam.utils.timestamp import Timestamp
 
-from pipeline import dedupe, tables, transforms
+from pipeline import tables, transforms
 from tests import bigquery_rules
 from tests.support import BAD_MESSAGE_CORPUS, FIXTURES
 
@@ -119,46 +115,3 @@ def test_every_message_becomes_rows_or_dead_letters(runner):
         )
         assert_that(customers_errors, equal_to([]), label="rows match the schema")
         assert_that(dlq_errors, equal_to([]), label="dead letters match the schema")
-
-
-def _row(customer_id: str, n: int) -> dict:
-    return {"customer_id": customer_id, "n": n}
-
-
-def test_duplicates_within_the_window_are_dropped_and_later_ones_kept():
-    """A wrong window fails this test: 1 s keeps "a" at +599 s, 1200 s drops it at +720 s.
-
-    DeduplicateFn sets its expiry timer from the wall clock (`Timestamp.now() + window`),
-    while the direct runner fires processing-time timers by its TestStream clock, which starts
-    at 0. So the stream first moves that clock to the wall clock's "now"; the pipeline starts
-    (and sets every timer) a few seconds later by the wall clock, which SLACK absorbs.
-    """
-    window, slack = 600, 120
-    now = Timestamp.now()
-    stream = (
-        BeamTestStream()
-        .advance_processing_time(now.micros // 1_000_000)
-        .add_elements([_row("a", 1), _row("b", 2), _row("a", 3)])
-        .advance_processing_time(window - 1)  # every timer still pending: drop "a" again
-        .add_elements([_row("a", 4), _row("c", 5)])
-        .advance_processing_time(1 + slack)  # past every timer: all keys are new again
-        .add_elements([_row("a", 6), _row("c", 7), _row("c", 8)])
-        .advance_watermark_to_infinity()
-    )
-    with BeamTestPipeline(runner=RUNNER, options=PipelineOptions(streaming=True)) as p:
-        kept = p | stream | dedupe.DeduplicateCustomers(window) | beam.Map(lambda row: row["n"])
-        assert_that(kept, equal_to([1, 2, 5, 6, 7]))
-
-
-@pytest.mark.parametrize("runner", [RUNNER, "FnApiRunner"])
-def test_duplicates_dropped_counts_each_dropped_row(runner):
-    # Counted in batch: the streaming direct runner under-counts metrics. The FnApiRunner
-    # encodes keys and rows between stages and keeps the state as Dataflow's harness does.
-    rows = [_row(customer_id, n) for n, customer_id in enumerate("abacadbe")]
-    p = BeamTestPipeline(runner=runner)
-    kept = p | beam.Create(rows) | dedupe.DeduplicateCustomers(600)
-    assert_that(kept | beam.Map(lambda row: row["customer_id"]), equal_to(list("abcde")))
-    result = p.run()
-    result.wait_until_finish()
-    dropped = result.metrics().query(MetricsFilter().with_name("duplicates_dropped"))["counters"]
-    assert sum(counter.committed for counter in dropped) == 3

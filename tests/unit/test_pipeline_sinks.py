@@ -12,7 +12,7 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 
-from pipeline import dead_letters, rows, sinks, tables, transforms
+from pipeline import rows, sinks, tables, transforms
 from pipeline.options import CustomerPipelineOptions
 from tests import bigquery_rules
 from tests.support import FIXTURES
@@ -164,62 +164,6 @@ def test_a_dead_letter_bigquery_rejects_even_reduced_fails_the_pipeline(tmp_path
     client = FakeBigQuery(tmp_path, reject_table="my-project.shop.audit")
     with pytest.raises(Exception, match="failing the bundle so that it is retried, not lost"):
         _write(ROWS, _options("--dlq_table=my-project.shop.audit"), client)
-
-
-@pytest.mark.parametrize(
-    "letter",
-    [
-        dead_letters.dead_letter(
-            stage="parse", error="x" * 10_000, payload=b"\xff" * 2_000_000, message_id="7"
-        ),
-        {"stage": "nonsense", "message_id": 5, "publish_time": "yesterday", "payloadBytes": "!"},
-        {"payloadString": "caf\u00e9", "errorMessage": None, "attributes": "not a list"},
-        "not even a dict",
-    ],
-    ids=["oversized", "wrong-types", "no-bytes", "not-a-dict"],
-)
-def test_a_reduced_dead_letter_is_always_schema_valid(letter):
-    failure = ("my-project:shop.audit", letter, [{"reason": "invalid", "message": "Bob"}])
-    reduced = dead_letters.reduced_dead_letter(failure)
-    assert bigquery_rules.insert_errors(reduced, tables.CUSTOMERS_DLQ) == []
-    assert reduced["payloadString"] is None and reduced["attributes"] == []
-    assert reduced["stage"] in dead_letters.STAGES
-    if isinstance(letter, dict) and "payloadBytes" not in letter:  # only payloadString is left
-        assert base64.b64decode(reduced["payloadBytes"]) == letter["payloadString"].encode()
-
-
-@pytest.mark.parametrize("payload_bytes", [None, "not base64!"], ids=["missing", "undecodable"])
-def test_a_payload_rebuilt_from_payload_string_is_never_called_original(payload_bytes):
-    """payloadString is the payload decoded with replacement characters: encoded again it is not
-    the message's bytes, so the reduced letter's state is unknown, which replay does not send."""
-    letter = dead_letters.dead_letter(
-        stage="parse", error="e", payload=b"\xffcaf\xc3\xa9", message_id="7"
-    )
-    assert letter["payload_state"] == dead_letters.PAYLOAD_ORIGINAL
-    letter = {**letter, "payloadBytes": payload_bytes}
-    reduced = dead_letters.reduced_dead_letter(("p:d.t", letter, [{"reason": "invalid"}]))
-    assert base64.b64decode(reduced["payloadBytes"]) == "\ufffdcaf\u00e9".encode()
-    assert reduced["payload_state"] is None
-    assert bigquery_rules.insert_errors(reduced, tables.CUSTOMERS_DLQ) == []
-
-
-@pytest.mark.parametrize(
-    ("payload", "state"),
-    [
-        (b'{"login": {"uuid": "u", "password": "hunter2"}}', dead_letters.PAYLOAD_REDACTED),
-        (b"x" * (dead_letters.MAX_DEAD_LETTER_PAYLOAD + 1), dead_letters.PAYLOAD_TRUNCATED),
-        (b"not json", dead_letters.PAYLOAD_ORIGINAL),
-    ],
-    ids=["redacted", "truncated", "original"],
-)
-def test_a_reduced_dead_letter_keeps_its_payload_state(payload, state):
-    """Its payloadBytes are what the rejected letter kept: a redacted or cut payload must not
-    pass for the message's exact bytes, or `python -m replay` would re-publish it."""
-    letter = dead_letters.dead_letter(stage="parse", error="e", payload=payload, message_id="7")
-    assert letter["payload_state"] == state
-    reduced = dead_letters.reduced_dead_letter(("p:d.t", letter, [{"reason": "invalid"}]))
-    assert reduced["payload_state"] == state
-    assert bigquery_rules.insert_errors(reduced, tables.CUSTOMERS_DLQ) == []
 
 
 def test_endpoint_client_pickles_without_its_connection(httpserver):

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
 import contract
-from pipeline import dead_letters, messages, rows
-from replay import cli, tables
+from pipeline import dead_letters
 from replay.plan import (
     ALREADY_REPLAYED,
     ALREADY_WRITTEN,
@@ -26,7 +25,6 @@ from replay.plan import (
     plan,
     written_messages,
 )
-from replay.selection import Selection, parse_time
 from tests.support import FIXTURES
 
 USER = json.loads((FIXTURES / "08_api_v1.4_results2.json").read_text())["results"][0]
@@ -52,48 +50,6 @@ def _letter(payload: bytes = b'{"login": {}}', **kwargs) -> DeadLetter:
 
 
 # --- what the pipeline records ------------------------------------------------------------
-
-
-def test_a_clean_payload_is_kept_as_the_original():
-    payload = json.dumps({"login": {"uuid": "x", "password": None}}).encode()
-    assert _letter_row(payload)["payload_state"] == dead_letters.PAYLOAD_ORIGINAL
-
-
-def test_a_payload_with_a_credential_is_marked_redacted():
-    payload = json.dumps({"login": {"uuid": "x", "password": "hunter2"}}).encode()
-    row = _letter_row(payload)
-    assert b"hunter2" not in row["payloadBytes"]
-    assert row["payload_state"] == dead_letters.PAYLOAD_REDACTED
-
-
-def test_a_cut_payload_is_marked_truncated_even_when_also_redacted():
-    payload = (
-        b'{"login": {"password": "hunter2"}, "x": "' + b"y" * dead_letters.MAX_DEAD_LETTER_PAYLOAD
-    )
-    assert _letter_row(payload)["payload_state"] == dead_letters.PAYLOAD_TRUNCATED
-
-
-def test_a_write_dead_letter_holds_a_row_not_a_message():
-    row = rows.to_customer_row(
-        USER, rows.Lineage(message_id="3", publish_time="2024-05-01T11:00:00Z")
-    )
-    letter = dead_letters.write_failure(("p:d.customers", row, [{"reason": "invalid"}]), now=NOW)
-    assert letter["payload_state"] == dead_letters.PAYLOAD_ROW
-
-
-def test_every_dead_letter_of_the_pipeline_has_a_known_payload_state():
-    for payload in (None, b"", b"\xff", b"[1]", json.dumps({"results": [{}, {}]}).encode()):
-        for letter in messages.process_message(payload, {}, message_id="1").dead_letters:
-            assert letter["payload_state"] in dead_letters.PAYLOAD_STATES
-
-
-def test_the_replay_of_attribute_becomes_the_lineage_column():
-    payload = json.dumps(USER).encode()
-    attributes = {"source": "fake", contract.ATTR_REPLAY_OF: "dead-1"}
-    (row,) = messages.process_message(payload, attributes, message_id="new-2").rows
-    assert (row["message_id"], row["replay_of"]) == ("new-2", "dead-1")
-    (first,) = messages.process_message(payload, {"source": "fake"}, message_id="3").rows
-    assert first["replay_of"] is None
 
 
 # --- which dead letters are replayed ------------------------------------------------------
@@ -187,78 +143,3 @@ def test_reasons_are_counted_per_message_in_a_fixed_order():
 
 
 # --- selection ----------------------------------------------------------------------------
-
-
-def test_selection_is_one_parameterised_condition():
-    since = datetime(2026, 11, 1, tzinfo=UTC)
-    selection = Selection(
-        stages=("validate",), since=since, error="x' OR TRUE --", message_ids=("1", "2")
-    )
-    where, parameters = selection.where()
-    assert where == (
-        "stage IN UNNEST(@stages) AND timestamp >= @since AND STRPOS(errorMessage, @error) > 0 "
-        "AND message_id IN UNNEST(@message_ids)"
-    )
-    assert "OR TRUE" not in where
-    values = {p.name: getattr(p, "value", None) or getattr(p, "values", None) for p in parameters}
-    assert values == {
-        "stages": ["validate"],
-        "since": since,
-        "error": "x' OR TRUE --",
-        "message_ids": ["1", "2"],
-    }
-    assert Selection().where() == ("TRUE", [])
-
-
-def test_times_are_dates_instants_or_durations_ago():
-    assert parse_time("2026-11-01") == datetime(2026, 11, 1, tzinfo=UTC)
-    assert parse_time("2026-11-01T10:00:00Z") == datetime(2026, 11, 1, 10, tzinfo=UTC)
-    assert parse_time("90m", NOW) == NOW - timedelta(minutes=90)
-    assert parse_time("7d", NOW) == NOW - timedelta(days=7)
-    with pytest.raises(ValueError, match="is not a time"):
-        parse_time("last tuesday")
-
-
-def test_table_names_are_checked_before_they_reach_sql():
-    assert tables.sql_table("my-project:ds.customers_dlq") == "my-project.ds.customers_dlq"
-    assert tables.sql_table("my-project.ds.t") == "my-project.ds.t"
-    with pytest.raises(ValueError, match="is not a table"):
-        tables.sql_table("my-project.ds.t` WHERE TRUE --")
-
-
-def _cli(capsys, *args: str) -> tuple[int, str]:
-    where = ["--topic=projects/my-project/topics/customers", "--dlq-table=my-project:ds.c_dlq"]
-    code = cli.main([*where, *args])
-    return code, capsys.readouterr().err.strip()
-
-
-def test_the_command_refuses_to_select_everything_by_accident(capsys):
-    code, err = _cli(capsys)
-    assert code == 2
-    assert err == (
-        "python -m replay: error: choose dead letters with --stage, --since, --until, --error "
-        "or --message-id (or --all for every one)"
-    )
-
-
-def test_a_bad_time_is_one_line(capsys):
-    code, err = _cli(capsys, "--since", "yesterday")
-    assert (code, err.count("\n")) == (2, 0)
-    assert "'yesterday' is not a time" in err
-
-
-def test_the_report_counts_messages_and_reasons():
-    letters = [_letter(message_id="a"), _letter(message_id="b", payload_state="redacted")]
-    text = cli.render(
-        plan(letters), "p.d.customers_dlq", Selection(stages=("validate",)), listing=True
-    )
-    assert text.splitlines() == [
-        "selected 2 dead letters of 2 messages in p.d.customers_dlq (stage validate)",
-        "  to replay:      1 (1 original)",
-        "  not replayed:   1",
-        f"        1  {REDACTED}",
-        "  replay:",
-        "    a",
-        f"  {REDACTED}:",
-        "    b",
-    ]

@@ -1,0 +1,256 @@
+"""A message's dead letter is one, bounded by the message's size, and still names every reason.
+
+The bound (pipeline/README.md): a dead letter takes at most DEAD_LETTER_SIZE_FACTOR (8) times
+the message's size plus DEAD_LETTER_OVERHEAD bytes as a JSON insert row. It is measured here
+as `json.dumps(letter)` (ASCII escapes: the longest form a client can send).
+"""
+
+import base64
+import json
+import tracemalloc
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import contract
+from pipeline import dead_letters, messages, tables
+from tests import bigquery_rules
+from tests.strategies import ELEMENT_CODER, SECRETS, _payloads, hostile_text
+from tests.support import FIXTURES, dead_letter_bound
+
+USERS = json.loads((FIXTURES / "08_api_v1.4_results2.json").read_text(encoding="utf-8"))["results"]
+MB = 1_000_000
+
+
+def _envelope(users: list[bytes]) -> bytes:
+    return b'{"results": [' + b",".join(users) + b'], "info": {"version": "1.4"}}'
+
+
+def _bytes(letter: dict) -> int:
+    return len(json.dumps(letter).encode())
+
+
+def _one_bounded_letter(payload: bytes, attributes: dict | None = None) -> dict:
+    outcome = messages.process_message(payload, attributes, message_id="m")
+    (letter,) = outcome.dead_letters
+    assert bigquery_rules.row_errors(letter, tables.fields(tables.CUSTOMERS_DLQ)) == []
+    assert _bytes(letter) <= dead_letter_bound(payload, attributes)
+    return letter
+
+
+def test_an_envelope_of_4000_empty_users_is_one_dead_letter_naming_each_reason():
+    """Was 4,000 dead letters of the whole payload each: 151 MB for a 12 KB message."""
+    payload = _envelope([b"{}"] * 4000)
+    letter = _one_bounded_letter(payload)
+    message = letter["errorMessage"]
+    assert message.startswith("4000 of 4000 users in the envelope are invalid: results[0]: ")
+    listed = [f"results[{i}]: login is missing" for i in range(dead_letters.MAX_LISTED_USERS)]
+    assert all(reason in message for reason in listed)
+    assert f"results[{dead_letters.MAX_LISTED_USERS}]" not in message
+    assert message.endswith(f"; and {4000 - dead_letters.MAX_LISTED_USERS} more")
+    assert base64.b64decode(letter["payloadBytes"]) == payload  # stored once, whole
+    assert _bytes(letter) < 4 * len(payload)
+
+
+def test_good_users_of_an_envelope_are_rows_and_the_bad_ones_share_one_dead_letter():
+    good, bad = USERS
+    bad = {**bad, "login": {"uuid": "nope"}}
+    users = [json.dumps(good).encode(), json.dumps(bad).encode(), b"7", json.dumps(good).encode()]
+    outcome = messages.process_message(_envelope(users), message_id="m")
+    assert [row["customer_id"] for row in outcome.rows] == [good["login"]["uuid"]] * 2
+    (letter,) = outcome.dead_letters
+    assert letter["errorMessage"] == (
+        "2 of 4 users in the envelope are invalid: results[1]: login.uuid 'nope' is not a UUID; "
+        "results[2]: a user must be a JSON object, got number"
+    )
+
+
+def test_a_single_user_dead_letter_keeps_its_plain_reason():
+    letter = _one_bounded_letter(json.dumps({**USERS[0], "email": 5}).encode())
+    assert letter["errorMessage"] == "email must be a string, got number"
+
+
+def test_unexpected_errors_keep_one_clipped_stack_trace(monkeypatch):
+    def broken(user, lineage):
+        raise KeyError("k" * 10_000)
+
+    monkeypatch.setattr(messages, "to_customer_row", broken)
+    letter = _one_bounded_letter(_envelope([b"{}"] * 50))
+    assert letter["errorMessage"].startswith("50 of 50 users in the envelope are invalid: ")
+    assert "results[0]: KeyError('kkk" in letter["errorMessage"]
+    assert len(letter["stacktrace"]) < dead_letters.MAX_STACKTRACE_LENGTH + 100
+    assert letter["stacktrace"].startswith("Traceback")
+
+
+@pytest.mark.parametrize(
+    ("name", "payload", "attributes"),
+    [
+        ("1 MB of NUL bytes (6 bytes each as JSON)", b"\x00" * MB, None),
+        ("2 MB of NUL bytes (cut at 1 MB)", b"\x00" * (2 * MB), None),
+        ("1 MB of bytes that are not UTF-8", b"\xff" * MB, None),
+        ("empty credentials that redaction lengthens", b'{"md5":"",' * 100_000, None),
+        ("control characters in attributes", b"{}", {"\x01" * 200: "\x02" * 1000}),
+        ("an empty message", b"", None),
+        ("a 1.2 MB envelope of 400,000 empty users", _envelope([b"{}"] * 400_000), None),
+    ],
+    ids=lambda value: value if isinstance(value, str) else "",
+)
+def test_worst_case_dead_letters_stay_within_the_bound(name, payload, attributes):
+    letter = _one_bounded_letter(payload, attributes)
+    if len(payload) > dead_letters.MAX_DEAD_LETTER_PAYLOAD:
+        assert "payload truncated to 1000000 of" in letter["errorMessage"]
+
+
+def test_memory_stays_flat_on_a_10_mb_envelope_of_bad_users():
+    """Users are decoded and checked one at a time: peak memory is a small multiple of the
+    message (its text, the redacted payload copy), not of the number of users in it."""
+    uuid = USERS[0]["login"]["uuid"].encode()
+    bad = b'{"login": {"uuid": "%s"}, "name": {"first": "\\ud800"}}' % uuid
+    users = (10 * MB - 100) // (len(bad) + 1)
+    payload = _envelope([bad] * users)
+    assert 9.9 * MB < len(payload) <= 10 * MB
+    tracemalloc.start()
+    try:
+        outcome = messages.process_message(payload, {"source": "file"}, message_id="big")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert outcome.rows == []
+    (letter,) = outcome.dead_letters
+    assert letter["errorMessage"].startswith(
+        f"{users} of {users} users in the envelope are invalid: "
+        "results[0]: name.first cannot be encoded as UTF-8"
+    )
+    assert _bytes(letter) <= dead_letter_bound(payload, {"source": "file"})
+    assert peak < 3 * len(payload), f"peak {peak / MB:.1f} MB for a {len(payload) / MB:.1f} MB"
+
+
+def test_an_error_whose_text_cannot_be_rendered_is_still_one_dead_letter(monkeypatch):
+    deep: list = []
+    for _ in range(100_000):
+        deep = [deep]
+
+    def broken(user, lineage):
+        raise ValueError(deep)  # repr() of it exceeds the recursion limit
+
+    monkeypatch.setattr(messages, "to_customer_row", broken)
+    letter = _one_bounded_letter(_envelope([b"{}"]))
+    assert letter["errorMessage"].endswith(
+        "results[0]: ValueError (its text could not be rendered)"
+    )
+
+
+NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+
+
+def test_process_message_fans_out_an_envelope():
+    payload = (FIXTURES / "03_api_results100_seed_kbs.json").read_bytes()
+    outcome = messages.process_message(payload, {"source": "file"}, message_id="5", now=NOW)
+    assert len(outcome.rows) == 100
+    assert not outcome.dead_letters
+    assert {row["message_id"] for row in outcome.rows} == {"5"}
+    assert {row["source"] for row in outcome.rows} == {"file"}
+
+
+def test_process_message_keeps_the_message_in_a_dead_letter():
+    attributes = {contract.ATTR_SOURCE: "file", contract.ATTR_CUSTOMER_ID: "x"}
+    outcome = messages.process_message(
+        b"\xff{", attributes, message_id="8", publish_time="2024-05-01T11:00:00Z", now=NOW
+    )
+    assert outcome.rows == []
+    (letter,) = outcome.dead_letters
+    assert letter["stage"] == "parse"
+    assert letter["errorMessage"].startswith("payload is not UTF-8")
+    assert base64.b64decode(letter["payloadBytes"]) == b"\xff{"
+    assert letter["payloadString"] == "\ufffd{"
+    assert letter["attributes"] == [
+        {"key": "customer_id", "value": "x"},
+        {"key": "source", "value": "file"},
+    ]
+    assert letter["message_id"] == "8"
+    assert letter["publish_time"] == "2024-05-01T11:00:00.000Z"
+    assert letter["timestamp"] == "2024-05-01T12:00:00.000Z"
+    assert letter["stacktrace"] is None
+
+
+def _broken(*args, **kwargs):
+    raise KeyError("surprise")
+
+
+@pytest.mark.parametrize(
+    ("broken", "stage"),
+    [
+        # building a user's row fails: that user's reason
+        ({"to_customer_row": _broken}, "validate"),
+        # reading the message's users fails: the message's
+        ({"iter_users": _broken}, "parse"),
+    ],
+    ids=["user", "message"],
+)
+def test_unexpected_errors_become_dead_letters_with_a_stack_trace(monkeypatch, broken, stage):
+    for name, replacement in broken.items():
+        monkeypatch.setattr(messages, name, replacement)
+    outcome = messages.process_message(json.dumps(USER).encode())
+    (letter,) = outcome.dead_letters
+    assert letter["stage"] == stage
+    assert letter["errorMessage"] == "KeyError('surprise')"
+    assert "Traceback" in letter["stacktrace"]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'{"results": [{}, {} {}]}',
+        b'{"results": [{}, ]}',
+        b'{"results": [{}, {"a": NaN}]}',
+        b'{"results": [{}, {"a": "\x01"}]}',
+        b'{"results": [{},',
+        b'{"results": [{} ,  ',
+    ],
+)
+def test_a_broken_envelope_names_the_fault_as_json_loads_does(payload):
+    """The envelope scanner's fast loop hands a fault back to the decoder: same message."""
+    try:
+        json.loads(payload, parse_constant=lambda name: 1 / 0)
+    except ZeroDivisionError:
+        expected = "NaN is not valid JSON"
+    except ValueError as error:
+        expected = str(error)
+    (letter,) = messages.process_message(payload).dead_letters
+    assert letter["stage"] == "parse"
+    assert letter["errorMessage"] == f"payload is not JSON: {expected}"
+
+
+USER = json.loads((FIXTURES / "08_api_v1.4_results2.json").read_text())["results"][0]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_payloads(), st.dictionaries(hostile_text, hostile_text, max_size=3))
+def test_process_message_never_raises_and_accounts_for_the_message(payload, attributes):
+    outcome = messages.process_message(payload, attributes, message_id="1")
+
+    assert outcome.rows or outcome.dead_letters
+    assert len(outcome.dead_letters) <= 1
+    for row in outcome.rows:
+        assert bigquery_rules.row_errors(row, tables.fields(tables.CUSTOMERS)) == []
+        ELEMENT_CODER.encode(row)
+    for letter in outcome.dead_letters:
+        assert bigquery_rules.row_errors(letter, tables.fields(tables.CUSTOMERS_DLQ)) == []
+        ELEMENT_CODER.encode(letter)
+        assert len(json.dumps(letter)) <= dead_letter_bound(payload, attributes)
+        assert letter["stage"] in ("parse", "validate")
+        assert letter["errorMessage"]
+    stored = [json.dumps(row) for row in outcome.rows]
+    stored += [letter["payloadString"] for letter in outcome.dead_letters]
+    assert not any(secret in text for secret in SECRETS for text in stored)
+
+
+def test_the_replay_of_attribute_becomes_the_lineage_column():
+    payload = json.dumps(USER).encode()
+    attributes = {"source": "fake", contract.ATTR_REPLAY_OF: "dead-1"}
+    (row,) = messages.process_message(payload, attributes, message_id="new-2").rows
+    assert (row["message_id"], row["replay_of"]) == ("new-2", "dead-1")
+    (first,) = messages.process_message(payload, {"source": "fake"}, message_id="3").rows
+    assert first["replay_of"] is None
