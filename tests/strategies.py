@@ -1,7 +1,8 @@
-"""Property-based: however a valid user is mangled, it becomes a row or a dead letter.
+"""Hypothesis strategies: real users mangled in every way, and the payloads made of them.
 
-Every row and dead letter must also survive Beam's element coder (what Dataflow and the
-FnApiRunner apply between stages), and every dead letter must stay within its bound.
+The property tests of `rows` and `messages` draw from these: however a valid user is mangled,
+it becomes a row or a dead letter, and both survive Beam's element coder (ELEMENT_CODER, what
+Dataflow and the FnApiRunner apply between stages).
 """
 
 import copy
@@ -33,7 +34,7 @@ hostile_text = st.text(
 )
 
 
-def _nested(depth: int) -> list:
+def nested(depth: int) -> list:
     value: list = []
     for _ in range(depth):
         value = [value]
@@ -49,7 +50,7 @@ json_values = st.recursive(
     | hostile_text
     | st.text(min_size=2040, max_size=2100)
     | st.sampled_from(["x" * 200_000, "\ud800", "a\udfffb", "\x00\x1f\x7f", "2020-01-01 10:00:00"])
-    | st.integers(min_value=1, max_value=500).map(_nested)
+    | st.integers(min_value=1, max_value=500).map(nested)
     | st.sampled_from(["2020-02-30T00:00:00Z", "1990-01-01", "", "NaN", "1e999", "-0"]),
     lambda children: (
         st.lists(children, max_size=3) | st.dictionaries(hostile_text, children, max_size=3)
@@ -58,19 +59,19 @@ json_values = st.recursive(
 )
 
 
-def _paths(value, prefix=()):
+def key_paths(value, prefix=()):
     """Every key path in a nested user, intermediate objects included."""
     if isinstance(value, dict):
         for key, child in value.items():
             yield (*prefix, key)
-            yield from _paths(child, (*prefix, key))
+            yield from key_paths(child, (*prefix, key))
 
 
 @st.composite
 def mutated_users(draw):
     user = copy.deepcopy(draw(st.sampled_from(USERS)))
     for _ in range(draw(st.integers(min_value=1, max_value=4))):
-        paths = list(_paths(user))
+        paths = list(key_paths(user))
         if not paths:
             break
         *parents, key = draw(st.sampled_from(paths))
@@ -85,7 +86,7 @@ def mutated_users(draw):
     return user
 
 
-def _payloads():
+def payloads():
     def encode(user):
         return json.dumps(user, allow_nan=True).encode("utf-8")
 

@@ -6,15 +6,20 @@ container tiers).
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import sys
 import time
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from google.api_core.exceptions import DeadlineExceeded
 from google.cloud import pubsub_v1
+
+from pipeline import dead_letters
 
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = ROOT / "tests"
@@ -99,3 +104,19 @@ def dead_letter_bound(payload: bytes | None, attributes: Mapping[str, str] | Non
     JSON keys) is capped by MAX_LISTED_USERS, MAX_REASON_LENGTH, MAX_STACKTRACE_LENGTH.
     """
     return DEAD_LETTER_SIZE_FACTOR * message_size(payload, attributes) + DEAD_LETTER_OVERHEAD
+
+
+def dead_letter_row(payload: bytes, **columns: Any) -> dict:
+    """A customers_dlq row as the pipeline builds it, read back as BigQuery returns it
+    (payloadBytes as bytes); `stage`, `attributes` and `message_id` build it, any other
+    column given replaces its value."""
+    row = dead_letters.dead_letter(
+        stage=columns.pop("stage", "validate"),
+        error="registered.date is missing",
+        payload=payload,
+        attributes=columns.pop("attributes", {"source": "fake", "customer_id": "c-1"}),
+        message_id=columns.pop("message_id", "m-1"),
+        now=datetime(2026, 11, 25, 12, 0, tzinfo=UTC),
+    )
+    row["payloadBytes"] = base64.b64decode(row["payloadBytes"])
+    return {**row, **columns}

@@ -93,9 +93,8 @@ def test_partition_window_follows_the_tables_partitioning_column():
         "day: partition 2006-01-01 is outside the streaming window 2016-06-15 to 2027-06-15 "
         "(10 years back, 1 ahead)"
     ]
-    assert (
-        bigquery_rules.insert_errors({"day": None}, table, now=NOW) == []
-    )  # the __NULL__ partition
+    # the __NULL__ partition
+    assert bigquery_rules.insert_errors({"day": None}, table, now=NOW) == []
 
 
 # GoogleSQL data types: cloud.google.com/bigquery/docs/reference/standard-sql/data-types

@@ -10,7 +10,7 @@ import contract
 from pipeline import dead_letters, messages, rows, tables
 from tests import bigquery_rules
 from tests.bigquery_rules import assert_fits
-from tests.support import FIXTURES
+from tests.support import FIXTURES, dead_letter_row
 
 USER = json.loads((FIXTURES / "08_api_v1.4_results2.json").read_text())["results"][0]
 
@@ -171,28 +171,14 @@ def test_the_largest_dead_letter_fits_a_streaming_insert():
     assert bigquery_rules.insert_errors(letter, tables.CUSTOMERS_DLQ) == []
 
 
-def _letter_row(payload: bytes, **kwargs) -> dict:
-    """A customers_dlq row as the pipeline builds it, read back as BigQuery returns it."""
-    row = dead_letters.dead_letter(
-        stage=kwargs.pop("stage", "validate"),
-        error="registered.date is missing",
-        payload=payload,
-        attributes=kwargs.pop("attributes", {"source": "fake", "customer_id": "c-1"}),
-        message_id=kwargs.pop("message_id", "m-1"),
-        now=NOW,
-    )
-    row["payloadBytes"] = base64.b64decode(row["payloadBytes"])
-    return {**row, **kwargs}
-
-
 def test_a_clean_payload_is_kept_as_the_original():
     payload = json.dumps({"login": {"uuid": "x", "password": None}}).encode()
-    assert _letter_row(payload)["payload_state"] == dead_letters.PAYLOAD_ORIGINAL
+    assert dead_letter_row(payload)["payload_state"] == dead_letters.PAYLOAD_ORIGINAL
 
 
 def test_a_payload_with_a_credential_is_marked_redacted():
     payload = json.dumps({"login": {"uuid": "x", "password": "hunter2"}}).encode()
-    row = _letter_row(payload)
+    row = dead_letter_row(payload)
     assert b"hunter2" not in row["payloadBytes"]
     assert row["payload_state"] == dead_letters.PAYLOAD_REDACTED
 
@@ -201,7 +187,7 @@ def test_a_cut_payload_is_marked_truncated_even_when_also_redacted():
     payload = (
         b'{"login": {"password": "hunter2"}, "x": "' + b"y" * dead_letters.MAX_DEAD_LETTER_PAYLOAD
     )
-    assert _letter_row(payload)["payload_state"] == dead_letters.PAYLOAD_TRUNCATED
+    assert dead_letter_row(payload)["payload_state"] == dead_letters.PAYLOAD_TRUNCATED
 
 
 def test_a_write_dead_letter_holds_a_row_not_a_message():

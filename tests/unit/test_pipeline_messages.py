@@ -1,8 +1,8 @@
-"""A message's dead letter is one, bounded by the message's size, and still names every reason.
+"""process_message: a message's rows, and at most one dead letter that names every reason.
 
-The bound (pipeline/README.md): a dead letter takes at most DEAD_LETTER_SIZE_FACTOR (8) times
-the message's size plus DEAD_LETTER_OVERHEAD bytes as a JSON insert row. It is measured here
-as `json.dumps(letter)` (ASCII escapes: the longest form a client can send).
+A message's dead letter is bounded by its size (tests/support.py, `dead_letter_bound`): at most
+DEAD_LETTER_SIZE_FACTOR (8) times the message's size plus DEAD_LETTER_OVERHEAD bytes as a JSON
+insert row, measured as `json.dumps(letter)` (ASCII escapes: the longest form a client sends).
 """
 
 import base64
@@ -17,11 +17,13 @@ from hypothesis import strategies as st
 import contract
 from pipeline import dead_letters, messages, tables
 from tests import bigquery_rules
-from tests.strategies import ELEMENT_CODER, SECRETS, _payloads, hostile_text
+from tests.strategies import ELEMENT_CODER, SECRETS, hostile_text, payloads
 from tests.support import FIXTURES, dead_letter_bound
 
 USERS = json.loads((FIXTURES / "08_api_v1.4_results2.json").read_text(encoding="utf-8"))["results"]
+USER = USERS[0]
 MB = 1_000_000
+NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 
 def _envelope(users: list[bytes]) -> bytes:
@@ -142,9 +144,6 @@ def test_an_error_whose_text_cannot_be_rendered_is_still_one_dead_letter(monkeyp
     )
 
 
-NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-
-
 def test_process_message_fans_out_an_envelope():
     payload = (FIXTURES / "03_api_results100_seed_kbs.json").read_bytes()
     outcome = messages.process_message(payload, {"source": "file"}, message_id="5", now=NOW)
@@ -223,11 +222,8 @@ def test_a_broken_envelope_names_the_fault_as_json_loads_does(payload):
     assert letter["errorMessage"] == f"payload is not JSON: {expected}"
 
 
-USER = json.loads((FIXTURES / "08_api_v1.4_results2.json").read_text())["results"][0]
-
-
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(_payloads(), st.dictionaries(hostile_text, hostile_text, max_size=3))
+@given(payloads(), st.dictionaries(hostile_text, hostile_text, max_size=3))
 def test_process_message_never_raises_and_accounts_for_the_message(payload, attributes):
     outcome = messages.process_message(payload, attributes, message_id="1")
 

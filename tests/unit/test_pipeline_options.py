@@ -1,4 +1,5 @@
-"""Options: fail fast with one readable line; --help lists every parameter; the graph builds."""
+"""Options: fail fast with one readable line; --help lists every parameter; metadata.json and
+the README's parameter table are generated from them."""
 
 import argparse
 import json
@@ -94,7 +95,8 @@ def test_help_lists_every_parameter():
         assert f"--{parameter.name}" in result.stdout
 
 
-# --- metadata.json (Flex Template parameters) and the parameter table of pipeline/README.md are
+# metadata.json (Flex Template parameters) and the parameter table of pipeline/README.md are
+# exactly what pipeline/options.py defines.
 
 LOCAL_ONLY = {parameter.name for parameter in opts.LOCAL_ONLY_PARAMETERS}
 

@@ -1,4 +1,8 @@
-"""The pure functions: every real API user becomes a valid row; nothing else does, silently."""
+"""to_customer_row: every user of every API version becomes a valid row; nothing else does.
+
+The 1.3/1.4 responses are captured; 1.0-1.2 and the inc/exc ones are built to the server's
+shapes (tests/data/randomuser/README.md says how). Only `login.uuid` is required.
+"""
 
 import copy
 import json
@@ -11,11 +15,11 @@ import contract
 from pipeline import messages, rows, tables
 from tests import bigquery_rules
 from tests.bigquery_rules import assert_fits
-from tests.strategies import ELEMENT_CODER, _nested, _paths, mutated_users
+from tests.strategies import ELEMENT_CODER, key_paths, mutated_users, nested
 from tests.support import FIXTURES
 
 # Captured 1.3/1.4 responses with every field; older versions and inc/exc selections
-# (`built_*`) are in test_pipeline_versions.py.
+# (`built_*`) further down.
 RESPONSES = sorted(
     path
     for path in FIXTURES.glob("[0-9]*.json")
@@ -150,7 +154,7 @@ def test_long_lineage_text_is_measured_and_refused():
         rows.to_customer_row(USER, rows.Lineage(source="x" * tables.MAX_STREAMING_ROW_BYTES))
 
 
-# --- Every API version the randomuser.me server serves (1.0-1.4), every `inc`/`exc` selection.
+# Every API version the randomuser.me server serves (1.0-1.4), every `inc`/`exc` selection.
 
 
 def _response(name: str) -> dict:
@@ -288,7 +292,7 @@ HOSTILE_VALUES = {
     "trailing surrogate": "ok\udc00",
     "control characters": "\x00\x01\x1b\x7f",
     "huge string": "x" * 100_000,
-    "5000 nested arrays": _nested(5_000),
+    "5000 nested arrays": nested(5_000),
     "nested objects": {"a": {"b": {"c": {}}}},
     "empty array": [],
     "integer": 12,
@@ -302,7 +306,7 @@ HOSTILE_VALUES = {
 def test_a_hostile_value_in_any_field_is_a_row_or_a_reason(value):
     """Every path of a real user (intermediate objects included), replaced by `value`."""
     user = USERS[0]
-    for path in _paths(user):
+    for path in key_paths(user):
         mangled = copy.deepcopy(user)
         node = mangled
         for key in path[:-1]:

@@ -1,13 +1,11 @@
-"""The schema files are the one source of truth, and the row builders emit exactly them."""
+"""The schema files are the one source of truth of the tables, in the form BigQuery takes."""
 
 import json
 
 import pytest
 
 from pipeline import tables
-from tests.support import FIXTURES, ROOT
-
-USER = json.loads((FIXTURES / "08_api_v1.4_results2.json").read_text())["results"][0]
+from tests.support import ROOT
 
 
 @pytest.mark.parametrize("table", tables.TABLES)
@@ -40,6 +38,3 @@ def test_table_options_and_schema_for_write_to_bigquery():
     assert tables.bigquery_schema(tables.CUSTOMERS_DLQ)["fields"] == tables.fields(
         tables.CUSTOMERS_DLQ
     )
-
-
-# --- the rules of a streaming insert that the BigQuery emulator does not enforce -----------

@@ -1,4 +1,4 @@
-"""The Beam graph (TestPipeline + assert_that): every message becomes rows or dead letters."""
+"""ToCustomerRows (TestPipeline + assert_that): every message becomes rows or dead letters."""
 
 import json
 from datetime import UTC, datetime

@@ -1,4 +1,4 @@
-"""One user -> one message; pacing; the publish loop's stop conditions; publish accounting."""
+"""One user -> one message; the publish loop's stop conditions."""
 
 from __future__ import annotations
 

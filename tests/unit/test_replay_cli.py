@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import base64
 from datetime import UTC, datetime
 
-from pipeline import dead_letters
 from replay import cli
 from replay.plan import (
     REDACTED,
@@ -13,26 +11,13 @@ from replay.plan import (
     plan,
 )
 from replay.selection import Selection
+from tests.support import dead_letter_row
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
-def _letter_row(payload: bytes, **kwargs) -> dict:
-    """A customers_dlq row as the pipeline builds it, read back as BigQuery returns it."""
-    row = dead_letters.dead_letter(
-        stage=kwargs.pop("stage", "validate"),
-        error="registered.date is missing",
-        payload=payload,
-        attributes=kwargs.pop("attributes", {"source": "fake", "customer_id": "c-1"}),
-        message_id=kwargs.pop("message_id", "m-1"),
-        now=NOW,
-    )
-    row["payloadBytes"] = base64.b64decode(row["payloadBytes"])
-    return {**row, **kwargs}
-
-
 def _letter(payload: bytes = b'{"login": {}}', **kwargs) -> DeadLetter:
-    return DeadLetter.from_row(_letter_row(payload, **kwargs))
+    return DeadLetter.from_row(dead_letter_row(payload, **kwargs))
 
 
 def _cli(capsys, *args: str) -> tuple[int, str]:

@@ -1,8 +1,7 @@
-"""Replay: what the pipeline records for it, which dead letters it re-publishes, and why not."""
+"""The replay plan: which dead letters it re-publishes, and why it leaves the others."""
 
 from __future__ import annotations
 
-import base64
 import json
 from datetime import UTC, datetime
 
@@ -25,34 +24,14 @@ from replay.plan import (
     plan,
     written_messages,
 )
-from tests.support import FIXTURES
+from tests.support import FIXTURES, dead_letter_row
 
 USER = json.loads((FIXTURES / "08_api_v1.4_results2.json").read_text())["results"][0]
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
-def _letter_row(payload: bytes, **kwargs) -> dict:
-    """A customers_dlq row as the pipeline builds it, read back as BigQuery returns it."""
-    row = dead_letters.dead_letter(
-        stage=kwargs.pop("stage", "validate"),
-        error="registered.date is missing",
-        payload=payload,
-        attributes=kwargs.pop("attributes", {"source": "fake", "customer_id": "c-1"}),
-        message_id=kwargs.pop("message_id", "m-1"),
-        now=NOW,
-    )
-    row["payloadBytes"] = base64.b64decode(row["payloadBytes"])
-    return {**row, **kwargs}
-
-
 def _letter(payload: bytes = b'{"login": {}}', **kwargs) -> DeadLetter:
-    return DeadLetter.from_row(_letter_row(payload, **kwargs))
-
-
-# --- what the pipeline records ------------------------------------------------------------
-
-
-# --- which dead letters are replayed ------------------------------------------------------
+    return DeadLetter.from_row(dead_letter_row(payload, **kwargs))
 
 
 def test_a_clean_dead_letter_is_replayed_with_replay_of():
@@ -88,13 +67,13 @@ def test_a_replayed_message_that_failed_again_points_at_its_own_dead_letter():
     ],
 )
 def test_dead_letters_that_are_not_the_message_are_reported_not_sent(change, reason):
-    result = plan([DeadLetter.from_row({**_letter_row(b'{"a": 1}'), **change})])
+    result = plan([DeadLetter.from_row({**dead_letter_row(b'{"a": 1}'), **change})])
     assert result.to_send == []
     assert list(result.skipped) == [reason]
 
 
 def test_a_payload_corrected_in_the_table_is_replayed_as_corrected():
-    row = _letter_row(b'{"a": "caf\xc3\xa9"}', payload_state=dead_letters.PAYLOAD_REDACTED)
+    row = dead_letter_row(b'{"a": "caf\xc3\xa9"}', payload_state=dead_letters.PAYLOAD_REDACTED)
     fixed = {**row, "payloadString": '{"a": "caf\u00e9 2"}', "payload_state": "corrected"}
     (sent,) = plan([DeadLetter.from_row(fixed)]).to_send
     assert sent.data() == '{"a": "café 2"}'.encode()
@@ -140,6 +119,3 @@ def test_reasons_are_counted_per_message_in_a_fixed_order():
     assert result.skipped == {ALREADY_REPLAYED: ["c"], REDACTED: ["b"], WRITE_ROW: ["a"]}
     assert [letter.message_id for letter in result.to_send] == ["d"]
     assert result.skipped_count == 3
-
-
-# --- selection ----------------------------------------------------------------------------
