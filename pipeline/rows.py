@@ -1,10 +1,10 @@
 """A randomuser user (API 1.0-1.4, any field selection) -> one `customers` row, or the reason not.
 
-Plain typed functions, no Beam: the producer's tests, the replay and the pipeline share them.
-One pass: each column has a precompiled extractor (its parent object, its key, its check), each
-object on the way is looked up once per user, and every value is checked as it is taken, so the
-row is valid by construction; only what the user cannot decide (the lineage columns, the
-partition window, the row size) is checked after. bench/README.md has the measurements.
+Plain typed functions, no Beam: the pipeline's DoFn calls them, and the producer's tests check
+its fake users with them. One pass: each column has a precompiled extractor (its parent object,
+its key, its check), each object on the way is looked up once per user, and every value is
+checked as it is taken, so the row is valid by construction. Only what the user cannot decide
+(the lineage columns, the partition window, the row size) is checked after.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ UUID_PATTERN = r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}"
 _UUID = re.compile(UUID_PATTERN)
 
 
-# The name is part of the interface the producer relies on, hence no "Error" suffix.
+# Named, like InvalidMessage, for what the value is rather than "...Error".
 class InvalidCustomer(ValueError):  # noqa: N818
     """A user object that cannot become a `customers` row; the message says exactly why."""
 
