@@ -14,7 +14,7 @@ stages, as on Dataflow) over the same corpus: the real API responses in tests/da
 (every nationality), each user a message with a unique id, plus a fixed share of redelivered
 copies and of the malformed messages in tests/data/bad_messages. The transforms are imported
 from the pipeline package, so the benchmark measures whatever the code holds when it runs.
-Each scenario runs from `beam.Create`, as the issue measured, and again from the worker's memory
+Each scenario runs from `beam.Create`, as a plain harness would, and again from the worker's memory
 (bench/worker_source.py), which leaves out what Create costs per message.
 Usage (from the repository root):
   python -m bench.pipeline_bench [--count 20000] [--duplicates 0.05] [--bad 0.02]
@@ -224,7 +224,7 @@ def run(
 ) -> tuple[float, float, dict[str, int]]:
     """Wall and CPU seconds from submitting the pipeline to its end, and its counters.
 
-    The messages come from `beam.Create`, as in the issue's harness, or, `in_worker`, straight
+    The messages come from `beam.Create`, as in a plain harness, or, `in_worker`, straight
     from the worker's memory (bench/worker_source.py), which leaves out Create's cost.
     """
     worker_handlers.STATE_CACHE_SIZE_MB = cache_mb
@@ -271,7 +271,7 @@ def main_() -> None:
 
     seed_wall, seed_cpu, seed_step = next(r[1:] for r in results if r[0].startswith("seed"))
     print(
-        f"\n{'':<42} {'from beam.Create (the issue)':^33} | {'Create left out':^16}"
+        f"\n{'':<42} {'from beam.Create':^33} | {'Create left out':^16}"
         f"\n{'scenario':<42} {'msg/s':>7} {'x seed':>6} {'msg/CPU-s':>9} {'x seed':>6} |"
         f" {'CPU us/msg':>10} {'x seed':>6}"
     )

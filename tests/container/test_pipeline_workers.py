@@ -64,7 +64,8 @@ python -c 'import apache_beam, pipeline.main; print(apache_beam.__version__)' ||
 
 
 def test_boot_environment_decision_finds_beam_and_the_pipeline(pipeline_image, docker_run):
-    """Fails on an image whose dependencies only a venv's python sees (the issue 8 image)."""
+    """Fails on an image whose dependencies only a venv's python sees (Beam's boot would make
+    its own venv and find no apache-beam there)."""
     result = docker_run(
         "run", "--rm", "--entrypoint", "sh", pipeline_image, "-c", BOOT_ENVIRONMENT, check=False
     )

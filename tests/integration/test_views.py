@@ -1,8 +1,8 @@
 """The views of views/*.sql on the BigQuery emulator: known rows in, the exact result out.
 
 The emulator runs the same SQL text Terraform gives BigQuery (DuckDB underneath, through
-bqemulator's translation), so a construct either engine rejects fails here or in review of the
-comments in the SQL files.
+bqemulator's translation), so a construct either engine rejects fails here, or is checked by
+hand against the comments in the SQL files.
 """
 
 from __future__ import annotations

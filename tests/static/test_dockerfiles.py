@@ -1,4 +1,4 @@
-"""Both Dockerfiles: hadolint, and the properties the images promise (see the issue "Images")."""
+"""Both Dockerfiles: hadolint, and the properties the images promise (docs/images.md)."""
 
 from __future__ import annotations
 

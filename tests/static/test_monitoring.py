@@ -371,7 +371,7 @@ def test_every_filter_names_a_real_metric_and_aggregates_it_validly(terraform, r
     assert used >= {METRICS[t] for t in METRICS if "num_undelivered" not in t}
 
 
-def test_the_four_alerts_watch_what_the_issue_asks(terraform, resolve):
+def test_each_alert_watches_its_signal(terraform, resolve):
     watched: dict[str, str] = {}
     for policy, _, body in conditions(terraform, resolve):
         watched[policy] = watched.get(policy, "") + body.get("filter", body.get("query", ""))
