@@ -1,7 +1,11 @@
 """One Pub/Sub message -> its `customers` rows and at most one dead letter (an `Outcome`).
 
-A payload is a single user or an API envelope of users; each user becomes a row or a reason,
-and every reason of a message goes into one bounded dead letter. Plain functions, no Beam graph.
+The one parse path of the pipeline, in two steps:
+1. `iter_users` decodes the payload into its users: a single user, or the `results` of an API
+   envelope one at a time; a payload that is neither is a `parse` dead letter.
+2. `rows.to_customer_row` makes each user a row, or gives the reason it cannot; the reasons of
+   a message go into one bounded `validate` dead letter.
+`process_message` never raises. Plain functions, no Beam graph.
 """
 
 from __future__ import annotations
