@@ -82,7 +82,8 @@ def dead_letter(
         error = f"{error} [payload truncated to {MAX_DEAD_LETTER_PAYLOAD} of {len(kept)} bytes]"
         kept = kept[:MAX_DEAD_LETTER_PAYLOAD]
         state = schema.PAYLOAD_TRUNCATED
-    if stage == "write":  # the payload is the row BigQuery rejected, not the message
+    if stage == "write" and state != schema.PAYLOAD_TRUNCATED:
+        # The payload is the row BigQuery refused, not the message; a cut row is no row.
         state = schema.PAYLOAD_ROW
     try:
         published = schema.lineage_time(publish_time)

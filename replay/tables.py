@@ -18,6 +18,7 @@ from pipeline.options import TABLE_SPEC
 from replay.plan import DeadLetter
 from replay.selection import Selection
 
+INSERT_BATCH = 500  # rows per streaming insert of `insert_rows`
 _COLUMNS = "message_id, stage, payloadBytes, payloadString, attributes, payload_state, errorMessage"
 
 
@@ -85,6 +86,35 @@ def written(
         found_messages |= {message_id, replay_of} & set(message_ids)
         found_customers.add(customer_id)
     return found_messages, found_customers
+
+
+def insert_rows(
+    bq: bigquery.Client, tables: Tables, letters: Sequence[DeadLetter]
+) -> tuple[list[DeadLetter], list[tuple[DeadLetter, str]]]:
+    """Inserts the rows `write` dead letters hold into `customers`: the inserted, and the
+    others with BigQuery's reasons (`reason at location`: its messages may quote values).
+
+    One streaming insert per 500 rows, each row's insertId its customer_id, so a retried
+    request is not stored twice (best effort, as in the pipeline).
+    """
+    inserted, failed = [], []
+    for start in range(0, len(letters), INSERT_BATCH):
+        batch = letters[start : start + INSERT_BATCH]
+        errors = bq.insert_rows_json(
+            tables.customers,
+            [letter.row() for letter in batch],
+            row_ids=[letter.customer_id for letter in batch],
+            retry=bigquery_client.SHORT_RETRY,
+            timeout=bigquery_client.TIMEOUT,
+        )
+        refused = {error["index"]: error.get("errors", []) for error in errors}
+        for index, letter in enumerate(batch):
+            if index in refused:
+                reasons = ", ".join(str(e.get("reason")) for e in refused[index]) or "refused"
+                failed.append((letter, reasons))
+            else:
+                inserted.append(letter)
+    return inserted, failed
 
 
 @dataclass(frozen=True)

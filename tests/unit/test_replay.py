@@ -21,7 +21,7 @@ from replay.plan import (
     REDACTED,
     TRUNCATED,
     UNKNOWN_STATE,
-    WRITE_ROW,
+    NOT_A_ROW,
     DeadLetter,
     plan,
     written_messages,
@@ -120,7 +120,7 @@ def test_a_replayed_message_that_failed_again_points_at_its_own_dead_letter():
     [
         ({"payload_state": schema.PAYLOAD_REDACTED}, REDACTED),
         ({"payload_state": schema.PAYLOAD_TRUNCATED}, TRUNCATED),
-        ({"payload_state": schema.PAYLOAD_ROW}, WRITE_ROW),
+        ({"payload_state": schema.PAYLOAD_ROW}, NOT_A_ROW),
         ({"payload_state": None}, UNKNOWN_STATE),
         ({"payloadString": '{"fixed": true}'}, EDITED),
         ({"message_id": None}, NO_MESSAGE_ID),
@@ -179,7 +179,7 @@ def test_reasons_are_counted_per_message_in_a_fixed_order():
         _letter(message_id="d"),
     ]
     result = plan(letters, replayed={"c"})
-    assert result.skipped == {ALREADY_REPLAYED: ["c"], REDACTED: ["b"], WRITE_ROW: ["a"]}
+    assert result.skipped == {ALREADY_REPLAYED: ["c"], REDACTED: ["b"], NOT_A_ROW: ["a"]}
     assert [letter.message_id for letter in result.to_send] == ["d"]
     assert result.skipped_count == 3
 
