@@ -145,8 +145,9 @@ def test_rejected_dead_letters_are_written_reduced_never_dropped(tmp_path, caplo
     assert all(row["message_id"] in logged for row in rejected)
 
 
-def test_a_dead_letter_bigquery_rejects_even_reduced_fails_the_pipeline(tmp_path):
+def test_a_dead_letter_bigquery_rejects_even_reduced_fails_the_pipeline(tmp_path, monkeypatch):
     """Acknowledged already, it must not vanish: the bundle fails, so the runner retries it."""
+    monkeypatch.setattr(sinks, "REDUCED_MAX_RETRIES", 1)  # not minutes of Beam's backoff
     client = FakeBigQuery(tmp_path, reject_table="my-project.shop.audit")
     with pytest.raises(Exception, match="failing the bundle so that it is retried, not lost"):
         _write(ROWS, _options("--dlq_table=my-project.shop.audit"), client)
