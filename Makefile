@@ -78,7 +78,7 @@ test: venv tools docker ## Run every test tier (unit, integration, e2e, containe
 test-unit: venv ## Unit tests only (no services)
 	@$(PY) -m pytest -m unit
 
-test-integration: venv ## Integration and end-to-end tests on the real emulators
+test-integration: venv tools ## Integration and end-to-end tests on the real emulators (the fault matrix: mitmproxy from make tools)
 	@$(PY) -m pytest -m "integration or e2e"
 
 test-container: venv docker ## Container tests: real docker build / docker run of both images
@@ -135,7 +135,7 @@ images: ## Build both images locally (PIP_CA=ca.pem behind a TLS proxy; PYTHON_B
 docker: ## Make Docker ready for the container tests: install/start it, build the offline base image (root)
 	@scripts/docker-setup.sh
 
-tools: ## Static-test tools in .tools/: checkov (own virtualenv), the Google provider schemas (hash-pinned)
+tools: ## Tools in .tools/: checkov and mitmproxy (own virtualenvs), the Google provider schemas (hash-pinned)
 	@scripts/tools.sh "$(PYTHON)" .tools
 
 ##@ Cloud (PROJECT=<project id> required; REGION=europe-west1; nothing here runs in make test)

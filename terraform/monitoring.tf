@@ -119,6 +119,69 @@ resource "google_monitoring_alert_policy" "dead_letters_unwritable" {
   }
 }
 
+# BigQuery refused to store what the pipeline wrote. dead_letters_write: rows BigQuery rejected, or
+# every row of an insert request it refused whole (HTTP 403 while IAM propagates, 404 while a table
+# is recreated: Beam's sink does not retry those, pipeline/sinks.py WriteCustomers); they wait as
+# `write` dead letters for `make replay --stage write`. dead_letters_reduced: customers_dlq refused
+# dead letters; the sink retries them reduced until they are stored (pipeline/sinks.py). Any at all.
+resource "google_monitoring_alert_policy" "writes_refused" {
+  display_name          = "${var.name}: BigQuery refused writes"
+  combiner              = "OR"
+  severity              = "ERROR"
+  notification_channels = local.notification_channels
+  user_labels           = local.labels
+
+  conditions {
+    display_name = "rows kept as write dead letters (dead_letters_write)"
+    condition_prometheus_query_language {
+      query               = "sum by (job_name) (delta({${local.user_counter}, \"metric_name\"=\"dead_letters_write\"}[10m])) > 0"
+      duration            = "0s"
+      evaluation_interval = "60s"
+    }
+  }
+
+  conditions {
+    display_name = "dead letters refused by customers_dlq (dead_letters_reduced)"
+    condition_prometheus_query_language {
+      query               = "sum by (job_name) (delta({${local.user_counter}, \"metric_name\"=\"dead_letters_reduced\"}[10m])) > 0"
+      duration            = "0s"
+      evaluation_interval = "60s"
+    }
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    subject   = "${var.name}: BigQuery refused rows or dead letters"
+    content   = "BigQuery refused rows (kept as write dead letters) or dead letters (retried until stored). The worker log line \"BigQuery refused\" names the cause. Fix it, then make replay ARGS='--stage write'. ${local.runbook}"
+  }
+}
+
+# No customer reached the pipeline for a while: the producer stopped (the randomuser API failed,
+# Pub/Sub refused its publishes) or nothing publishes. messages_read is a running total, so fewer
+# than one message read over the window is "none".
+resource "google_monitoring_alert_policy" "no_customers" {
+  display_name          = "${var.name}: no new customers"
+  combiner              = "OR"
+  severity              = "WARNING"
+  notification_channels = local.notification_channels
+  user_labels           = local.labels
+
+  conditions {
+    display_name = "no message read for ${var.no_customers_minutes} minutes"
+    condition_prometheus_query_language {
+      query               = "sum by (job_name) (delta({${local.user_counter}, \"metric_name\"=\"messages_read\"}[${var.no_customers_minutes}m])) < 1"
+      duration            = "0s"
+      evaluation_interval = "60s"
+    }
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    subject   = "${var.name}: no customers arrive"
+    content   = "The job read no message for ${var.no_customers_minutes} minutes: check the producer's log (its summary line and exit code). ${local.runbook}"
+  }
+}
+
 # Messages wait in the subscription: the job is down, stuck or too small for the load.
 resource "google_monitoring_alert_policy" "backlog" {
   display_name          = "${var.name}: subscription backlog"

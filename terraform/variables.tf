@@ -218,6 +218,17 @@ variable "dead_letters_per_minute" {
   }
 }
 
+variable "no_customers_minutes" {
+  description = "Alert when the job has read no message for this many minutes (the producer stopped)."
+  type        = number
+  default     = 15
+
+  validation {
+    condition     = var.no_customers_minutes >= 2
+    error_message = "no_customers_minutes must be >= 2 (the counter is sampled every minute)."
+  }
+}
+
 variable "oldest_unacked_seconds" {
   description = "Alert when the oldest unacknowledged message on the pipeline's subscription is older than this."
   type        = number

@@ -333,6 +333,8 @@ def test_every_alert_policy_is_an_alert_policy_message(terraform, resolve):
     assert set(policies) == {
         "dead_letters",
         "dead_letters_unwritable",
+        "writes_refused",
+        "no_customers",
         "backlog",
         "lag",
         "job_not_running",
@@ -383,6 +385,10 @@ def test_the_four_alerts_watch_what_the_issue_asks(terraform, resolve):
     assert "job/system_lag" in watched["lag"] and "job/data_watermark_age" in watched["lag"]
     assert "job/is_failed" in watched["job_not_running"]
     assert "job/current_num_vcpus" in watched["job_not_running"]
+    # The fault runbook (docs/operate.md): refused writes, and a producer that stopped.
+    assert '"dead_letters_write"' in watched["writes_refused"]
+    assert '"dead_letters_reduced"' in watched["writes_refused"]
+    assert '"messages_read"' in watched["no_customers"]
 
 
 def test_the_unwritable_log_metric_counts_what_the_pipeline_raises(terraform, resolve):
@@ -414,7 +420,10 @@ def test_thresholds_are_variables_with_defaults(terraform):
                 if kind == "condition_threshold" and not any(f in body["filter"] for f in fixed):
                     assert re.fullmatch(r"\$\{var\.\w+\}", str(body["threshold_value"])), policy
                 if kind == "condition_prometheus_query_language":
-                    assert re.search(r"> (0|\$\{var\.\w+\})$", body["query"]), policy
+                    # "> 0", "> threshold", or "< 1": none over a window given by a variable
+                    assert re.search(r"> (0|\$\{var\.\w+\})$", body["query"]) or (
+                        body["query"].endswith("< 1") and "[${var." in body["query"]
+                    ), policy
                 if kind in ("condition_threshold", "condition_absent"):
                     assert body["duration"] == "0s" or "${var." in body["duration"], policy
     for name in (
@@ -423,6 +432,7 @@ def test_thresholds_are_variables_with_defaults(terraform):
         "system_lag_seconds",
         "data_freshness_seconds",
         "job_absent_seconds",
+        "no_customers_minutes",
         "alert_after_seconds",
         "alert_email",
         "notification_channels",
