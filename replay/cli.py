@@ -160,9 +160,10 @@ def _execute(
         print(f"published {len(done)}/{total} to {args.topic} with replay_of; {recorded}")
     else:
         print(recorded)
+    for verb, failures in (("published", failed), ("inserted", not_inserted)):
+        for failure in failures:
+            print(f"  not {verb}: {failure.letter.message_id}: {failure.error}", file=sys.stderr)
     failed += not_inserted
-    for failure in failed:
-        print(f"  not replayed: {failure.letter.message_id}: {failure.error}", file=sys.stderr)
     if errors:
         sent = ", ".join(replay.letter.message_id or "?" for replay in [*done, *inserted])
         print(
