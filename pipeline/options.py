@@ -28,8 +28,16 @@ from contract import PROJECT_ID, SUBSCRIPTION_PATH, TOPIC_PATH
 # `expansion_service` at it, then test that the pipeline builds inside the image.
 CREATE_IF_NEEDED, CREATE_NEVER = "CREATE_IF_NEEDED", "CREATE_NEVER"
 
-TABLE_SPEC = rf"^{PROJECT_ID}[:.][A-Za-z0-9_]{{1,1024}}\.[-A-Za-z0-9_$]{{1,1024}}$"
-ENDPOINT = r"^https?://[^/\s]+/?$"
+# Every regex here is also Dataflow's: metadata.json's `regexes` are checked at launch by RE2,
+# which refuses a repeat count above 1000 ("implementation restriction",
+# https://github.com/google/re2/wiki/Syntax) and whose \s and \d are ASCII only. Dataset and
+# table ids have at most 1,024 characters (cloud.google.com/bigquery/docs/datasets#dataset-naming,
+# /tables#table_naming), so 1-1024 is written as 1-1000 then 0-24: the same strings.
+# tests/unit/test_metadata.py holds each regex to the same answers under RE2 and Python.
+_DATASET_ID = "[A-Za-z0-9_]{1,1000}[A-Za-z0-9_]{0,24}"
+_TABLE_ID = "[-A-Za-z0-9_$]{1,1000}[-A-Za-z0-9_$]{0,24}"
+TABLE_SPEC = rf"^{PROJECT_ID}[:.]{_DATASET_ID}\.{_TABLE_ID}$"
+ENDPOINT = r"^https?://[^/ \t\n\r\f\v]+/?$"
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,20 @@ resource "google_logging_metric" "dead_letters_unwritable" {
   depends_on = [google_project_service.required]
 }
 
+# Cloud Monitoring knows a new log-based metric only minutes after Logging created it: an alert
+# policy naming it in the same apply gets "Error 404: Cannot find metric(s) that match type = ...
+# If a metric was created recently, it could take up to 10 minutes to become available"
+# (hashicorp/terraform-provider-google#11102, open since 2022; the provider does not retry). So
+# the policy waits those 10 minutes after the metric, and the first `make infra` succeeds in one
+# run. time_sleep waits only when it is created: on the first apply, and again only when the
+# metric is replaced (its id is a trigger), never on later applies.
+resource "time_sleep" "log_metric_known_to_monitoring" {
+  create_duration = "600s"
+  triggers = {
+    metric = google_logging_metric.dead_letters_unwritable.id
+  }
+}
+
 resource "google_monitoring_alert_policy" "dead_letters_unwritable" {
   display_name          = "${var.name}: dead letter not stored"
   combiner              = "OR"
@@ -84,8 +98,12 @@ resource "google_monitoring_alert_policy" "dead_letters_unwritable" {
   conditions {
     display_name = "BigQuery rejected a reduced dead letter (worker log)"
     condition_threshold {
-      # No resource.type: a log-based metric's series carry the log entries' resource.
-      filter          = "metric.type = \"logging.googleapis.com/user/${google_logging_metric.dead_letters_unwritable.name}\""
+      # "The filter must specify the metric type and the resource type" (MetricThreshold.filter,
+      # https://cloud.google.com/monitoring/api/ref_v3/rest/v3/projects.alertPolicies). A
+      # log-based metric's time series carry the monitored resource of the log entries it counts
+      # ("Resource labels", https://cloud.google.com/logging/docs/logs-based-metrics/labels#default-labels):
+      # the metric above counts only dataflow_step entries, the resource of Dataflow's worker logs.
+      filter          = "resource.type = \"dataflow_step\" AND metric.type = \"logging.googleapis.com/user/${google_logging_metric.dead_letters_unwritable.name}\""
       comparison      = "COMPARISON_GT"
       threshold_value = 0
       duration        = "0s"
@@ -117,6 +135,8 @@ resource "google_monitoring_alert_policy" "dead_letters_unwritable" {
     subject   = "${var.name}: a dead letter cannot be stored, part of the job stalls"
     content   = "BigQuery rejected a dead letter even in its reduced form; the job retries that bundle until it can be stored. ${local.runbook}"
   }
+
+  depends_on = [time_sleep.log_metric_known_to_monitoring]
 }
 
 # BigQuery refused to store what the pipeline wrote. dead_letters_write: rows BigQuery rejected, or
