@@ -104,7 +104,6 @@ class Replayed:
             "run_id": run_id,
             "topic": topic,
             "stage": self.letter.stage,
-            "errorMessage": self.letter.error,
             "payload_state": self.letter.payload_state,
             "again": self.again,
         }
