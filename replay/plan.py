@@ -21,6 +21,7 @@ from pipeline.schema import (
 )
 
 # Why a message is not re-published, in the order the report lists them.
+ERASED = "customer erased (make forget): never re-published"
 ALREADY_REPLAYED = "already replayed (--again replays them anyway)"
 ALREADY_WRITTEN = (
     "already rows in customers: same message or customer_id (--include-written replays them)"
@@ -34,6 +35,7 @@ NO_MESSAGE_ID = "no message_id"
 NO_PAYLOAD = "no payload: payloadString (corrected) or payloadBytes is NULL or empty"
 UNKNOWN_STATE = "payload_state is unknown: dead-lettered before replay existed"
 REASONS = (
+    ERASED,
     ALREADY_REPLAYED,
     ALREADY_WRITTEN,
     REDACTED,
@@ -128,6 +130,7 @@ class Plan:
 def plan(
     letters: Iterable[DeadLetter],
     *,
+    erased: set[str] = frozenset(),
     replayed: set[str] = frozenset(),
     written: set[str] = frozenset(),
     again: bool = False,
@@ -135,6 +138,7 @@ def plan(
 ) -> Plan:
     """Groups dead letters by message and decides each message once.
 
+    `erased`: message ids of erased customers' dead letters, never sent, even `again`.
     `replayed`: message ids recorded in `customers_dlq_replays`. `written`: message ids that
     `customers` already holds rows of (see `written_messages`).
     """
@@ -151,7 +155,9 @@ def plan(
     for message_id, group in by_message.items():
         problems = [payload_problem(letter) for letter in group]
         usable = [letter for letter, problem in zip(group, problems, strict=True) if not problem]
-        if message_id in replayed and not again:
+        if message_id in erased:
+            result.skip(ERASED, message_id)
+        elif message_id in replayed and not again:
             result.skip(ALREADY_REPLAYED, message_id)
         elif not usable:
             result.skip(min(problems, key=REASONS.index), message_id)
