@@ -164,10 +164,12 @@ def erase(args: argparse.Namespace, bq: bigquery.Client, names: tables.Tables) -
     print(f"the customer has {_plural(total, 'row')} in {len(before)} tables:", flush=True)
     print("\n".join(render_found(before, names)))
     if not args.execute:
+        later = (
+            f", leave {buffered} in the streaming buffer to the scheduled query" if buffered else ""
+        )
         print(
-            f"dry run: nothing deleted; add --execute to delete {total - buffered} now and "
-            f"record the request in {names.erasures}"
-            + (f" ({buffered} left in the streaming buffer until a later run)" if buffered else "")
+            f"dry run: nothing deleted; --execute would delete {total - buffered} now{later} "
+            f"and record the request in {names.erasures}"
         )
         return 0
     request_id = record(bq, names, customer, ids, now)
@@ -201,7 +203,8 @@ def complete_all(args: argparse.Namespace, bq: bigquery.Client, names: tables.Ta
         return 0
     errors = complete(bq, names, datetime.now(UTC))
     ((left,),) = bigquery_client.query(bq, query)
-    print(f"completed {pending - left}; still pending: {left} (rows in the streaming buffer)")
+    waiting = " (rows still in the streaming buffer)" if left else ""
+    print(f"completed {pending - left}; still pending: {left}{waiting}")
     for error in errors:
         print(f"forget: error: {error}", file=sys.stderr)
     return 1 if errors else 0

@@ -28,6 +28,9 @@ resource "google_bigquery_dataset" "customers" {
   description                = "Customer stream: every registered customer (customers), every unusable message (customers_dlq), its replays (customers_dlq_replays) and erasure requests (erasure_requests)."
   delete_contents_on_destroy = false
   labels                     = local.labels
+  # How long BigQuery keeps deleted and changed rows for recovery, erased customers' included
+  # (then 7 more days of fail-safe: https://cloud.google.com/bigquery/docs/time-travel).
+  max_time_travel_hours = tostring(var.time_travel_hours)
 
   depends_on = [google_project_service.required]
 }

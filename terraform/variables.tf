@@ -107,8 +107,19 @@ variable "customer_retention_days" {
   }
 }
 
+variable "time_travel_hours" {
+  description = "Hours BigQuery keeps deleted or changed rows recoverable (time travel): erased customers too, then 7 days of fail-safe only Google can restore from. 48 (the least BigQuery allows) to 168 (its default)."
+  type        = number
+  default     = 48
+
+  validation {
+    condition     = var.time_travel_hours >= 48 && var.time_travel_hours <= 168 && var.time_travel_hours % 24 == 0
+    error_message = "time_travel_hours must be a multiple of 24 between 48 and 168."
+  }
+}
+
 variable "personal_data_readers" {
-  description = "Principals who read personal columns in clear (Fine-Grained Reader on every policy tag), e.g. group:crm@example.com. Whoever runs make replay or make forget needs it too. Nobody else can: not even project owners."
+  description = "Principals who read personal columns in clear (Fine-Grained Reader on every policy tag), e.g. group:crm@example.com. Whoever runs make replay or make forget needs it too; Terraform grants it to nobody else."
   type        = list(string)
   default     = []
 

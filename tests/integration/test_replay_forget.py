@@ -122,7 +122,7 @@ def test_a_dry_run_counts_every_row_of_the_customer_and_deletes_none(stack, caps
     assert f" 2 {stack.names.customers} (1 in the streaming buffer)\n" in out
     assert f" 5 {stack.names.customers_dlq} (1 in the streaming buffer)\n" in out
     assert f" 2 {stack.names.customers_dlq_replays} (1 in the streaming buffer)\n" in out
-    assert "dry run: nothing deleted; add --execute to delete 6 now" in out
+    assert "dry run: nothing deleted; --execute would delete 6 now, leave 3" in out
     assert CUSTOMER not in out, "a customer id in the output"
     assert len(_ids(stack, "customers_dlq", "message_id")) == 6
     assert _requests(stack) == []

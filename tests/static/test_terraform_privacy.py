@@ -300,6 +300,11 @@ def test_dead_letters_expire_and_customers_are_kept_unless_told():
     variables = hcl()["variable"]
     assert variables["dead_letter_retention_days"]["default"] == 30
     assert variables["customer_retention_days"]["default"] is None
+    # Deleted rows, an erased customer's too, stay recoverable for the time travel window,
+    # 2 to 7 days (https://cloud.google.com/bigquery/docs/time-travel): the least by default.
+    assert variables["time_travel_hours"]["default"] == 48
+    (dataset,) = resources("google_bigquery_dataset").values()
+    assert dataset["max_time_travel_hours"] == "${tostring(var.time_travel_hours)}"
     table = resources("google_bigquery_table")["tables"]
     (partitioning,) = table["dynamic"]
     content = partitioning["time_partitioning"]["content"]
