@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 
 import pytest
 
@@ -14,6 +15,7 @@ from tests.support import (
     CLASSIFICATION,
     MASKING_RULES,
     PERSONAL_CLASSES,
+    ROOT,
     classification,
     leaf_fields,
 )
@@ -127,3 +129,19 @@ def test_every_dead_letter_payload_and_reason_is_personal():
     dead_letters = classification()["customers_dlq"]
     for column in ("payloadString", "payloadBytes", "errorMessage", "stacktrace"):
         assert dead_letters[column]["class"] == "direct", column
+
+
+def test_docs_privacy_lists_every_column_as_classified():
+    """docs/privacy.md's column table says what classification.json says, row for row."""
+    text = (ROOT / "docs" / "privacy.md").read_text()
+    documented = {
+        (table, column): (kind, masking or None)
+        for table, column, kind, masking in re.findall(
+            r"^\| (\w+) \| ([\w.]+) \| (direct|quasi|pseudonym|none) \|\s*(\w*)\s*\|", text, re.M
+        )
+    }
+    assert documented == {
+        (table, column): (entry["class"], entry.get("masking"))
+        for table, columns in classification().items()
+        for column, entry in columns.items()
+    }
