@@ -10,29 +10,16 @@ back two hours with `localrun.query`, as an UPDATE on the emulator may.
 from __future__ import annotations
 
 import re
-import sys
 
 import pytest
-
-from tests.support import run
+from e2e_support import local_query, make
 
 pytestmark = pytest.mark.timeout(300)
 
 
-def _run(*args: str, timeout: float = 120) -> str:
-    result = run(*args, timeout=timeout)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
-
-
-def _make(*args: str, timeout: float = 120) -> str:
-    # The interpreter running the tests is the venv the targets use.
-    return _run("make", "--no-print-directory", f"VENV={sys.prefix}", *args, timeout=timeout)
-
-
 def _query(sql: str) -> list[str]:
     """The rows `localrun.query` prints, header line left out."""
-    return _run(sys.executable, "-m", "localrun.query", sql).splitlines()[1:]
+    return local_query(sql).splitlines()[1:]
 
 
 def _age(customer: str, hours: int) -> None:
@@ -40,7 +27,7 @@ def _age(customer: str, hours: int) -> None:
         f"UPDATE {{customers}} SET ingested_at = TIMESTAMP_SUB(ingested_at, INTERVAL {hours} HOUR) "
         f"WHERE customer_id = '{customer}'"
     )
-    _run(sys.executable, "-m", "localrun.query", sql)
+    local_query(sql)
 
 
 def _rows(customer: str) -> str:
@@ -49,36 +36,36 @@ def _rows(customer: str) -> str:
 
 
 def test_the_erasure_session(report):
-    _make("run", "N=20", "KEEP=1", timeout=240)
+    make("run", "N=20", "KEEP=1", timeout=240)
     try:
         old, new = _query("SELECT customer_id FROM {customers} ORDER BY customer_id LIMIT 2")
         _age(old, 3)
 
-        dry = _make("forget", f"CUSTOMER={old}")
+        dry = make("forget", f"CUSTOMER={old}")
         assert "the customer has 1 row in 3 tables:" in dry, dry
         assert "dry run: nothing deleted; --execute would delete 1 now and record" in dry
         assert _rows(old) == "1"
 
-        done = _make("forget", f"CUSTOMER={old}", "ARGS=--execute")
+        done = make("forget", f"CUSTOMER={old}", "ARGS=--execute")
         assert re.search(r"^\s+1\s+0\s+local-project\.customer_stream\.customers$", done, re.M)
         assert "done: no row of the customer is left" in done, done
         assert _rows(old) == "0"
 
-        pending = _make("forget", f"CUSTOMER={new}", "ARGS=--execute")
+        pending = make("forget", f"CUSTOMER={new}", "ARGS=--execute")
         assert re.search(r"^\s+0\s+1\s+local-project\.customer_stream\.customers$", pending, re.M)
         assert "pending: 1 row written less than 90 minutes ago" in pending, pending
         assert _rows(new) == "1"
         assert old not in pending + done + dry and new not in pending, "a customer id printed"
 
-        still = _make("forget", "ARGS=--complete --execute")
+        still = make("forget", "ARGS=--complete --execute")
         assert "completed 0; still pending: 1" in still, still
         _age(new, 2)  # two hours later
-        completed = _make("forget", "ARGS=--complete --execute")
+        completed = make("forget", "ARGS=--complete --execute")
         assert "completed 1; still pending: 0" in completed, completed
         assert _rows(new) == "0"
         statuses = _query("SELECT status, COUNT(*) AS n FROM {erasure_requests} GROUP BY status")
         assert statuses == ["done\t2"]
     finally:
-        stopped = _make("stop")
+        stopped = make("stop")
     assert "stopped the local stack" in stopped
     report("make forget: an old row erased at once, a buffered one pending, then completed")

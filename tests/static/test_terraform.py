@@ -10,7 +10,7 @@ import re
 import shutil
 
 import pytest
-from terraform_files import TERRAFORM, parse_dir
+from terraform_files import TERRAFORM, merged
 
 from tests.support import ROOT, run
 
@@ -30,16 +30,7 @@ PROJECT_ROLES = {
 @pytest.fixture(scope="module")
 def hcl() -> dict:
     """Every .tf file merged: {"resource": {type: {name: body}}, "variable": {...}, ...}."""
-    merged: dict = {}
-    for parsed in parse_dir(TERRAFORM).values():
-        for kind, blocks in parsed.items():
-            for block in blocks:
-                if kind in ("resource", "data"):
-                    for rtype, named in block.items():
-                        merged.setdefault(kind, {}).setdefault(rtype, {}).update(named)
-                else:
-                    merged.setdefault(kind, {}).update(block)
-    return merged
+    return merged()
 
 
 def resources(hcl: dict, rtype: str) -> dict:

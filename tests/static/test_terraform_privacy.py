@@ -17,7 +17,7 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-from terraform_files import TERRAFORM, parse_dir
+from terraform_files import TERRAFORM, merged
 from terraform_schema import read_package
 
 from tests.support import (
@@ -58,17 +58,7 @@ output "schemas" { value = module.personal_data.schemas }
 
 @cache
 def hcl() -> dict:
-    """Every .tf file merged, as test_terraform.py's fixture does (parsed once)."""
-    merged: dict = {}
-    for parsed in parse_dir(TERRAFORM).values():
-        for kind, blocks in parsed.items():
-            for block in blocks:
-                if kind in ("resource", "data"):
-                    for rtype, named in block.items():
-                        merged.setdefault(kind, {}).setdefault(rtype, {}).update(named)
-                else:
-                    merged.setdefault(kind, {}).update(block)
-    return merged
+    return merged()
 
 
 def resources(rtype: str) -> dict:
