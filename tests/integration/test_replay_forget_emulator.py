@@ -84,7 +84,10 @@ def stack(fresh_resources):
     )
     bytes_only = _letter("d-bytes", old, json.dumps(ERASED).encode())
     bytes_only["payloadString"] = None  # left out for size: only payloadBytes hold the id
-    _insert(r, r.names.customers_dlq, [bytes_only])
+    # a row of theirs BigQuery refused, just now: a write dead letter (a replay inserts those)
+    refused = rows.to_customer_row(ERASED, message_id="m-w", ingested_at=now)
+    write = dead_letters.write_failure(("customers", refused, [{"reason": "invalid"}]), now=now)
+    _insert(r, r.names.customers_dlq, [bytes_only, write])
     _insert(r, r.names.customers_dlq_replays, [
         _replay("d-attr", "m-2", old),  # the replay that wrote their row m-2
         _replay("d-fresh", "n-1", now),  # pending
@@ -118,13 +121,13 @@ def _requests(r) -> list[tuple]:
 def test_a_dry_run_counts_every_row_of_the_customer_and_deletes_none(stack, capsys):
     code, out, err = _forget(stack, capsys, f"--customer={CUSTOMER}")
     assert (code, err) == (0, "")
-    assert "the customer has 9 rows in 3 tables:" in out
+    assert "the customer has 10 rows in 3 tables:" in out
     assert f" 2 {stack.names.customers} (1 in the streaming buffer)\n" in out
-    assert f" 5 {stack.names.customers_dlq} (1 in the streaming buffer)\n" in out
+    assert f" 6 {stack.names.customers_dlq} (2 in the streaming buffer)\n" in out
     assert f" 2 {stack.names.customers_dlq_replays} (1 in the streaming buffer)\n" in out
-    assert "dry run: nothing deleted; --execute would delete 6 now, leave 3" in out
+    assert "dry run: nothing deleted; --execute would delete 6 now, leave 4" in out
     assert CUSTOMER not in out, "a customer id in the output"
-    assert len(_ids(stack, "customers_dlq", "message_id")) == 6
+    assert len(_ids(stack, "customers_dlq", "message_id")) == 7
     assert _requests(stack) == []
 
 
@@ -134,26 +137,27 @@ def test_execute_deletes_what_left_the_buffer_and_the_schedule_the_rest(stack, c
     assert (code, err) == (0, "")
     assert " deleted pending\n" in out
     assert f" 1 1 {r.names.customers}\n" in out
-    assert f" 4 1 {r.names.customers_dlq}\n" in out
+    assert f" 4 2 {r.names.customers_dlq}\n" in out
     assert f" 1 1 {r.names.customers_dlq_replays}\n" in out
-    assert "pending: 3 rows written less than 90 minutes ago" in out
+    assert "pending: 4 rows written less than 90 minutes ago" in out
     assert CUSTOMER not in out.lower()
     assert _ids(r, "customers", "message_id") == ["m-2", "m-3"]
-    assert _ids(r, "customers_dlq", "message_id") == ["d-fresh", "d-other"]
+    assert _ids(r, "customers_dlq", "message_id") == ["d-fresh", "d-other", "m-w"]
     assert _ids(r, "customers_dlq_replays", "message_id") == ["d-fresh", "d-other"]
     assert _requests(r) == [("pending", CUSTOMER, True)]
 
-    # A replay never sends an erased customer's dead letter, even one forget could not delete.
+    # A replay never sends or inserts an erased customer's dead letter, even one forget could
+    # not delete yet, whatever it is told.
     code = cli.main([
         f"--topic={r.names.topic_path}", f"--dlq-table={r.names.customers_dlq}",
-        f"--bigquery-endpoint={r.bigquery_endpoint}", "--all", "--again", "--list",
+        f"--bigquery-endpoint={r.bigquery_endpoint}", "--all", "--again", "--include-written",
+        "--list",
     ])  # fmt: skip
     out = capsys.readouterr().out
     assert code == 0
-    assert "1  customer erased (make forget): never re-published" in out
-    assert out.split("customer erased (make forget): never re-published:\n")[1].startswith(
-        "    d-fresh\n"
-    )
+    assert re.search(r"^\s+2\s+customer erased \(make forget\): never re-published$", out, re.M)
+    listed = out.split("customer erased (make forget): never re-published:\n")[1].split("\n")
+    assert sorted(listed[:2]) == ["    d-fresh", "    m-w"], out
 
     # The scheduled query's next run, two hours later: the file Terraform schedules, as is.
     _run_script(r, datetime.now(UTC) + timedelta(hours=2))
@@ -208,4 +212,4 @@ def test_anything_but_a_whole_customer_id_is_refused(stack, capsys, customer):
     code, _, err = _forget(stack, capsys, f"--customer={customer}", "--execute")
     assert code == 2
     assert "--customer must be a customer id" in err
-    assert len(_ids(stack, "customers_dlq", "message_id")) == 6
+    assert len(_ids(stack, "customers_dlq", "message_id")) == 7
