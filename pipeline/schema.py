@@ -53,7 +53,8 @@ def load_table(name: str) -> dict[str, Any]:
 CUSTOMERS = load_table("customers")
 CUSTOMERS_DLQ = load_table("customers_dlq")
 CUSTOMERS_DLQ_REPLAYS = load_table("customers_dlq_replays")
-TABLES = (CUSTOMERS, CUSTOMERS_DLQ, CUSTOMERS_DLQ_REPLAYS)
+ERASURE_REQUESTS = load_table("erasure_requests")
+TABLES = (CUSTOMERS, CUSTOMERS_DLQ, CUSTOMERS_DLQ_REPLAYS, ERASURE_REQUESTS)
 
 # customers_dlq.stage: where a message failed.
 STAGES = ("parse", "validate", "write")

@@ -11,9 +11,8 @@ from datetime import UTC, datetime
 from google.api_core import exceptions
 
 from contract import topic_path
-from pipeline import bigquery_client
 from pipeline.schema import STAGES
-from replay import tables
+from replay import erasure, tables
 from replay.plan import Plan, plan, written_messages
 from replay.publish import Failed, publish
 from replay.selection import Selection, parse_time
@@ -33,19 +32,8 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         "of `write` dead letters into the customers table, once per customer. "
         "A dry run unless --execute is given.",
     )
-    where = parser.add_argument_group("where")
+    where = tables.add_flags(parser)
     where.add_argument("--topic", required=True, type=topic_path, help="projects/P/topics/T")
-    where.add_argument(
-        "--dlq-table", required=True, help="dead letters, PROJECT:DATASET.TABLE or P.D.T"
-    )
-    where.add_argument(
-        "--output-table", help="the customers table (default: the dlq table without _dlq)"
-    )
-    where.add_argument("--replays-table", help="replay records (default: <dlq table>_replays)")
-    where.add_argument("--project", help="project to run BigQuery jobs in (default: the table's)")
-    where.add_argument(
-        "--bigquery-endpoint", help="local runs only: e.g. http://127.0.0.1:9050 (the emulator)"
-    )
     which = parser.add_argument_group("which dead letters (all given criteria must match)")
     which.add_argument("--stage", action="append", choices=STAGES, default=[], help="repeatable")
     which.add_argument("--since", help="dead-lettered at or after: 2026-11-01, ...T10:00Z or 2h")
@@ -85,13 +73,6 @@ def _selection(args: argparse.Namespace) -> Selection:
             "(or --all for every one)"
         )
     return selection
-
-
-def _tables(args: argparse.Namespace) -> tables.Tables:
-    dead_letters = tables.sql_table(args.dlq_table)
-    customers = args.output_table or dead_letters.removesuffix("_dlq")
-    replays = args.replays_table or f"{dead_letters}_replays"
-    return tables.Tables(dead_letters, tables.sql_table(customers), tables.sql_table(replays))
 
 
 def _first_line(error: Exception) -> str:
@@ -176,16 +157,18 @@ def _execute(
 
 def run(args: argparse.Namespace) -> int:
     selection = _selection(args)
-    names = _tables(args)
-    project = args.project or names.dead_letters.split(".", 1)[0]
-    bq = bigquery_client.client(project, args.bigquery_endpoint)
+    names = tables.from_flags(args)
+    bq = tables.client(args, names)
     letters = tables.select(bq, names, selection)
     ids = sorted({letter.message_id for letter in letters if letter.message_id})
     customer_ids = sorted({letter.customer_id for letter in letters if letter.customer_id})
     replayed = tables.replayed(bq, names, ids)
     written_ids, written_customers = tables.written(bq, names, ids, customer_ids)
+    erased_customers, erased_ids = tables.erased(bq, names)
     result = plan(
         letters,
+        erased=erasure.erased_messages(letters, erased_customers, erased_ids),
+        erased_customers=erased_customers,
         replayed=replayed,
         written=written_messages(letters, written_ids, written_customers),
         written_customers=written_customers,

@@ -27,6 +27,7 @@ from pipeline.schema import (
 )
 
 # Why a message is not re-published, in the order the report lists them.
+ERASED = "customer erased (make forget): never re-published"
 ALREADY_REPLAYED = "already replayed (--again replays them anyway)"
 ALREADY_WRITTEN = (
     "already rows in customers: same message or customer_id (--include-written replays them)"
@@ -40,6 +41,7 @@ NO_MESSAGE_ID = "no message_id"
 NO_PAYLOAD = "no payload: payloadString (corrected) or payloadBytes is NULL or empty"
 UNKNOWN_STATE = "payload_state is unknown: dead-lettered before replay existed"
 REASONS = (
+    ERASED,
     ALREADY_REPLAYED,
     ALREADY_WRITTEN,
     REDACTED,
@@ -181,6 +183,8 @@ class Plan:
 def plan(
     letters: Iterable[DeadLetter],
     *,
+    erased: set[str] = frozenset(),
+    erased_customers: set[str] = frozenset(),
     replayed: set[str] = frozenset(),
     written: set[str] = frozenset(),
     written_customers: set[str] = frozenset(),
@@ -189,6 +193,9 @@ def plan(
 ) -> Plan:
     """Groups dead letters by message and decides each message once.
 
+    `erased`: message ids of erased customers' dead letters, never sent, even `again`;
+    `erased_customers`: their customer ids (lower case), never inserted from a `write` letter
+    (a refused batch's letters share one message id with other customers).
     `replayed`: message ids recorded in `customers_dlq_replays`. `written`: message ids that
     `customers` already holds rows of (see `written_messages`). `write` dead letters are
     decided one row at a time against `written_customers`, the customer ids `customers` holds.
@@ -209,7 +216,9 @@ def plan(
     for message_id, group in by_message.items():
         problems = [payload_problem(letter) for letter in group]
         usable = [letter for letter, problem in zip(group, problems, strict=True) if not problem]
-        if message_id in replayed and not again:
+        if message_id in erased:
+            result.skip(ERASED, message_id)
+        elif message_id in replayed and not again:
             result.skip(ALREADY_REPLAYED, message_id)
         elif not usable:
             result.skip(min(problems, key=REASONS.index), message_id)
@@ -219,7 +228,7 @@ def plan(
             result.skip(ALREADY_WRITTEN, message_id)
         else:
             result.to_send.append(usable[0])
-    _plan_rows(result, row_letters, written_customers, include_written)
+    _plan_rows(result, row_letters, erased_customers, written_customers, include_written)
     result.skipped = {
         reason: result.skipped[reason] for reason in REASONS if reason in result.skipped
     }
@@ -227,17 +236,23 @@ def plan(
 
 
 def _plan_rows(
-    result: Plan, letters: list[DeadLetter], written: set[str], include_written: bool
+    result: Plan,
+    letters: list[DeadLetter],
+    erased: set[str],
+    written: set[str],
+    include_written: bool,
 ) -> None:
-    """One insert per customer: a customer `customers` already holds (`written`: a later copy
-    made it, or a replay before this one) is skipped, as is a second dead letter of the same
-    customer. The message id does not count here: an envelope's other users may be rows while
-    this one was refused."""
+    """One insert per customer: an erased customer is never inserted; a customer `customers`
+    already holds (`written`: a later copy made it, or a replay before this one) is skipped, as
+    is a second dead letter of the same customer. Otherwise the message id does not count
+    here: an envelope's other users may be rows while this one was refused."""
     customers: set[str] = set()
     for letter in letters:
         result.messages += 1
         customer_id = letter.customer_id
-        if problem := payload_problem(letter):
+        if (customer_id or "").lower() in erased:
+            result.skip(ERASED, letter.message_id)
+        elif problem := payload_problem(letter):
             result.skip(problem, letter.message_id)
         elif customer_id in customers or (customer_id in written and not include_written):
             result.skip(ALREADY_WRITTEN, letter.message_id)

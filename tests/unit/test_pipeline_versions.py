@@ -50,7 +50,7 @@ def test_version_1_2_users_become_rows(user):
     assert row["latitude"] == float(user["location"]["coordinates"]["latitude"])
     assert row["timezone_offset"] == user["location"]["timezone"]["offset"]
     assert row["postcode"] == str(user["location"]["postcode"])
-    assert row["national_id_value"] == user["id"]["value"]
+    assert row["national_id_name"] == user["id"]["name"]  # never its value (docs/privacy.md)
 
 
 @pytest.mark.parametrize("response", [V10, V11], ids=["1.0", "1.1"])

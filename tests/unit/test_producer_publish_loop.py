@@ -10,7 +10,7 @@ from concurrent.futures import Future
 
 import pytest
 
-from contract import CREDENTIAL_FIELDS, SCHEMA, strip_credentials
+from contract import CREDENTIAL_FIELDS, SCHEMA, publishable
 from producer.pacing import TokenBucket
 from producer.publish_loop import Stopper, encode, produce, to_message
 from producer.publisher import Publisher
@@ -27,6 +27,8 @@ def test_a_message_is_compact_json_without_credentials():
     assert payload["login"]["uuid"] == USER["login"]["uuid"]
     assert b": " not in message.data and b", " not in message.data
     assert "password" in USER["login"]  # the source's user is left as it was
+    assert payload["id"] == {"name": USER["id"]["name"]}  # never the national id's value
+    assert USER["id"]["value"] and USER["id"]["value"].encode() not in message.data
     assert message.customer_id == "abb5423a-5333-405d-98ec-83c3b6f01294"
     assert message.attributes == {
         "customer_id": "abb5423a-5333-405d-98ec-83c3b6f01294",
@@ -69,7 +71,7 @@ def test_an_incomplete_user_is_published_for_the_dead_letter_table(user):
     message = to_message(user, "file", SCHEMA)
     assert message.attributes == {"source": "file", "schema": SCHEMA}
     assert message.problem
-    assert json.loads(message.data) == json.loads(json.dumps(strip_credentials(user)))
+    assert json.loads(message.data) == json.loads(json.dumps(publishable(user)))
 
 
 class FakeClock:
@@ -118,8 +120,8 @@ class RecordingPublisher:
     def __init__(self):
         self.messages = []
 
-    def publish(self, data, attributes, customer_id):
-        self.messages.append((data, attributes, customer_id))
+    def publish(self, data, attributes):
+        self.messages.append((data, attributes))
 
 
 class Endless:
@@ -150,7 +152,7 @@ def test_produce_ends_with_the_source_and_counts_incomplete_users(tmp_path):
     path.write_text(json.dumps(USER) + "\n" + json.dumps({"gender": "x"}) + "\n")
     publisher, stopper = RecordingPublisher(), Stopper()
     assert produce(FileSource(path), publisher, stopper) == 1
-    assert [m[2] for m in publisher.messages] == [USER["login"]["uuid"], ""]
+    assert [m[1].get("customer_id") for m in publisher.messages] == [USER["login"]["uuid"], None]
     assert stopper.reason == "source exhausted"
 
 
@@ -176,9 +178,9 @@ def test_publisher_counts_every_outcome_and_records_only_what_was_accepted(tmp_p
     client = FutureClient()
     with (tmp_path / "record.jsonl").open("wb") as record:
         publisher = Publisher(client, "projects/p/topics/topic", record)
-        publisher.publish(b'{"a":1}', {}, "id-1")
-        publisher.publish(b'{"a":2}', {}, "id-2")
-        publisher.publish(b"too big", {}, "id-3")
+        publisher.publish(b'{"a":1}', {})
+        publisher.publish(b'{"a":2}', {})
+        publisher.publish(b"too big", {})
         assert (publisher.pending, publisher.failed) == (2, 1)
         client.futures[0].set_result("message-id")
         client.futures[1].set_exception(RuntimeError("deadline exceeded"))
@@ -190,14 +192,15 @@ def test_publisher_counts_every_outcome_and_records_only_what_was_accepted(tmp_p
     assert client.stopped
     assert (publisher.published, publisher.failed, publisher.pending) == (1, 2, 0)
     assert (tmp_path / "record.jsonl").read_bytes() == b'{"a":1}\n'
-    failed = [r.customer_id for r in caplog.records if r.levelno == logging.ERROR]
-    assert failed == ["id-3", "id-2"]
+    failed = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert [r.error for r in failed] == ["message too large", "deadline exceeded"]
+    assert not any(hasattr(r, "customer_id") for r in failed), "personal data in a log line"
 
 
 def test_publisher_close_waits_for_pending_publishes():
     client = FutureClient()
     publisher = Publisher(client, "projects/p/topics/topic")
-    publisher.publish(b"{}", {}, "id-1")
+    publisher.publish(b"{}", {})
     closing = threading.Thread(target=publisher.close)
     closing.start()
     closing.join(0.2)

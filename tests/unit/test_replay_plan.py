@@ -16,7 +16,8 @@ import json
 from datetime import UTC, datetime
 
 from pipeline import dead_letters, rows, schema
-from replay.plan import ALREADY_WRITTEN, NOT_A_ROW, DeadLetter, plan, written_messages
+from replay.erasure import erased_messages
+from replay.plan import ALREADY_WRITTEN, ERASED, NOT_A_ROW, DeadLetter, plan, written_messages
 from tests.support import FIXTURES
 
 USERS = json.loads((FIXTURES / "05_api_results10_nat_br_us_de_fr_gb.json").read_text())["results"]
@@ -73,6 +74,23 @@ def test_a_customer_already_in_customers_is_not_inserted_again():
     assert result.skipped == {ALREADY_WRITTEN: ["m-1"]}
     everything = plan(letters, written_customers=written, include_written=True)
     assert len(everything.to_insert) == 2
+
+
+def test_an_erased_customers_refused_row_is_never_inserted():
+    """make forget erased the customer: their write dead letter stays out, even with
+    include_written, while the batch's other customers come back."""
+    built, letters = _refused(USERS[:2], message_id="m-1")
+    erased_id = built[0]["customer_id"]
+    others = [letter for letter in letters if letter.customer_id != erased_id]
+    erased = erased_messages(letters[:1], {erased_id.lower()}, set())
+    result = plan(
+        others + letters[:1],
+        erased=erased,
+        erased_customers={erased_id.lower()},
+        include_written=True,
+    )
+    assert [letter.customer_id for letter in result.to_insert] == [built[1]["customer_id"]]
+    assert result.skipped == {ERASED: ["m-1"]}
 
 
 def test_two_letters_of_one_customer_insert_it_once():
