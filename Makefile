@@ -13,6 +13,8 @@ KEEP   ?= 0
 INPUT  ?=
 # make replay: python -m replay's flags, e.g. ARGS='--stage validate --execute'
 ARGS   ?=
+# make forget: the customer id (login.uuid) to erase; ARGS=--execute erases
+CUSTOMER ?=
 # cloud targets: PROJECT is required; the rest come from `terraform output` unless given.
 # Images are tagged with the commit they were built from, never with a mutable tag: COMMIT is what
 # make build builds (the checked-out commit), TAG the build the other targets use (default: the same).
@@ -42,6 +44,7 @@ SUBSCRIPTION   ?= $(call out,subscription)
 OUTPUT_TABLE   ?= $(call out,output_table)
 DLQ_TABLE      ?= $(call out,dlq_table)
 REPLAYS_TABLE  ?= $(call out,replays_table)
+ERASURES_TABLE ?= $(call out,erasures_table)
 DATAFLOW_SA    ?= $(call out,dataflow_service_account)
 CLOUDBUILD_SA  ?= $(call out,cloudbuild_service_account)
 # The one immutable reference of a job: the spec cloudbuild.yaml wrote for commit TAG (launcher
@@ -58,7 +61,7 @@ BASE_ARG        = $(foreach arg,PYTHON_BASE BEAM_SDK_IMAGE LAUNCHER_IMAGE,$(if $
 help: ## List every target with its description
 	@awk 'BEGIN {FS = ":.*## "} /^##@/ {printf "\n%s\n", substr($$0, 5)} /^[a-zA-Z0-9_-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo
-	@echo "  Variables: N=$(N) SOURCE=$(SOURCE) KEEP=$(KEEP) (make run), ARGS (make replay), PROJECT, REGION, TAG=<commit> (cloud targets)"
+	@echo "  Variables: N=$(N) SOURCE=$(SOURCE) KEEP=$(KEEP) (make run), ARGS (make replay, make forget), CUSTOMER (make forget), PROJECT, REGION, TAG=<commit> (cloud targets)"
 
 venv: $(VENV)/.installed ## Create or update the project virtualenv .venv from the lock file
 
@@ -78,7 +81,7 @@ test: venv tools docker ## Run every test tier (unit, integration, e2e, containe
 test-unit: venv ## Unit tests only (no services)
 	@$(PY) -m pytest -m unit
 
-test-integration: venv ## Integration and end-to-end tests on the real emulators
+test-integration: venv tools ## Integration and end-to-end tests on the real emulators (the fault matrix: mitmproxy from make tools)
 	@$(PY) -m pytest -m "integration or e2e"
 
 test-container: venv docker ## Container tests: real docker build / docker run of both images
@@ -108,9 +111,10 @@ bench-run: venv ## make run's rows/s (N=3000 at once) and latency (N=1000 at 50/
 	@$(PY) -m localrun --count 3000 --rate 0
 	@$(PY) -m localrun --count 1000 --rate 50
 
-generate: venv ## Regenerate metadata.json and pipeline/README.md's parameter table from pipeline/options.py
+generate: venv ## Regenerate metadata.json, pipeline/README.md's parameter table and replay/complete_erasures.sql
 	@$(PY) -m pipeline.options > metadata.json
 	@$(PY) -m pipeline.options --readme pipeline/README.md
+	@$(PY) -m replay.erasure > replay/complete_erasures.sql
 
 lock: venv ## Re-resolve requirements/*.txt from requirements/*.in
 	@scripts/lock.sh "$(VENV)"
@@ -124,6 +128,11 @@ replay: venv ## Re-publish chosen dead letters; dry run unless --execute (ARGS='
 	@$(if $(PROJECT),$(PY) -m replay --topic=$(TOPIC) --dlq-table=$(DLQ_TABLE) \
 	  --output-table=$(OUTPUT_TABLE) --replays-table=$(REPLAYS_TABLE) --project=$(PROJECT),$(PY) -m localrun.replay) $(ARGS)
 
+forget: venv ## Erase a customer everywhere; dry run unless --execute (CUSTOMER=<id> ARGS=--execute; PROJECT= for the cloud)
+	@$(if $(PROJECT),$(PY) -m replay forget --dlq-table=$(DLQ_TABLE) --output-table=$(OUTPUT_TABLE) \
+	  --replays-table=$(REPLAYS_TABLE) --erasures-table=$(ERASURES_TABLE) --project=$(PROJECT),$(PY) -m localrun.forget) \
+	  $(if $(CUSTOMER),--customer=$(CUSTOMER)) $(ARGS)
+
 ##@ Images and tools
 
 images: ## Build both images locally (PIP_CA=ca.pem behind a TLS proxy; PYTHON_BASE, BEAM_SDK_IMAGE, LAUNCHER_IMAGE)
@@ -135,7 +144,7 @@ images: ## Build both images locally (PIP_CA=ca.pem behind a TLS proxy; PYTHON_B
 docker: ## Make Docker ready for the container tests: install/start it, build the offline base image (root)
 	@scripts/docker-setup.sh
 
-tools: ## Static-test tools in .tools/: checkov (own virtualenv), the Google provider schemas (hash-pinned)
+tools: ## Tools in .tools/: checkov and mitmproxy (own virtualenvs), the Google provider schemas (hash-pinned)
 	@scripts/tools.sh "$(PYTHON)" .tools
 
 ##@ Cloud (PROJECT=<project id> required; REGION=europe-west1; nothing here runs in make test)
@@ -196,6 +205,6 @@ producer: ## Run the producer image against the project's topic (N=500 SOURCE=fa
 	  -e PRODUCER_TOPIC=$(TOPIC) -e PRODUCER_SOURCE=$(SOURCE) -e PRODUCER_COUNT=$(N) \
 	  $(PRODUCER_IMAGE):$(TAG)
 
-.PHONY: help venv run stop replay docker test test-unit test-integration test-container test-static lint format bench \
+.PHONY: help venv run stop replay forget docker test test-unit test-integration test-container test-static lint format bench \
         bench-publish bench-pipeline bench-parse-floor bench-run generate lock clean \
         images tools infra build template deploy producer

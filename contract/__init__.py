@@ -18,6 +18,8 @@ SOURCES = ("randomuser", "fake", "file")
 
 # Keys under `login` that are credentials: never published, never stored.
 CREDENTIAL_FIELDS = ("password", "salt", "md5", "sha1", "sha256")
+# The national id's value (`id.value`): never published, never stored (`publishable`).
+NATIONAL_ID, NATIONAL_ID_VALUE = "id", "value"
 
 ATTR_CUSTOMER_ID = "customer_id"
 ATTR_EVENT_TIME = "event_time"
@@ -75,6 +77,20 @@ def strip_credentials(user: Mapping[str, Any]) -> dict[str, Any]:
     login = clean.get("login")
     if isinstance(login, Mapping):
         clean["login"] = {k: v for k, v in login.items() if k not in CREDENTIAL_FIELDS}
+    return clean
+
+
+def publishable(user: Mapping[str, Any]) -> dict[str, Any]:
+    """What the producer publishes of `user`: no credential, and no national id value.
+
+    The national id's value (`id.value`: a social security number, say) serves no purpose
+    downstream and is the most damaging value to leak, so it is never collected
+    (docs/privacy.md); `id.name`, the kind of id, stays. The input is left untouched.
+    """
+    clean = strip_credentials(user)
+    national_id = clean.get(NATIONAL_ID)
+    if isinstance(national_id, Mapping) and NATIONAL_ID_VALUE in national_id:
+        clean[NATIONAL_ID] = {k: v for k, v in national_id.items() if k != NATIONAL_ID_VALUE}
     return clean
 
 

@@ -115,5 +115,7 @@ Publish more customers (the pipeline is still running):
 {query_help()}
 Replay dead letters once their cause is fixed (a dry run; add --execute to publish):
   make replay ARGS='--stage validate'
+Erase a customer everywhere (a dry run; add ARGS=--execute to delete):
+  make forget CUSTOMER=<customer_id>
 Stop it:
   .venv/bin/python -m localrun --stop"""

@@ -14,7 +14,13 @@ from google.cloud import bigquery, pubsub_v1
 import views
 from pipeline import bigquery_client as bq
 from pipeline.bigquery_client import SHORT_RETRY, TIMEOUT
-from pipeline.tables import CUSTOMERS, CUSTOMERS_DLQ, CUSTOMERS_DLQ_REPLAYS, TABLES
+from pipeline.tables import (
+    CUSTOMERS,
+    CUSTOMERS_DLQ,
+    CUSTOMERS_DLQ_REPLAYS,
+    ERASURE_REQUESTS,
+    TABLES,
+)
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,10 @@ class StackNames:
     def customers_dlq_replays(self) -> str:
         return self.table(CUSTOMERS_DLQ_REPLAYS)
 
+    @property
+    def erasure_requests(self) -> str:
+        return self.table(ERASURE_REQUESTS)
+
 
 def create_pubsub(names: StackNames) -> None:
     """Topic and the pipeline's subscription; needs PUBSUB_EMULATOR_HOST."""
@@ -98,12 +108,14 @@ def create_bigquery(client: bigquery.Client, names: StackNames) -> None:
 
 
 def with_tables(sql: str, names: StackNames) -> str:
-    """`sql` with `{customers}`, `{customers_dlq}`, `{customers_dlq_replays}` and `{<view>}`
-    (views/*.sql) replaced by the tables and views of `names`."""
+    """`sql` with `{customers}`, `{customers_dlq}`, `{customers_dlq_replays}`,
+    `{erasure_requests}` and `{<view>}` (views/*.sql) replaced by the tables and views of
+    `names`."""
     return sql.format(
         customers=f"`{names.customers}`",
         customers_dlq=f"`{names.customers_dlq}`",
         customers_dlq_replays=f"`{names.customers_dlq_replays}`",
+        erasure_requests=f"`{names.erasure_requests}`",
         **{name: f"`{names.view(name)}`" for name in views.VIEWS},
     )
 

@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 import contract
@@ -100,7 +101,8 @@ def dead_letter(
         error = f"{error} [payload truncated to {MAX_DEAD_LETTER_PAYLOAD} of {len(kept)} bytes]"
         kept = kept[:MAX_DEAD_LETTER_PAYLOAD]
         state = PAYLOAD_TRUNCATED
-    if stage == "write":  # the payload is the row BigQuery rejected, not the message
+    if stage == "write" and state != PAYLOAD_TRUNCATED:
+        # The payload is the row BigQuery refused, not the message; a cut row is no row.
         state = PAYLOAD_ROW
     try:
         published = timestamps.lineage_time(publish_time)
@@ -162,24 +164,60 @@ def insert_error_reasons(errors: Any) -> str:
     return ", ".join(_insert_error_parts(errors, messages=False)) or "unknown error"
 
 
+# HTTP reason phrases ("Forbidden", "Not Found", ...): what Beam's streaming-insert sink puts
+# in `reason` for every row of a request BigQuery refused whole (apache_beam 2.77,
+# io/gcp/bigquery_tools.py `_insert_all_rows`: `{'message': e.message, 'reason':
+# e.response.reason}`). BigQuery's own per-row reasons are camelCase codes ("invalid",
+# "stopped"): https://cloud.google.com/bigquery/docs/error-messages.
+_HTTP_REASONS = {status.phrase: status for status in HTTPStatus}
+
+
+def request_error(errors: Any) -> str | None:
+    """`HTTP 403 Forbidden` when `errors` is a whole request's refusal as Beam reports it on each
+    row of the batch, else None (BigQuery rejected this row itself)."""
+    if not _is_sequence(errors) or len(errors) != 1 or not isinstance(errors[0], Mapping):
+        return None
+    status = _HTTP_REASONS.get(errors[0].get("reason"))
+    if status is None or "location" in errors[0]:
+        return None
+    return f"HTTP {status.value} {status.phrase}"
+
+
+# A quoted value in a message BigQuery wrote: logs keep the message without it.
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+
+
+def loggable_request_error(errors: Any) -> str:
+    """A refused request's status and BigQuery's message for a log line: quoted parts removed
+    and the message cut, so no row value can reach the log (the message names the table)."""
+    message = _QUOTED.sub("<value>", str(errors[0].get("message", "")))
+    return f"{request_error(errors)}: {message[:MAX_REASON_LENGTH]}"
+
+
 def write_failure(failure: Any, *, now: datetime | None = None) -> dict[str, Any]:
     """A `write` dead letter for a row BigQuery rejected, with BigQuery's own error text.
 
     Accepts both shapes of `WriteToBigQuery(...).failed_rows_with_errors`: streaming inserts
     give `(destination, row, errors)`, the Storage Write API `{"failed_row", "error_message"}`.
-    The payload is the rejected row as JSON.
+    The payload is the rejected row as JSON. A request BigQuery refused whole (HTTP 403 while
+    IAM propagates, 404 while the table is recreated) gives every row of the batch the same
+    error; the message says so, and `python -m replay` inserts those rows once it is fixed.
     """
+    what = "rejected the row"
     if isinstance(failure, Mapping):
         destination, row, error = None, failure.get("failed_row"), failure.get("error_message")
         error = str(error)
     else:
         destination, row, errors = failure
         error = describe_insert_errors(errors)
+        if refused := request_error(errors):
+            error = f"{refused}: {errors[0].get('message', '')}"
+            what = "refused the whole insert request into"
     row = row if isinstance(row, Mapping) else {"row": row}
     into = f" {destination}" if destination else ""
     return dead_letter(
         stage="write",
-        error=f"BigQuery rejected the row{into}: {error}",
+        error=f"BigQuery {what}{into}: {error}",
         payload=json.dumps(row, default=str, ensure_ascii=False).encode(
             "utf-8", "backslashreplace"
         ),

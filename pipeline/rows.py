@@ -219,8 +219,7 @@ USER_COLUMNS: tuple[_Column, ...] = (
     _column("longitude", "location.coordinates.longitude", _coordinate(180)),
     _column("timezone_offset", "location.timezone.offset"),
     _column("nationality", "nat"),
-    _column("national_id_name", "id.name"),
-    _column("national_id_value", "id.value"),
+    _column("national_id_name", "id.name"),  # id.value is never stored (docs/privacy.md)
     _column("picture_url", "picture.large"),
 )
 _LINEAGE_TEXT = ("message_id", "source", "replay_of")

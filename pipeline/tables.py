@@ -16,8 +16,15 @@ from typing import Any
 from contract import PROJECT_ID
 
 # A table as the pipeline's parameters and the replay command take it:
-# PROJECT:DATASET.TABLE or PROJECT.DATASET.TABLE.
-TABLE_SPEC = rf"^{PROJECT_ID}[:.][A-Za-z0-9_]{{1,1024}}\.[-A-Za-z0-9_$]{{1,1024}}$"
+# PROJECT:DATASET.TABLE or PROJECT.DATASET.TABLE. Dataflow also checks it at launch, with RE2
+# (metadata.json's `regexes`), which refuses a repeat count above 1000 ("implementation
+# restriction", https://github.com/google/re2/wiki/Syntax). Dataset and table ids have at most
+# 1,024 characters (cloud.google.com/bigquery/docs/datasets#dataset-naming,
+# /tables#table_naming), so 1-1024 is written as 1-1000 then 0-24: the same strings.
+# tests/unit/test_pipeline_options.py holds each regex to the same answers under RE2 and Python.
+_DATASET_ID = "[A-Za-z0-9_]{1,1000}[A-Za-z0-9_]{0,24}"
+_TABLE_ID = "[-A-Za-z0-9_$]{1,1000}[-A-Za-z0-9_$]{0,24}"
+TABLE_SPEC = rf"^{PROJECT_ID}[:.]{_DATASET_ID}\.{_TABLE_ID}$"
 # GoogleSQL data types (cloud.google.com/bigquery/docs/reference/standard-sql/data-types):
 # INT64 is 64-bit signed.
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -44,7 +51,8 @@ def load_table(name: str) -> dict[str, Any]:
 CUSTOMERS = load_table("customers")
 CUSTOMERS_DLQ = load_table("customers_dlq")
 CUSTOMERS_DLQ_REPLAYS = load_table("customers_dlq_replays")
-TABLES = (CUSTOMERS, CUSTOMERS_DLQ, CUSTOMERS_DLQ_REPLAYS)
+ERASURE_REQUESTS = load_table("erasure_requests")
+TABLES = (CUSTOMERS, CUSTOMERS_DLQ, CUSTOMERS_DLQ_REPLAYS, ERASURE_REQUESTS)
 
 
 def fields(table: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from contract import ATTR_CUSTOMER_ID, ATTR_SCHEMA, ATTR_SOURCE, attributes_for, strip_credentials
+from contract import ATTR_CUSTOMER_ID, ATTR_SCHEMA, ATTR_SOURCE, attributes_for, publishable
 from producer.pacing import TokenBucket
 from producer.publisher import Publisher
 from producer.sources import Source
@@ -72,14 +72,14 @@ def encode(user: Mapping[str, Any]) -> bytes:
 
 
 def to_message(user: Mapping[str, Any], source: str, schema: str) -> Message:
-    """The contract's message for one user: credentials stripped, compact UTF-8 JSON.
+    """The contract's message for one user: `contract.publishable` of it, compact UTF-8 JSON.
 
     A user without login.uuid or registered.date (older API versions, `inc`/`exc`) is still
     published, with only the `source` and `schema` attributes: the pipeline makes it a row
     when it has a login.uuid and a dead letter with the reason when not, so it stays visible
     in BigQuery instead of vanishing in a producer log.
     """
-    data = encode(strip_credentials(user))
+    data = encode(publishable(user))
     try:
         attributes = attributes_for(user, source, schema)
     except (KeyError, TypeError, ValueError) as exc:
@@ -129,7 +129,7 @@ def produce(
                     "incomplete user: published without customer_id and event_time attributes",
                     extra={"reason": message.problem},
                 )
-            publisher.publish(message.data, message.attributes, message.customer_id)
+            publisher.publish(message.data, message.attributes)
             submitted += 1
             if submitted == count:
                 stopper.stop("count")

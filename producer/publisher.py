@@ -98,21 +98,21 @@ class Publisher:
         except (api_exceptions.ServiceUnavailable, api_exceptions.DeadlineExceeded) as exc:
             raise ConfigError(f"{_endpoint()} is not reachable: {exc.message}") from None
 
-    def publish(self, data: bytes, attributes: dict[str, str], customer_id: str) -> None:
+    def publish(self, data: bytes, attributes: dict[str, str]) -> None:
         """Hand one message to the client's batcher; blocks only when flow control is full."""
         with self._lock:
             self.pending += 1
         try:
             future = self.client.publish(self.topic, data, **attributes)
         except Exception as exc:  # a message the client refuses must not end the run
-            self._settle(customer_id, data, exc)
+            self._settle(data, exc)
             return
-        future.add_done_callback(functools.partial(self._done, customer_id, data))
+        future.add_done_callback(functools.partial(self._done, data))
 
-    def _done(self, customer_id: str, data: bytes, future) -> None:
-        self._settle(customer_id, data, future.exception())
+    def _done(self, data: bytes, future) -> None:
+        self._settle(data, future.exception())
 
-    def _settle(self, customer_id: str, data: bytes, error: BaseException | None) -> None:
+    def _settle(self, data: bytes, error: BaseException | None) -> None:
         with self._lock:
             if error is None:
                 self.published += 1
@@ -124,7 +124,8 @@ class Publisher:
             if self.pending == 0:
                 self._idle.notify_all()
         if error is not None:
-            log.error("publish failed", extra={"customer_id": customer_id, "error": str(error)})
+            # Never the customer_id: personal data stays out of logs (docs/privacy.md).
+            log.error("publish failed", extra={"error": str(error)})
 
     def close(self) -> None:
         """Send every batched message now and wait until each one is published or has failed.

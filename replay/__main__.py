@@ -1,5 +1,8 @@
 import sys
 
-from replay.cli import main
+from replay import cli, forget
 
-sys.exit(main())
+# `python -m replay forget ...` erases a customer; anything else is a replay.
+if sys.argv[1:2] == ["forget"]:
+    sys.exit(forget.main(sys.argv[2:]))
+sys.exit(cli.main())

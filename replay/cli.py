@@ -11,36 +11,29 @@ from datetime import UTC, datetime
 from google.api_core import exceptions
 
 from contract import topic_path
-from pipeline import bigquery_client
 from pipeline.dead_letters import STAGES
-from replay import tables
+from replay import erasure, tables
 from replay.plan import Plan, plan, written_messages
-from replay.publish import publish
+from replay.publish import Failed, publish
 from replay.selection import Selection, parse_time
+from replay.tables import Replayed
 
 LISTED = 50  # --list shows at most this many message ids per reason
+# customers_dlq_replays.replay_message_id of a row inserted from a `write` dead letter (no
+# message was published for it): this prefix and the customer_id, the insert's insertId.
+INSERTED = "inserted:"
 
 
 def _parser(prog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog,
         description="Re-publish chosen dead letters of customers_dlq to the topic, each once, "
-        "with its original bytes and attributes plus replay_of=<message_id>. "
+        "with its original bytes and attributes plus replay_of=<message_id>; insert the rows "
+        "of `write` dead letters into the customers table, once per customer. "
         "A dry run unless --execute is given.",
     )
-    where = parser.add_argument_group("where")
+    where = tables.add_flags(parser)
     where.add_argument("--topic", required=True, type=topic_path, help="projects/P/topics/T")
-    where.add_argument(
-        "--dlq-table", required=True, help="dead letters, PROJECT:DATASET.TABLE or P.D.T"
-    )
-    where.add_argument(
-        "--output-table", help="the customers table (default: the dlq table without _dlq)"
-    )
-    where.add_argument("--replays-table", help="replay records (default: <dlq table>_replays)")
-    where.add_argument("--project", help="project to run BigQuery jobs in (default: the table's)")
-    where.add_argument(
-        "--bigquery-endpoint", help="local runs only: e.g. http://127.0.0.1:9050 (the emulator)"
-    )
     which = parser.add_argument_group("which dead letters (all given criteria must match)")
     which.add_argument("--stage", action="append", choices=STAGES, default=[], help="repeatable")
     which.add_argument("--since", help="dead-lettered at or after: 2026-11-01, ...T10:00Z or 2h")
@@ -82,13 +75,6 @@ def _selection(args: argparse.Namespace) -> Selection:
     return selection
 
 
-def _tables(args: argparse.Namespace) -> tables.Tables:
-    dead_letters = tables.sql_table(args.dlq_table)
-    customers = args.output_table or dead_letters.removesuffix("_dlq")
-    replays = args.replays_table or f"{dead_letters}_replays"
-    return tables.Tables(dead_letters, tables.sql_table(customers), tables.sql_table(replays))
-
-
 def _first_line(error: Exception) -> str:
     return next(iter(str(error).splitlines()), "")
 
@@ -98,44 +84,69 @@ def _plural(count: int, noun: str) -> str:
 
 
 def render(result: Plan, source: str, selection: Selection, *, listing: bool) -> str:
-    states = sorted(Counter(letter.payload_state for letter in result.to_send).items())
+    replays = [*result.to_send, *result.to_insert]
+    states = sorted(Counter(letter.payload_state for letter in replays).items())
     kinds = f" ({', '.join(f'{n} {state}' for state, n in states)})" if states else ""
     lines = [
         f"selected {_plural(result.dead_letters, 'dead letter')} of "
         f"{_plural(result.messages, 'message')} in {source} ({selection.describe()})",
-        f"  to replay:      {len(result.to_send)}{kinds}",
+        f"  to replay:      {result.replays}{kinds}",
         f"  not replayed:   {result.skipped_count}",
     ]
     lines += [f"    {len(ids):>5}  {reason}" for reason, ids in result.skipped.items()]
     if listing:
-        lines += ["  replay:"] + [f"    {letter.message_id}" for letter in result.to_send[:LISTED]]
+        lines += ["  replay:"] + [f"    {letter.message_id}" for letter in replays[:LISTED]]
         for reason, ids in result.skipped.items():
             lines += [f"  {reason}:"] + [f"    {message_id}" for message_id in ids[:LISTED]]
     return "\n".join(lines)
 
 
+def _insert(bq, names: tables.Tables, result: Plan) -> tuple[list[Replayed], list[Failed]]:
+    """Inserts the rows of `write` dead letters into `customers`, deduplicated by customer."""
+    if not result.to_insert:
+        return [], []
+    try:
+        inserted, refused = tables.insert_rows(bq, names, result.to_insert)
+    except exceptions.GoogleAPIError as error:
+        reason = f"{type(error).__name__}: {_first_line(error)}"
+        return [], [Failed(letter, reason) for letter in result.to_insert]
+    now = datetime.now(UTC)
+    done = [Replayed(letter, f"{INSERTED}{letter.customer_id}", now, False) for letter in inserted]
+    print(f"inserted {len(inserted)}/{len(result.to_insert)} rows into {names.customers}")
+    return done, [Failed(letter, f"BigQuery refused the row: {why}") for letter, why in refused]
+
+
 def _execute(
     args: argparse.Namespace, bq, names: tables.Tables, result: Plan, replayed: set[str]
 ) -> int:
-    """Publishes the plan, then records what was published; 1 if anything failed."""
+    """Publishes the messages and inserts the rows of the plan, then records what was done;
+    1 if anything failed."""
     run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
     total = len(result.to_send)
-    done, failed = publish(
-        args.topic,
-        result.to_send,
-        again=replayed,
-        progress=lambda n: print(f"  published {n}/{total}", flush=True),
-    )
+    done, failed = [], []
+    if total:
+        done, failed = publish(
+            args.topic,
+            result.to_send,
+            again=replayed,
+            progress=lambda n: print(f"  published {n}/{total}", flush=True),
+        )
+    inserted, not_inserted = _insert(bq, names, result)
     try:
-        errors = tables.record(bq, names, done, run_id, args.topic)
+        errors = tables.record(bq, names, [*done, *inserted], run_id, args.topic)
     except exceptions.GoogleAPIError as error:
         errors = [f"{type(error).__name__}: {_first_line(error)}"]
     recorded = "not recorded" if errors else f"recorded in {names.replays} (run {run_id})"
-    print(f"published {len(done)}/{total} to {args.topic} with replay_of; {recorded}")
-    for failure in failed:
-        print(f"  not published: {failure.letter.message_id}: {failure.error}", file=sys.stderr)
+    if total:
+        print(f"published {len(done)}/{total} to {args.topic} with replay_of; {recorded}")
+    else:
+        print(recorded)
+    for verb, failures in (("published", failed), ("inserted", not_inserted)):
+        for failure in failures:
+            print(f"  not {verb}: {failure.letter.message_id}: {failure.error}", file=sys.stderr)
+    failed += not_inserted
     if errors:
-        sent = ", ".join(replay.letter.message_id or "?" for replay in done)
+        sent = ", ".join(replay.letter.message_id or "?" for replay in [*done, *inserted])
         print(
             f"replay: error: recording failed ({errors!r:.300}); a later run may send these "
             f"again: {sent}",
@@ -146,29 +157,33 @@ def _execute(
 
 def run(args: argparse.Namespace) -> int:
     selection = _selection(args)
-    names = _tables(args)
-    project = args.project or names.dead_letters.split(".", 1)[0]
-    bq = bigquery_client.client(project, args.bigquery_endpoint)
+    names = tables.from_flags(args)
+    bq = tables.client(args, names)
     letters = tables.select(bq, names, selection)
     ids = sorted({letter.message_id for letter in letters if letter.message_id})
     customer_ids = sorted({letter.customer_id for letter in letters if letter.customer_id})
     replayed = tables.replayed(bq, names, ids)
     written_ids, written_customers = tables.written(bq, names, ids, customer_ids)
+    erased_customers, erased_ids = tables.erased(bq, names)
     result = plan(
         letters,
+        erased=erasure.erased_messages(letters, erased_customers, erased_ids),
+        erased_customers=erased_customers,
         replayed=replayed,
         written=written_messages(letters, written_ids, written_customers),
+        written_customers=written_customers,
         again=args.again,
         include_written=args.include_written,
     )
     print(render(result, names.dead_letters, selection, listing=args.list), flush=True)
     if not args.execute:
+        rows = f" and insert {_plural(len(result.to_insert), 'row')}" if result.to_insert else ""
         print(
             f"dry run: nothing published; add --execute to publish "
-            f"{_plural(len(result.to_send), 'message')} to {args.topic}"
+            f"{_plural(len(result.to_send), 'message')} to {args.topic}{rows}"
         )
         return 0
-    if not result.to_send:
+    if not result.replays:
         print("nothing to replay")
         return 0
     return _execute(args, bq, names, result, replayed)

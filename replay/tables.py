@@ -6,6 +6,7 @@ value is a query parameter.
 
 from __future__ import annotations
 
+import argparse
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -15,9 +16,11 @@ from google.cloud import bigquery
 
 from pipeline import bigquery_client
 from pipeline.tables import TABLE_SPEC
+from replay import erasure
 from replay.plan import DeadLetter
 from replay.selection import Selection
 
+INSERT_BATCH = 500  # rows per streaming insert of `insert_rows`
 _COLUMNS = "message_id, stage, payloadBytes, payloadString, attributes, payload_state, errorMessage"
 
 
@@ -33,11 +36,58 @@ def sql_table(table_spec: str) -> str:
 
 @dataclass(frozen=True)
 class Tables:
-    """The three tables a replay touches, as `project.dataset.table`."""
+    """The tables a replay or an erasure touches, as `project.dataset.table`."""
 
     dead_letters: str
     customers: str
     replays: str
+    erasures: str
+
+    def by_key(self) -> dict[str, str]:
+        """Each table under its schema file's name: the placeholders of the erasure SQL."""
+        return {
+            "customers": self.customers,
+            "customers_dlq": self.dead_letters,
+            "customers_dlq_replays": self.replays,
+            "erasure_requests": self.erasures,
+        }
+
+
+def add_flags(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    """The flags naming the tables and where to run, shared by replay and forget."""
+    where = parser.add_argument_group("where")
+    where.add_argument(
+        "--dlq-table", required=True, help="dead letters, PROJECT:DATASET.TABLE or P.D.T"
+    )
+    where.add_argument(
+        "--output-table", help="the customers table (default: the dlq table without _dlq)"
+    )
+    where.add_argument("--replays-table", help="replay records (default: <dlq table>_replays)")
+    where.add_argument(
+        "--erasures-table", help="erasure requests (default: erasure_requests in its dataset)"
+    )
+    where.add_argument("--project", help="project to run BigQuery jobs in (default: the table's)")
+    where.add_argument(
+        "--bigquery-endpoint", help="local runs only: e.g. http://127.0.0.1:9050 (the emulator)"
+    )
+    return where
+
+
+def from_flags(args: argparse.Namespace) -> Tables:
+    dead_letters = sql_table(args.dlq_table)
+    dataset = dead_letters.rsplit(".", 1)[0]
+    return Tables(
+        dead_letters,
+        sql_table(args.output_table or dead_letters.removesuffix("_dlq")),
+        sql_table(args.replays_table or f"{dead_letters}_replays"),
+        sql_table(args.erasures_table or f"{dataset}.erasure_requests"),
+    )
+
+
+def client(args: argparse.Namespace, names: Tables) -> bigquery.Client:
+    return bigquery_client.client(
+        args.project or names.dead_letters.split(".", 1)[0], args.bigquery_endpoint
+    )
 
 
 def select(bq: bigquery.Client, tables: Tables, selection: Selection) -> list[DeadLetter]:
@@ -87,6 +137,45 @@ def written(
     return found_messages, found_customers
 
 
+def insert_rows(
+    bq: bigquery.Client, tables: Tables, letters: Sequence[DeadLetter]
+) -> tuple[list[DeadLetter], list[tuple[DeadLetter, str]]]:
+    """Inserts the rows `write` dead letters hold into `customers`: the inserted, and the
+    others with BigQuery's reasons (`reason at location`: its messages may quote values).
+
+    One streaming insert per 500 rows, each row's insertId its customer_id, so a retried
+    request is not stored twice (best effort, as in the pipeline).
+    """
+    inserted, failed = [], []
+    for start in range(0, len(letters), INSERT_BATCH):
+        batch = letters[start : start + INSERT_BATCH]
+        errors = bq.insert_rows_json(
+            tables.customers,
+            [letter.row() for letter in batch],
+            row_ids=[letter.customer_id for letter in batch],
+            retry=bigquery_client.SHORT_RETRY,
+            timeout=bigquery_client.TIMEOUT,
+        )
+        refused = {error["index"]: error.get("errors", []) for error in errors}
+        for index, letter in enumerate(batch):
+            if index in refused:
+                reasons = ", ".join(str(e.get("reason")) for e in refused[index]) or "refused"
+                failed.append((letter, reasons))
+            else:
+                inserted.append(letter)
+    return inserted, failed
+
+
+def erased(bq: bigquery.Client, tables: Tables) -> tuple[set[str], set[str]]:
+    """The customer ids and message ids of every erasure request, pending or done."""
+    sql = erasure.render(erasure.ERASED, tables.by_key())
+    customer_ids, message_ids = set(), set()
+    for customer_id, ids in bigquery_client.query(bq, sql):
+        customer_ids.add(customer_id)
+        message_ids.update(ids or ())
+    return customer_ids, message_ids
+
+
 @dataclass(frozen=True)
 class Replayed:
     """One dead-letter message re-published: a `customers_dlq_replays` row."""
@@ -104,7 +193,6 @@ class Replayed:
             "run_id": run_id,
             "topic": topic,
             "stage": self.letter.stage,
-            "errorMessage": self.letter.error,
             "payload_state": self.letter.payload_state,
             "again": self.again,
         }

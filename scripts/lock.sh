@@ -13,7 +13,7 @@ compile() {
   "../$venv/bin/pip-compile" --quiet --generate-hashes --allow-unsafe --no-emit-index-url --no-emit-find-links \
     --strip-extras ${PIP_COMPILE_ARGS:-} --output-file "$1.txt" "$1.in"
 }
-for lock in pipeline producer dev checkov; do
+for lock in pipeline producer dev checkov mitmproxy; do
   echo "==> requirements/$lock.txt"
   compile "$lock"
 done

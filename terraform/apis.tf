@@ -2,9 +2,12 @@ locals {
   services = toset([
     "artifactregistry.googleapis.com",
     "bigquery.googleapis.com",
+    "bigquerydatapolicy.googleapis.com",   # data masking policies (privacy.tf)
+    "bigquerydatatransfer.googleapis.com", # the scheduled query of erasures (erasure.tf)
     "cloudbuild.googleapis.com",
     "cloudresourcemanager.googleapis.com", # project-level IAM bindings
     "compute.googleapis.com",              # Dataflow workers are Compute Engine VMs
+    "datacatalog.googleapis.com",          # the policy-tag taxonomy (privacy.tf)
     "dataflow.googleapis.com",
     "iam.googleapis.com", # service accounts
     "logging.googleapis.com",
@@ -40,6 +43,14 @@ resource "google_project_service_identity" "dataflow" {
 resource "google_project_service_identity" "cloudbuild" {
   provider = google-beta
   service  = "cloudbuild.googleapis.com"
+
+  depends_on = [google_project_service.required]
+}
+
+# The Data Transfer Service's agent runs the erasure scheduled query as its service account.
+resource "google_project_service_identity" "bigquery_data_transfer" {
+  provider = google-beta
+  service  = "bigquerydatatransfer.googleapis.com"
 
   depends_on = [google_project_service.required]
 }

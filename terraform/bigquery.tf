@@ -6,17 +6,31 @@ locals {
     customers_dlq = "${path.module}/../pipeline/schemas/customers_dlq.json"
     # Which dead letters `python -m replay` re-published (README "Operate").
     customers_dlq_replays = "${path.module}/../pipeline/schemas/customers_dlq_replays.json"
+    # Who `make forget` erased (erasure.tf completes the requests).
+    erasure_requests = "${path.module}/../pipeline/schemas/erasure_requests.json"
   }
   tables = { for key, file_path in local.table_files : key => jsondecode(file(file_path)) }
+  # How long each table keeps a partition, in days; null keeps it for good (docs/privacy.md).
+  # A replay record lives as long as the dead letter it stops from being replayed twice, and
+  # an erasure request for good, so that no replay brings the customer back.
+  retention_days = {
+    customers             = var.customer_retention_days
+    customers_dlq         = var.dead_letter_retention_days
+    customers_dlq_replays = var.dead_letter_retention_days
+    erasure_requests      = null
+  }
 }
 
 resource "google_bigquery_dataset" "customers" {
   #checkov:skip=CKV_GCP_81:Google-managed encryption keys; a CMEK is an organisation-level choice, set default_encryption_configuration when one exists.
   dataset_id                 = var.dataset_id
   location                   = coalesce(var.bigquery_location, var.region)
-  description                = "Customer stream: every registered customer (customers), every unusable message (customers_dlq) and its replays (customers_dlq_replays)."
+  description                = "Customer stream: every registered customer (customers), every unusable message (customers_dlq), its replays (customers_dlq_replays) and erasure requests (erasure_requests)."
   delete_contents_on_destroy = false
   labels                     = local.labels
+  # How long BigQuery keeps deleted and changed rows for recovery, erased customers' included
+  # (then 7 more days of fail-safe: https://cloud.google.com/bigquery/docs/time-travel).
+  max_time_travel_hours = tostring(var.time_travel_hours)
 
   depends_on = [google_project_service.required]
 }
@@ -28,7 +42,7 @@ resource "google_bigquery_table" "tables" {
   dataset_id          = google_bigquery_dataset.customers.dataset_id
   table_id            = each.value.tableReference.tableId
   description         = each.value.description
-  schema              = jsonencode(each.value.schema.fields)
+  schema              = module.personal_data.schemas[each.key] # personal columns policy-tagged (privacy.tf)
   clustering          = try(each.value.clustering.fields, null)
   deletion_protection = var.deletion_protection
   labels              = local.labels
@@ -38,6 +52,9 @@ resource "google_bigquery_table" "tables" {
     content {
       type  = time_partitioning.value.type
       field = try(time_partitioning.value.field, null)
+      # Partition expiration: BigQuery deletes a partition this long after its time
+      # (https://cloud.google.com/bigquery/docs/managing-partitioned-tables#partition-expiration).
+      expiration_ms = local.retention_days[each.key] == null ? null : local.retention_days[each.key] * 86400000
     }
   }
 }

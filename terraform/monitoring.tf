@@ -74,6 +74,20 @@ resource "google_logging_metric" "dead_letters_unwritable" {
   depends_on = [google_project_service.required]
 }
 
+# Cloud Monitoring knows a new log-based metric only minutes after Logging created it: an alert
+# policy naming it in the same apply gets "Error 404: Cannot find metric(s) that match type = ...
+# If a metric was created recently, it could take up to 10 minutes to become available"
+# (hashicorp/terraform-provider-google#11102, open since 2022; the provider does not retry). So
+# the policy waits those 10 minutes after the metric, and the first `make infra` succeeds in one
+# run. time_sleep waits only when it is created: on the first apply, and again only when the
+# metric is replaced (its id is a trigger), never on later applies.
+resource "time_sleep" "log_metric_known_to_monitoring" {
+  create_duration = "600s"
+  triggers = {
+    metric = google_logging_metric.dead_letters_unwritable.id
+  }
+}
+
 resource "google_monitoring_alert_policy" "dead_letters_unwritable" {
   display_name          = "${var.name}: dead letter not stored"
   combiner              = "OR"
@@ -84,8 +98,12 @@ resource "google_monitoring_alert_policy" "dead_letters_unwritable" {
   conditions {
     display_name = "BigQuery rejected a reduced dead letter (worker log)"
     condition_threshold {
-      # No resource.type: a log-based metric's series carry the log entries' resource.
-      filter          = "metric.type = \"logging.googleapis.com/user/${google_logging_metric.dead_letters_unwritable.name}\""
+      # "The filter must specify the metric type and the resource type" (MetricThreshold.filter,
+      # https://cloud.google.com/monitoring/api/ref_v3/rest/v3/projects.alertPolicies). A
+      # log-based metric's time series carry the monitored resource of the log entries it counts
+      # ("Resource labels", https://cloud.google.com/logging/docs/logs-based-metrics/labels#default-labels):
+      # the metric above counts only dataflow_step entries, the resource of Dataflow's worker logs.
+      filter          = "resource.type = \"dataflow_step\" AND metric.type = \"logging.googleapis.com/user/${google_logging_metric.dead_letters_unwritable.name}\""
       comparison      = "COMPARISON_GT"
       threshold_value = 0
       duration        = "0s"
@@ -116,6 +134,71 @@ resource "google_monitoring_alert_policy" "dead_letters_unwritable" {
     mime_type = "text/markdown"
     subject   = "${var.name}: a dead letter cannot be stored, part of the job stalls"
     content   = "BigQuery rejected a dead letter even in its reduced form; the job retries that bundle until it can be stored. ${local.runbook}"
+  }
+
+  depends_on = [time_sleep.log_metric_known_to_monitoring]
+}
+
+# BigQuery refused to store what the pipeline wrote. dead_letters_write: rows BigQuery rejected, or
+# every row of an insert request it refused whole (HTTP 403 while IAM propagates, 404 while a table
+# is recreated: Beam's sink does not retry those, pipeline/sinks.py WriteCustomers); they wait as
+# `write` dead letters for `make replay --stage write`. dead_letters_reduced: customers_dlq refused
+# dead letters; the sink retries them reduced until they are stored (pipeline/sinks.py). Any at all.
+resource "google_monitoring_alert_policy" "writes_refused" {
+  display_name          = "${var.name}: BigQuery refused writes"
+  combiner              = "OR"
+  severity              = "ERROR"
+  notification_channels = local.notification_channels
+  user_labels           = local.labels
+
+  conditions {
+    display_name = "rows kept as write dead letters (dead_letters_write)"
+    condition_prometheus_query_language {
+      query               = "sum by (job_name) (delta({${local.user_counter}, \"metric_name\"=\"dead_letters_write\"}[10m])) > 0"
+      duration            = "0s"
+      evaluation_interval = "60s"
+    }
+  }
+
+  conditions {
+    display_name = "dead letters refused by customers_dlq (dead_letters_reduced)"
+    condition_prometheus_query_language {
+      query               = "sum by (job_name) (delta({${local.user_counter}, \"metric_name\"=\"dead_letters_reduced\"}[10m])) > 0"
+      duration            = "0s"
+      evaluation_interval = "60s"
+    }
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    subject   = "${var.name}: BigQuery refused rows or dead letters"
+    content   = "BigQuery refused rows (kept as write dead letters) or dead letters (retried until stored). The worker log line \"BigQuery refused\" names the cause. Fix it, then make replay ARGS='--stage write'. ${local.runbook}"
+  }
+}
+
+# No customer reached the pipeline for a while: the producer stopped (the randomuser API failed,
+# Pub/Sub refused its publishes) or nothing publishes. messages_read is a running total, so fewer
+# than one message read over the window is "none".
+resource "google_monitoring_alert_policy" "no_customers" {
+  display_name          = "${var.name}: no new customers"
+  combiner              = "OR"
+  severity              = "WARNING"
+  notification_channels = local.notification_channels
+  user_labels           = local.labels
+
+  conditions {
+    display_name = "no message read for ${var.no_customers_minutes} minutes"
+    condition_prometheus_query_language {
+      query               = "sum by (job_name) (delta({${local.user_counter}, \"metric_name\"=\"messages_read\"}[${var.no_customers_minutes}m])) < 1"
+      duration            = "0s"
+      evaluation_interval = "60s"
+    }
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    subject   = "${var.name}: no customers arrive"
+    content   = "The job read no message for ${var.no_customers_minutes} minutes: check the producer's log (its summary line and exit code). ${local.runbook}"
   }
 }
 

@@ -40,6 +40,16 @@ output "replays_table" {
   value       = "${var.project_id}:${google_bigquery_dataset.customers.dataset_id}.${google_bigquery_table.tables["customers_dlq_replays"].table_id}"
 }
 
+output "erasures_table" {
+  description = "Where `make forget` records erasure requests (PROJECT:DATASET.TABLE)."
+  value       = "${var.project_id}:${google_bigquery_dataset.customers.dataset_id}.${google_bigquery_table.tables["erasure_requests"].table_id}"
+}
+
+output "erasure_service_account" {
+  description = "Service account the erasure scheduled query runs as."
+  value       = google_service_account.erasure.email
+}
+
 output "bucket" {
   description = "Bucket of the template spec and Dataflow's temp/staging files."
   value       = google_storage_bucket.dataflow.name

@@ -85,6 +85,72 @@ variable "bigquery_location" {
   }
 }
 
+variable "dead_letter_retention_days" {
+  description = "Days a dead letter (customers_dlq) and a replay record (customers_dlq_replays) are kept: BigQuery deletes each day's partition this long after it (docs/privacy.md)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.dead_letter_retention_days >= 1 && var.dead_letter_retention_days <= 3650 && floor(var.dead_letter_retention_days) == var.dead_letter_retention_days
+    error_message = "dead_letter_retention_days must be a whole number of days between 1 and 3650."
+  }
+}
+
+variable "customer_retention_days" {
+  description = "Days a customers row is kept after it was ingested (partition expiration); null keeps every row until it is erased (make forget)."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.customer_retention_days == null || try(var.customer_retention_days >= 1 && floor(var.customer_retention_days) == var.customer_retention_days, false)
+    error_message = "customer_retention_days must be null (keep) or a whole number of days, at least 1."
+  }
+}
+
+variable "time_travel_hours" {
+  description = "Hours BigQuery keeps deleted or changed rows recoverable (time travel): erased customers too, then 7 days of fail-safe only Google can restore from. 48 (the least BigQuery allows) to 168 (its default)."
+  type        = number
+  default     = 48
+
+  validation {
+    condition     = var.time_travel_hours >= 48 && var.time_travel_hours <= 168 && var.time_travel_hours % 24 == 0
+    error_message = "time_travel_hours must be a multiple of 24 between 48 and 168."
+  }
+}
+
+variable "personal_data_readers" {
+  description = "Principals who read personal columns in clear (Fine-Grained Reader on every policy tag), e.g. group:crm@example.com. Whoever runs make replay or make forget needs it too; Terraform grants it to nobody else."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for m in var.personal_data_readers : can(regex("^(user|group|serviceAccount|domain):[^\\s]+$", m))])
+    error_message = "personal_data_readers must be IAM members such as group:crm@example.com or user:ana@example.com."
+  }
+}
+
+variable "masked_readers" {
+  description = "Principals who read personal columns masked (Masked Reader on every data policy): the analysts' group, e.g. group:analysts@example.com. They still need read access to the dataset or views."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for m in var.masked_readers : can(regex("^(user|group|serviceAccount|domain):[^\\s]+$", m))])
+    error_message = "masked_readers must be IAM members such as group:analysts@example.com."
+  }
+}
+
+variable "erasure_schedule" {
+  description = "When the scheduled query completes pending erasure requests (BigQuery Data Transfer schedule syntax); a request is pending only while some of its rows are in the streaming buffer (90 minutes)."
+  type        = string
+  default     = "every 24 hours"
+
+  validation {
+    condition     = can(regex("^every ", var.erasure_schedule))
+    error_message = "erasure_schedule must be a Data Transfer schedule such as \"every 24 hours\" or \"every day 03:17\"."
+  }
+}
+
 variable "temp_files_retention_days" {
   description = "Days after which Dataflow's temp/ files and make build's source/ archives are deleted (staging/ is kept: running jobs read it)."
   type        = number
@@ -215,6 +281,17 @@ variable "dead_letters_per_minute" {
   validation {
     condition     = var.dead_letters_per_minute >= 0
     error_message = "dead_letters_per_minute must be >= 0."
+  }
+}
+
+variable "no_customers_minutes" {
+  description = "Alert when the job has read no message for this many minutes (the producer stopped)."
+  type        = number
+  default     = 15
+
+  validation {
+    condition     = var.no_customers_minutes >= 2
+    error_message = "no_customers_minutes must be >= 2 (the counter is sampled every minute)."
   }
 }
 

@@ -14,6 +14,12 @@ terraform {
       source  = "hashicorp/google-beta"
       version = "~> 6.50"
     }
+    # time_sleep (monitoring.tf): the wait for a new log-based metric. 0.13 is the schema the same
+    # test checks it against.
+    time = {
+      source  = "hashicorp/time"
+      version = "~> 0.13"
+    }
   }
 }
 

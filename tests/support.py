@@ -120,3 +120,49 @@ def dead_letter_row(payload: bytes, **columns: Any) -> dict:
     )
     row["payloadBytes"] = base64.b64decode(row["payloadBytes"])
     return {**row, **columns}
+
+
+CLASSIFICATION = ROOT / "pipeline" / "schemas" / "classification.json"
+PERSONAL_CLASSES = ("direct", "quasi", "pseudonym")
+
+
+def leaf_fields(fields: list[dict], prefix: str = "") -> dict[str, dict]:
+    """{column path: field} of every leaf column; a nested one is named `parent.child`."""
+    leaves = {}
+    for field in fields:
+        path = f"{prefix}{field['name']}"
+        if field["type"] in ("RECORD", "STRUCT"):
+            leaves.update(leaf_fields(field["fields"], f"{path}."))
+        else:
+            leaves[path] = field
+    return leaves
+
+
+def classification() -> dict[str, dict[str, dict]]:
+    """{table: {column path: {class, masking, why}}} from pipeline/schemas/classification.json."""
+    return json.loads(CLASSIFICATION.read_text())["tables"]
+
+
+def personal_columns(table: str) -> set[str]:
+    """The column paths of `table` classified direct, quasi or pseudonym."""
+    return {
+        path
+        for path, entry in classification()[table].items()
+        if entry["class"] in PERSONAL_CLASSES
+    }
+
+
+# BigQuery's predefined masking rules and the column types each applies to ("Masking options",
+# https://cloud.google.com/bigquery/docs/column-data-masking-intro#masking_options): hashing
+# only STRING and BYTES, the e-mail and four-character rules only text, the year only dates
+# and times; NULL and the type's default value any type. The names are the provider's
+# (tests/static/test_terraform_privacy.py checks them against google 6.50's enum).
+MASKING_RULES: dict[str, frozenset[str] | None] = {
+    "SHA256": frozenset({"STRING", "BYTES"}),
+    "ALWAYS_NULL": None,
+    "DEFAULT_MASKING_VALUE": None,
+    "LAST_FOUR_CHARACTERS": frozenset({"STRING"}),
+    "FIRST_FOUR_CHARACTERS": frozenset({"STRING"}),
+    "EMAIL_MASK": frozenset({"STRING"}),
+    "DATE_YEAR_MASK": frozenset({"DATE", "DATETIME", "TIMESTAMP"}),
+}

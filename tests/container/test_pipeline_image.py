@@ -11,6 +11,7 @@ import json
 import time
 import uuid
 
+import pytest
 from google.cloud import pubsub_v1
 
 from contract import attributes_for, strip_credentials
@@ -40,6 +41,35 @@ def test_flex_template_entry_file_runs_the_pipeline(pipeline_image, docker_run):
     result = docker_run("run", "--rm", "--entrypoint", "sh", pipeline_image, "-c", launch)
     assert "--input_subscription" in result.stdout
     assert "--output_table" in result.stdout
+
+
+# The Flex Template launcher is closed source: which `python` it runs is not documented, nor the
+# environment it gives it. Every name it could use must be an interpreter that holds the
+# pipeline's dependencies, as in Google's tested layout (python-docs-samples dataflow/
+# flex-templates/pipeline_with_dependencies: everything installed into the base interpreter).
+LAUNCHER_PYTHONS = ("python", "python3", "/usr/local/bin/python")
+MINIMAL_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+@pytest.mark.parametrize("python", LAUNCHER_PYTHONS)
+def test_every_python_the_launcher_may_run_runs_the_pipeline(pipeline_image, docker_run, python):
+    """With the image's environment, and with none but a default PATH (from /, no PYTHONPATH):
+    `PYTHON $FLEX_TEMPLATE_PYTHON_PY_FILE --help`, the imports, and Beam boot's `pip show`."""
+    entry = "/template/main.py"
+    checks = {
+        "image environment": f'{python} "$FLEX_TEMPLATE_PYTHON_PY_FILE" --help',
+        "imports": f"{python} -c 'import apache_beam, google.cloud.bigquery, pipeline.main'",
+        "boot's check": f"{python} -m pip show apache-beam >/dev/null && echo --output_table",
+        "no environment": f"cd / && env -i {MINIMAL_PATH} {python} {entry} --help",
+    }
+    for what, command in checks.items():
+        result = docker_run(
+            "run", "--rm", "--entrypoint", "sh", pipeline_image, "-c", command, check=False
+        )  # fmt: skip
+        output = result.stdout + result.stderr
+        assert result.returncode == 0, f"{python}, {what}: exit {result.returncode}\n{output}"
+        if "--help" in command or "echo" in command:
+            assert "--output_table" in result.stdout, f"{python}, {what}:\n{output}"
 
 
 def test_help(pipeline_image, docker_run):

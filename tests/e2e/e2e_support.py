@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections import Counter
 
 from contract import SCHEMA
@@ -11,6 +12,7 @@ from pipeline.tables import CUSTOMERS, CUSTOMERS_DLQ
 from producer.fake import FakeSource
 from producer.publish_loop import Message, to_message
 from tests import bigquery_rules
+from tests.support import run
 
 
 def fake_messages(count: int, seed: str) -> list[Message]:
@@ -43,3 +45,20 @@ def refused_by_bigquery(resources) -> list[str]:
                 for error in bigquery_rules.stored_errors(row, table)
             ]
     return refused
+
+
+def run_ok(*args: str, timeout: float = 120) -> str:
+    """`args` run from the repository root; its stdout, once it exited 0."""
+    result = run(*args, timeout=timeout)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def make(*args: str, timeout: float = 120) -> str:
+    """`make ARGS...` as a user types it, with the venv running the tests as the targets' venv."""
+    return run_ok("make", "--no-print-directory", f"VENV={sys.prefix}", *args, timeout=timeout)
+
+
+def local_query(sql: str) -> str:
+    """`python -m localrun.query SQL` against the stack `make run KEEP=1` left up."""
+    return run_ok(sys.executable, "-m", "localrun.query", sql)

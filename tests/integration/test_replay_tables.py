@@ -20,7 +20,8 @@ NOV_1, NOV_2 = datetime(2026, 11, 1, 9, tzinfo=UTC), datetime(2026, 11, 2, 9, tz
 
 
 def _tables(r) -> tables.Tables:
-    return tables.Tables(r.names.customers_dlq, r.names.customers, r.names.customers_dlq_replays)
+    n = r.names
+    return tables.Tables(n.customers_dlq, n.customers, n.customers_dlq_replays, n.erasure_requests)
 
 
 def _insert(r, table: str, rows: list[dict]) -> None:

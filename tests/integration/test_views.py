@@ -1,4 +1,5 @@
-"""The views of views/*.sql on the BigQuery emulator: known rows in, the exact result out.
+"""The views of views/*.sql on the BigQuery emulator: known rows in, the exact result out;
+and the views over `customers`, marketing's, read no direct identifier.
 
 The emulator runs the same SQL text Terraform gives BigQuery (DuckDB underneath, through
 bqemulator's translation), so a construct either engine rejects fails here, or is checked by
@@ -8,12 +9,16 @@ hand against the comments in the SQL files.
 from __future__ import annotations
 
 import datetime as dt
+import re
+
+import pytest
 
 import views
 from localrun.bad_messages import bad_messages
 from localrun.resources import SHORT_RETRY, query
 from pipeline.dead_letters import dead_letter, write_failure
 from pipeline.messages import process_message
+from tests.support import classification
 
 NOW = dt.datetime.now(dt.UTC)
 TODAY = NOW.date()
@@ -194,3 +199,31 @@ def test_dead_letters_last_day_groups_real_dead_letters_by_stage_and_error_class
         r, "SELECT MIN(first_seen), MAX(last_seen) FROM {dead_letters_last_day}"
     )[0]
     assert NOW - dt.timedelta(hours=1, seconds=5) < first_seen <= last_seen < NOW
+
+
+# Columns that identify a person on their own (pipeline/schemas/classification.json).
+DIRECT = {
+    column for column, entry in classification()["customers"].items() if entry["class"] == "direct"
+}
+MARKETING = [name for name, sql in views.VIEWS.items() if "{dataset}.customers`" in sql]
+
+
+def words(sql: str) -> set[str]:
+    """The identifiers of a query, comments left out."""
+    code = "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
+    return set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", code))
+
+
+def test_the_marketing_views_are_the_views_over_customers():
+    assert sorted(MARKETING) == ["customer_segments", "new_customers_daily"]
+    assert "{dataset}.customers_dlq`" in views.VIEWS["dead_letters_last_day"]
+
+
+@pytest.mark.parametrize("name", MARKETING)
+def test_a_marketing_view_reads_no_direct_identifier(name):
+    assert {"email", "phone", "first_name", "last_name", "street_name", "picture_url"} <= DIRECT
+    assert not words(views.VIEWS[name]) & DIRECT
+
+
+def test_the_check_sees_a_direct_identifier():
+    assert words("SELECT customer_id, email AS contact FROM t -- phone") & DIRECT == {"email"}

@@ -50,3 +50,17 @@ def parse(path: Path, *, unescape: bool = False) -> dict[str, list[dict[str, Any
 def parse_dir(directory: Path = TERRAFORM) -> dict[Path, dict[str, list[dict[str, Any]]]]:
     """Every .tf file of a Terraform module directory, parsed, by path."""
     return {path: parse(path) for path in sorted(directory.glob("*.tf"))}
+
+
+def merged(directory: Path = TERRAFORM) -> dict[str, Any]:
+    """Every .tf file merged: {"resource": {type: {name: body}}, "variable": {...}, ...}."""
+    found: dict[str, Any] = {}
+    for parsed in parse_dir(directory).values():
+        for kind, blocks in parsed.items():
+            for block in blocks:
+                if kind in ("resource", "data"):
+                    for rtype, named in block.items():
+                        found.setdefault(kind, {}).setdefault(rtype, {}).update(named)
+                else:
+                    found.setdefault(kind, {}).update(block)
+    return found

@@ -310,3 +310,74 @@ def test_build_refuses_an_untracked_file_the_images_would_carry(tmp_path):
     assert result.returncode == 2
     assert "uncommitted changes" in result.stderr
     assert "gcloud builds submit" not in result.stdout
+
+
+# --- the test step installs with the locked tools only -------------------------------------------
+
+LOCK_FILE = re.compile(r"requirements/[\w-]+\.txt")
+
+
+def pip_installs(text: str) -> list[list[str]]:
+    """Each `pip install` of a step's script, as its arguments after `install`."""
+    installs = []
+    for line in text.splitlines():
+        words = shlex.split(line, comments=True)
+        if "pip" in " ".join(words[:3]) and "install" in words:
+            installs.append(words[words.index("install") + 1 :])
+    return installs
+
+
+def locked_tools(lock: str) -> set[str]:
+    text = (ROOT / lock).read_text()
+    return {name for name in ("pip", "setuptools") if re.search(rf"^{name}==\S+ \\$", text, re.M)}
+
+
+def install_problems(text: str) -> list[str]:
+    """How a script's installs could take something not locked: a package outside a hashed lock
+    file, or a build environment pip fills with the newest setuptools (build isolation, the
+    default; https://pip.pypa.io/en/stable/cli/pip_install/#cmdoption-no-build-isolation)."""
+    problems, locked = [], set()
+    installs = pip_installs(text)
+    if not installs:
+        return ["no pip install"]
+    for args in installs:
+        requirements = [args[i + 1] for i, arg in enumerate(args[:-1]) if arg == "-r"]
+        targets = [a for i, a in enumerate(args) if not a.startswith("-") and args[i - 1] != "-r"]
+        if "--no-deps" not in args:
+            problems.append(f"{args}: without --no-deps pip resolves what the lock left out")
+        if requirements:
+            if "--require-hashes" not in args:
+                problems.append(f"{args}: a lock file without --require-hashes")
+            if not all(LOCK_FILE.fullmatch(r) for r in requirements):
+                problems.append(f"{args}: {requirements} is not a lock file of requirements/")
+            locked |= {tool for r in requirements for tool in locked_tools(r)}
+        elif targets == ["."]:
+            if "--no-build-isolation" not in args:
+                problems.append(f"{args}: build isolation fetches an unpinned setuptools")
+            if locked != {"pip", "setuptools"}:
+                problems.append(f"{args}: pip and setuptools are not installed from a lock first")
+        else:
+            problems.append(f"{args}: installs {targets} from no lock file")
+    return problems
+
+
+def test_test_step_installs_only_from_hashed_locks_without_build_isolation(build):
+    (step,) = [s for s in build["steps"] if s["id"] == "test"]
+    problems = install_problems(step["args"][1])
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize(
+    ("script", "problem"),
+    [
+        ("pip install --no-deps -r requirements/dev.txt\npip install --no-deps "
+         "--no-build-isolation -e .", "without --require-hashes"),
+        ("pip install --require-hashes --no-deps -r requirements/dev.txt\n"
+         "pip install --no-deps -e .", "build isolation"),
+        ("pip install --no-deps --no-build-isolation -e .", "not installed from a lock first"),
+        ("pip install --require-hashes --no-deps -r requirements/dev.txt\npip install pytest",
+         "from no lock file"),
+    ],
+)  # fmt: skip
+def test_install_check_catches_unlocked_installs(script, problem):
+    assert any(problem in found for found in install_problems(script)), install_problems(script)

@@ -76,9 +76,13 @@ def test_pipeline_is_flex_template_and_sdk_image():
     env = " ".join(args(name, "ENV"))
     assert "FLEX_TEMPLATE_PYTHON_PY_FILE=/template/main.py" in env
     assert "COPY main.py main.py" in [f"COPY {copy}" for copy in args(name, "COPY")]
-    # Beam's boot would otherwise run the workers in a venv of its own that cannot see /opt/venv
-    # (apache/beam sdks/python/container/boot.go; tests/container/test_pipeline_workers.py).
+    # Beam's boot would otherwise make a venv of its own at each worker start (apache/beam
+    # sdks/python/container/boot.go; tests/container/test_pipeline_workers.py).
     assert "RUN_PYTHON_SDK_IN_DEFAULT_ENVIRONMENT=1" in env
+    # Google's tested layout: the dependencies in the base interpreter, which every `python`
+    # resolves to, not in a virtualenv only PATH leads to (tests/container check each name).
+    assert "VIRTUAL_ENV" not in env and not re.search(r"(^|\s)PATH=", env)
+    assert '--python "$(command -v python3)" install' in " ".join(args(name, "RUN"))
     assert "FLEX_TEMPLATE_PYTHON_REQUIREMENTS_FILE" not in env  # nothing installed at launch
     assert args(name, "ENTRYPOINT") == ['["/opt/apache/beam/boot"]']
 

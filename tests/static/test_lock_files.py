@@ -20,6 +20,7 @@ def test_there_are_lock_files():
     assert {lock.stem for lock in LOCKS} == {
         "checkov",
         "dev",
+        "mitmproxy",
         "pipeline",
         "producer",
         "terraform-schema",

@@ -14,7 +14,10 @@ them after Terraform's interpolations are resolved with the variables' defaults:
   #Reducer and #Aggregation ("If perSeriesAligner is not ALIGN_NONE, then [alignmentPeriod] must
   be defined", "crossSeriesReducer ... perSeriesAligner must be specified and not equal to
   ALIGN_NONE and alignmentPeriod must be specified");
-- filter syntax: https://cloud.google.com/monitoring/api/v3/filters;
+- filter syntax: https://cloud.google.com/monitoring/api/v3/filters; what a condition's filter
+  must hold ("The filter must specify the metric type and the resource type", at most 2048
+  characters): MetricThreshold and MetricAbsence in gcloud's generated Monitoring client, read
+  from the installed SDK by test_the_filter_rules_are_the_ones_gcloud_ships;
 - PromQL on Cloud Monitoring metrics (`__name__` is the metric type, `monitored_resource` the
   resource type, metric and resource labels side by side):
   https://cloud.google.com/monitoring/promql/promql-mapping.
@@ -26,11 +29,16 @@ dashboards' Dashboard) with unknown fields rejected.
 
 from __future__ import annotations
 
+import ast
 import json
 import re
+import shutil
+import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
+import re2
 from google.cloud import monitoring_dashboard_v1, monitoring_v3
 from terraform_files import TERRAFORM, parse
 from test_runbook import FIELD_MATCH, MESSAGES, TEXT_SEARCH
@@ -76,14 +84,17 @@ METRICS = {
     ),
     # The log-based counter of monitoring.tf (google_logging_metric, name with the defaults):
     # "Counter metrics ... metricKind DELTA, valueType INT64", type logging.googleapis.com/user/NAME
-    # (https://cloud.google.com/logging/docs/logs-based-metrics). Its series carry the log entries'
-    # resource, so the alert names no resource.type (None here).
-    LOG_METRIC: Metric(None, "DELTA", "INT64", frozenset()),
+    # (https://cloud.google.com/logging/docs/logs-based-metrics). Its series carry the monitored
+    # resource of the log entries it counts ("Resource labels", https://cloud.google.com/logging/
+    # docs/logs-based-metrics/labels#default-labels): its filter takes only dataflow_step entries
+    # (test_the_log_metric_alert_names_the_resource_of_the_entries_it_counts).
+    LOG_METRIC: Metric("dataflow_step", "DELTA", "INT64", frozenset({"log"})),
 }
 RESOURCE_LABELS = {
-    None: frozenset(),
     "dataflow_job": frozenset({"project_id", "job_name", "region"}),
     "pubsub_subscription": frozenset({"project_id", "subscription_id"}),
+    # https://cloud.google.com/logging/docs/api/v2/resource-list#tag_dataflow_step
+    "dataflow_step": frozenset({"project_id", "job_id", "step_id", "job_name", "region"}),
 }
 # aligner -> (metric kinds, value types) it is valid for (Aligner enum documentation)
 ALIGNERS = {
@@ -216,32 +227,84 @@ def dashboard(terraform, resolve) -> dict:
 
 # --- filters and PromQL -------------------------------------------------------------------------
 
+# The Monitoring filter syntax (https://cloud.google.com/monitoring/api/v3/filters): selectors
+# `resource.type`, `metric.type`, `resource.label.KEY`, `metric.label.KEY` (`labels` alike), an
+# operator, then a quoted string or one of the documented matching functions. Ours are
+# conjunctions: the syntax also has OR, NOT and parentheses, which none of them needs and which
+# this check refuses rather than interprets.
+_STRING = r'"(?:[^"\\]|\\.)*"'
+_FUNCTIONS = r"starts_with|ends_with|has_substring|one_of|monitoring\.regex\.full_match"
 _TERM = re.compile(
-    r"""(?P<subject>resource\.type|metric\.type|(?P<scope>resource|metric)\.labels?\.(?P<label>\w+))
-        \s*=\s*
-        (?:"(?P<value>[^"]*)"|(?P<function>monitoring\.regex\.full_match|starts_with)\("(?P<arg>[^"]*)"\))
-    """,
+    rf"""\s*(?P<subject>resource\.type|metric\.type|(?P<scope>resource|metric)\.labels?\.(?P<label>\w+))
+        \s*(?P<op>!=|=)\s*
+        (?:(?P<value>{_STRING})|(?P<function>{_FUNCTIONS})\(\s*(?P<args>{_STRING}(?:\s*,\s*{_STRING})*)\s*\))
+        \s*""",
     re.VERBOSE,
 )
+# MetricThreshold.filter and MetricAbsence.filter "must not exceed 2048 Unicode characters"
+# (test_the_filter_rules_are_the_ones_gcloud_ships).
+FILTER_MAX_CHARS = 2048
+RE2_OPTIONS = re2.Options()
+RE2_OPTIONS.log_errors = False
+
+
+def unquote(string: str) -> str:
+    """A filter's quoted string as its value: the quotes off, each backslash escape resolved."""
+    return re.sub(r"\\(.)", r"\1", string[1:-1])
+
+
+def filter_terms(text: str) -> list[re.Match]:
+    """The terms of a filter joined by AND; fails on anything else (syntax, OR, a stray quote)."""
+    terms, position = [], 0
+    while True:
+        term = _TERM.match(text, position)
+        assert term, f"filter syntax: cannot read {text[position:]!r} in {text!r}"
+        terms.append(term)
+        position = term.end()
+        if position == len(text):
+            return terms
+        joined = re.compile(r"AND\b").match(text, position)
+        assert joined, f"filter syntax: expected AND at {text[position:]!r} in {text!r}"
+        position = joined.end()
+
+
+def filter_rule_problems(text: str) -> list[str]:
+    """What the Monitoring API refuses in a MetricThreshold or MetricAbsence filter: "The filter
+    must specify the metric type and the resource type" and "must not exceed 2048 Unicode
+    characters" (monitoring_v3_messages.py in gcloud; test_the_filter_rules_are_the_ones_gcloud_
+    ships). Each type is one `=` term of the conjunction, so it holds for every series."""
+    terms = filter_terms(text)
+    problems = [f"{len(text)} characters, over {FILTER_MAX_CHARS}"] * (len(text) > FILTER_MAX_CHARS)
+    for subject in ("metric.type", "resource.type"):
+        given = [t for t in terms if t["subject"] == subject]
+        if len(given) != 1 or given[0]["op"] != "=" or not given[0]["value"]:
+            problems.append(f'must specify {subject} once, as {subject} = "..."')
+    for term in terms:
+        if term["function"] == "monitoring.regex.full_match":  # RE2 syntax, as in Logging
+            (pattern,) = re.findall(_STRING, term["args"])
+            try:
+                re2.compile(unquote(pattern), RE2_OPTIONS)
+            except re2.error as error:
+                problems.append(f"RE2 refuses {pattern}: {error}")
+    return problems
 
 
 def check_filter(text: str) -> Metric:
-    """The metric a Monitoring filter selects; fails on anything not in the tables above."""
-    terms = list(_TERM.finditer(text))
-    rest = _TERM.sub("", text)
-    assert re.fullmatch(r"(\s|AND)*", rest), f"unrecognised filter terms {rest!r} in {text!r}"
-    values = {t["subject"]: t["value"] for t in terms if t["subject"].endswith("type")}
-    assert values.get("metric.type") in METRICS, f"unknown metric type in {text!r}"
+    """The metric a Monitoring filter selects; fails on a documented rule it breaks, and on any
+    metric, resource or label not in the tables above."""
+    problems = filter_rule_problems(text)
+    assert not problems, f"{text!r}: " + "; ".join(problems)
+    terms = filter_terms(text)
+    values = {t["subject"]: unquote(t["value"]) for t in terms if t["subject"].endswith("type")}
+    assert values["metric.type"] in METRICS, f"unknown metric type in {text!r}"
     metric = METRICS[values["metric.type"]]
-    assert values.get("resource.type") == metric.resource, f"wrong resource.type in {text!r}"
+    assert values["resource.type"] == metric.resource, f"wrong resource.type in {text!r}"
     for term in terms:
         if term["label"]:
             known = (
                 RESOURCE_LABELS[metric.resource] if term["scope"] == "resource" else metric.labels
             )
             assert term["label"] in known, f"{term['scope']} label {term['label']!r}: {text!r}"
-        if term["function"] == "monitoring.regex.full_match":
-            re.compile(term["arg"])
     return metric
 
 
@@ -333,12 +396,16 @@ def test_every_alert_policy_is_an_alert_policy_message(terraform, resolve):
     assert set(policies) == {
         "dead_letters",
         "dead_letters_unwritable",
+        "writes_refused",
+        "no_customers",
         "backlog",
         "lag",
         "job_not_running",
     }
     for name, spec in policies.items():
-        body = dict(spec, notification_channels=[], user_labels={})  # function calls
+        # function calls, and Terraform's own depends_on (no API field)
+        body = dict(spec, notification_channels=[], user_labels={})
+        body.pop("depends_on", None)
         policy = monitoring_v3.AlertPolicy.from_json(
             json.dumps(to_api(resolve(body))), ignore_unknown_fields=False
         )
@@ -383,6 +450,10 @@ def test_each_alert_watches_its_signal(terraform, resolve):
     assert "job/system_lag" in watched["lag"] and "job/data_watermark_age" in watched["lag"]
     assert "job/is_failed" in watched["job_not_running"]
     assert "job/current_num_vcpus" in watched["job_not_running"]
+    # The fault runbook (docs/operate.md): refused writes, and a producer that stopped.
+    assert '"dead_letters_write"' in watched["writes_refused"]
+    assert '"dead_letters_reduced"' in watched["writes_refused"]
+    assert '"messages_read"' in watched["no_customers"]
 
 
 def test_the_unwritable_log_metric_counts_what_the_pipeline_raises(terraform, resolve):
@@ -414,7 +485,10 @@ def test_thresholds_are_variables_with_defaults(terraform):
                 if kind == "condition_threshold" and not any(f in body["filter"] for f in fixed):
                     assert re.fullmatch(r"\$\{var\.\w+\}", str(body["threshold_value"])), policy
                 if kind == "condition_prometheus_query_language":
-                    assert re.search(r"> (0|\$\{var\.\w+\})$", body["query"]), policy
+                    # "> 0", "> threshold", or "< 1": none over a window given by a variable
+                    assert re.search(r"> (0|\$\{var\.\w+\})$", body["query"]) or (
+                        body["query"].endswith("< 1") and "[${var." in body["query"]
+                    ), policy
                 if kind in ("condition_threshold", "condition_absent"):
                     assert body["duration"] == "0s" or "${var." in body["duration"], policy
     for name in (
@@ -423,6 +497,7 @@ def test_thresholds_are_variables_with_defaults(terraform):
         "system_lag_seconds",
         "data_freshness_seconds",
         "job_absent_seconds",
+        "no_customers_minutes",
         "alert_after_seconds",
         "alert_email",
         "notification_channels",
@@ -446,6 +521,121 @@ def test_alerts_go_to_the_email_channel_and_the_given_channels(terraform):
 def test_monitoring_api_is_enabled(terraform):
     services = (TERRAFORM / "apis.tf").read_text()
     assert '"monitoring.googleapis.com"' in services
+
+
+def test_the_log_metric_alert_names_the_resource_of_the_entries_it_counts(terraform, resolve):
+    """A log-based metric's series carry the monitored resource of the log entries it counted
+    (https://cloud.google.com/logging/docs/logs-based-metrics/labels#default-labels): the alert's
+    resource.type is the one the metric's own filter admits, one type only."""
+    (spec,) = terraform["resource"]["google_logging_metric"].values()
+    log_filter = resolve(spec["filter"])
+    admitted = re.findall(r'resource\.type\s*=\s*"([^"]+)"', log_filter)
+    assert len(admitted) == 1 and " OR " not in log_filter, log_filter
+    filters = [
+        body["filter"]
+        for _, kind, body in conditions(terraform, resolve)
+        if kind != "condition_prometheus_query_language" and LOG_METRIC in body["filter"]
+    ]
+    assert filters
+    for text in filters:
+        assert check_filter(text).resource == admitted[0] == "dataflow_step"
+
+
+def sdk_root() -> Path:
+    gcloud = shutil.which("gcloud")
+    if not gcloud:
+        pytest.fail(
+            "gcloud is not installed: https://cloud.google.com/sdk/docs/install "
+            "(Debian: apt-get install google-cloud-cli)"
+        )
+    result = subprocess.run(
+        [gcloud, "info", "--format=value(installation.sdk_root)"],
+        capture_output=True, text=True, check=True, timeout=120,
+        env={"PATH": "/usr/bin:/bin", "CLOUDSDK_CONFIG": "/nonexistent-gcloud-config"},
+    )  # fmt: skip
+    return Path(result.stdout.strip())
+
+
+def docstring(path: Path, message: str) -> str:
+    tree = ast.parse(path.read_text())
+    (node,) = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == message]
+    return " ".join(ast.get_docstring(node).split())
+
+
+def test_the_filter_rules_are_the_ones_gcloud_ships():
+    """The rules filter_rule_problems holds every filter to, as the Monitoring API's own message
+    docs say them: gcloud's generated client (googlecloudsdk/generated_clients/apis/monitoring/
+    v3/monitoring_v3_messages.py, from the API's discovery document)."""
+    messages = (
+        sdk_root()
+        / "lib/googlecloudsdk/generated_clients/apis/monitoring/v3/monitoring_v3_messages.py"
+    )
+    for message in ("MetricThreshold", "MetricAbsence"):
+        text = docstring(messages, message)
+        assert "The filter must specify the metric type and the resource type." in text, message
+        assert f"must not exceed {FILTER_MAX_CHARS} Unicode characters" in text, message
+
+
+def every_filter(terraform, resolve, dashboard) -> list[tuple[str, str]]:
+    """(where, filter) for each threshold and absence condition and each dashboard chart."""
+    found = [
+        (f"{policy} {kind}", body["filter"])
+        for policy, kind, body in conditions(terraform, resolve)
+        if kind in ("condition_threshold", "condition_absent")
+    ]
+    for tile in dashboard["mosaicLayout"]["tiles"]:
+        for data_set in tile["widget"]["xyChart"]["dataSets"]:
+            series = data_set["timeSeriesQuery"].get("timeSeriesFilter")
+            if series:
+                found.append((f"dashboard: {tile['widget']['title']}", series["filter"]))
+    return found
+
+
+def test_every_alert_and_dashboard_filter_follows_the_documented_rules(
+    terraform, resolve, dashboard
+):
+    """Metric type and resource type, valid syntax, at most 2048 characters, RE2 regexes: for
+    every policy (the rule is MetricThreshold's and MetricAbsence's) and every chart (the
+    dashboard API's TimeSeriesFilter asks less; the same filters serve both here)."""
+    filters = every_filter(terraform, resolve, dashboard)
+    assert len(filters) >= 10
+    problems = [f"{where}: {p}" for where, text in filters for p in filter_rule_problems(text)]
+    assert not problems, "\n".join(problems)
+
+
+LOG_METRIC_TYPE = re.compile(
+    r"logging\.googleapis\.com/user/\$\{google_logging_metric\.(\w+)\.name\}"
+)
+# Monitoring may take "up to 10 minutes" to know a new log-based metric (its own 404 message;
+# hashicorp/terraform-provider-google#11102): the wait before a resource that names one.
+LOG_METRIC_WAIT_SECONDS = 600
+
+
+def test_whatever_names_a_new_log_metric_waits_until_monitoring_knows_it(terraform):
+    """On a first `make infra`, every resource whose filter names a log-based metric of the same
+    apply depends on a time_sleep of at least 10 minutes that starts after that metric (and
+    starts again when the metric is replaced)."""
+    sleeps = terraform["resource"].get("time_sleep", {})
+    checked = 0
+    for rtype, named in terraform["resource"].items():
+        if rtype == "google_logging_metric":
+            continue
+        for name, body in named.items():
+            for metric in set(LOG_METRIC_TYPE.findall(str(body))):
+                waits = [
+                    sleep
+                    for sleep in sleeps
+                    if f"${{time_sleep.{sleep}}}" in body.get("depends_on", [])
+                ]
+                assert waits, f"{rtype}.{name} names log metric {metric} without a time_sleep"
+                for sleep in waits:
+                    spec = sleeps[sleep]
+                    seconds = int(re.fullmatch(r"(\d+)s", spec["create_duration"]).group(1))
+                    assert seconds >= LOG_METRIC_WAIT_SECONDS, f"time_sleep.{sleep}: {seconds}s"
+                    triggers = str(spec.get("triggers", "")) + str(spec.get("depends_on", ""))
+                    assert f"google_logging_metric.{metric}.id" in triggers, sleep
+                checked += 1
+    assert checked >= 1
 
 
 # --- dashboard ----------------------------------------------------------------------------------
@@ -550,6 +740,28 @@ def test_the_rows_chart_says_sent_and_shows_what_bigquery_rejected(dashboard):
         'resource.type = "dataflow_job" AND metric.label.stage = "x" AND '
         'metric.type = "dataflow.googleapis.com/job/user_counter"',
         'resource.type = "dataflow_job" OR metric.type = "dataflow.googleapis.com/job/is_failed"',
+        # no resource type: what the API answers with 400 (the log-metric alert as it was)
+        f'metric.type = "{LOG_METRIC}"',
+        # no metric type
+        'resource.type = "dataflow_job" AND resource.label.job_name = "x"',
+        # a resource type that matches no series of the metric
+        f'resource.type = "dataflow_job" AND metric.type = "{LOG_METRIC}"',
+        # the type as a function, or twice
+        'resource.type = starts_with("dataflow") AND '
+        'metric.type = "dataflow.googleapis.com/job/system_lag"',
+        'resource.type = "dataflow_job" AND resource.type = "dataflow_job" AND '
+        'metric.type = "dataflow.googleapis.com/job/system_lag"',
+        # a stray quote, an unknown function, a regex RE2 refuses
+        'resource.type = "dataflow_job AND metric.type = "dataflow.googleapis.com/job/is_failed"',
+        'resource.type = "dataflow_job" AND resource.label.job_name = matches("x") AND '
+        'metric.type = "dataflow.googleapis.com/job/is_failed"',
+        'resource.type = "dataflow_job" AND resource.label.job_name = '
+        'monitoring.regex.full_match("(?!x).*") AND '
+        'metric.type = "dataflow.googleapis.com/job/is_failed"',
+        # over 2048 characters
+        'resource.type = "dataflow_job" AND resource.label.job_name = one_of('
+        + ", ".join(f'"job-{i:04d}"' for i in range(250))
+        + ') AND metric.type = "dataflow.googleapis.com/job/is_failed"',
     ],
 )
 def test_check_filter_rejects_unknown_metrics_labels_and_syntax(bad_filter):

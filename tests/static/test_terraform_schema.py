@@ -1,5 +1,6 @@
-"""terraform/ against the Google providers' real schemas (6.50.0), the check that stands in for
-`terraform validate` here (the provider registry is unreachable): see terraform_schema.py.
+"""terraform/ against its providers' real schemas (Google's 6.50.0, hashicorp/time 0.13.1), the
+check that stands in for `terraform validate` here (the provider registry is unreachable): see
+terraform_schema.py.
 
 The schemas come from the wheels requirements/terraform-schema.txt pins, fetched and indexed by
 `make tools`; the mutation tests prove each kind of mistake the check exists for is caught.
@@ -22,7 +23,7 @@ from tests.support import ROOT
 
 SCHEMAS = ROOT / ".tools" / "terraform-schema"
 LOCK = ROOT / "requirements" / "terraform-schema.txt"
-GOOGLE, BETA = "hashicorp/google", "hashicorp/google-beta"
+GOOGLE, BETA, TIME = "hashicorp/google", "hashicorp/google-beta", "hashicorp/time"
 
 
 @pytest.fixture(scope="module")
@@ -49,9 +50,9 @@ def locked() -> dict[str, tuple[str, set[str]]]:
 
 
 def test_schemas_are_the_locked_packages(schemas):
-    assert set(schemas) == {GOOGLE, BETA}
+    assert set(schemas) == {GOOGLE, BETA, TIME}
     pins = locked()
-    assert len(pins) == 2, pins
+    assert len(pins) == 3, pins
     for schema in schemas.values():
         package = schema.package
         distribution = package["wheel"].split("-", 1)[0].replace("_", "-")
@@ -77,6 +78,10 @@ def test_index_keeps_terraform_names_and_required_arguments(schemas):
     assert "google_project" in google.types["data"]
     assert "google_project_service_identity" not in google.types["resource"]
     assert "google_project_service_identity" in schemas[BETA].types["resource"]
+    # hashicorp/time: resources only (monitoring.tf's time_sleep), no data source.
+    _, sleep = schemas[TIME].types["resource"]["time_sleep"]
+    assert {"create_duration", "triggers"} <= set(schemas[TIME].blocks[sleep].arguments)
+    assert not schemas[TIME].blocks[sleep].required
 
 
 def test_terraform_matches_the_provider_schemas(schemas):
@@ -151,9 +156,9 @@ def test_versions_pin_the_checked_provider_version(schemas):
      (">= 6.50", "admits 7.0.0"), ("~> 6.51", "excludes the checked 6.50.0")],
 )  # fmt: skip
 def test_a_pin_apart_from_the_checked_version_fails(tmp_path, schemas, pin, wrong):
-    copy = terraform_copy(tmp_path, "versions.tf", r'(\bversion\s*=\s*)"[^"]*"', rf'\1"{pin}"')
+    copy = terraform_copy(tmp_path, "versions.tf", r'(\bversion\s*=\s*)"~> 6\.50"', rf'\1"{pin}"')
     problems = pin_problems(copy, schemas)
-    assert len(problems) == len(schemas), problems
+    assert len(problems) == 2, problems  # google and google-beta
     assert all(wrong in problem for problem in problems), problems
 
 
@@ -216,6 +221,11 @@ resource "google_project_service_identity" "mutant" {
 
 data "google_project" "mutant" {
   project_id = "p"
+}
+
+resource "time_sleep" "mutant" {
+  create_duration = "1s"
+  triggers        = { topic = "t" }
 }
 """
 MUTANT_FILE = "terraform/mutants.tf"
@@ -325,10 +335,17 @@ MUTATIONS = {
                "argument of a resource block; did you mean prevent_destroy?",
                "https://developer.hashicorp.com/terraform/language/meta-arguments/lifecycle")],
     ),
+    "misspelt argument of another provider's resource": (
+        r'create_duration = "1s"', 'create_durration = "1s"',
+        [found("time_sleep.mutant", "create_durration", "create_durration is not an argument or "
+               "block here (hashicorp/time 0.13.1); did you mean create_duration?",
+               "https://registry.terraform.io/providers/hashicorp/time/0.13.1/docs/resources/sleep")],
+    ),
     "a provider with no schema": (
         r"\Z", 'resource "random_id" "mutant" {\n  byte_length = 4\n}\n',
         [found("random_id.mutant", "", "no schema of provider hashicorp/random to check it "
-               "against (have hashicorp/google, hashicorp/google-beta): add its package to "
+               "against (have hashicorp/google, hashicorp/google-beta, hashicorp/time): add its "
+               "package to "
                "requirements/terraform-schema.txt", "https://registry.terraform.io/providers")],
     ),
 }  # fmt: skip

@@ -25,6 +25,7 @@ BEAM_FREE = [
     "pipeline",
     "pipeline.bigquery_client",
     "pipeline.dead_letters",
+    "pipeline.insert_rules",
     "pipeline.messages",
     "pipeline.rows",
     "pipeline.tables",

@@ -41,6 +41,25 @@ def test_strip_credentials_tolerates_odd_shapes(user):
     assert contract.strip_credentials(user) == user
 
 
+def test_publishable_drops_the_national_id_value_and_keeps_its_kind():
+    users = [user for user in _users() if user.get("id", {}).get("value")]
+    assert len(users) > 50
+    for user in users:
+        before = json.dumps(user, sort_keys=True)
+        clean = contract.publishable(user)
+        assert clean["id"] == {"name": user["id"]["name"]}
+        assert not set(contract.CREDENTIAL_FIELDS) & set(clean["login"])
+        assert json.dumps(user, sort_keys=True) == before
+        assert {k: v for k, v in clean.items() if k != "id"} == contract.strip_credentials(
+            {k: v for k, v in user.items() if k != "id"}
+        )
+
+
+@pytest.mark.parametrize("user", [{}, {"id": None}, {"id": "x"}, {"id": {"name": "SSN"}}])
+def test_publishable_tolerates_odd_shapes(user):
+    assert contract.publishable(user) == user
+
+
 def test_attributes_follow_the_contract():
     user = next(_users())
     attributes = contract.attributes_for(user, "randomuser")

@@ -2,12 +2,20 @@
 the README's parameter table are generated from them."""
 
 import argparse
+import ast
+import importlib
 import json
 import re
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+import re2
 from apache_beam.options.pipeline_options import StandardOptions
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+import contract
 from pipeline import options as opts
 from pipeline.main import parse_options
 from tests.support import ROOT, run_python
@@ -202,3 +210,153 @@ def test_template_regexes_accept_and_reject_what_the_options_do(parameter):
     assert not re.fullmatch(regex, INVALID[name])
     with pytest.raises((opts.InvalidOptions, SystemExit)):
         parse_options(argv(INVALID[name]))
+
+
+# --- every regex we ship means the same under RE2 -------------------------------------------------
+#
+# Dataflow checks a launch's parameters against metadata.json's `regexes` on the server, with
+# RE2's syntax and semantics (RE2/J): https://cloud.google.com/dataflow/docs/guides/templates/
+# configuring-flex-templates#metadata ("regexes ... that will be used to validate the value").
+# RE2 has no lookaround or backreferences and refuses a repeat count above 1000
+# (https://github.com/google/re2/wiki/Syntax, "implementation restriction"), where Python's `re`
+# accepts all three. Each regex below is compiled by RE2 itself (google-re2) and must accept and
+# reject exactly what Python's `re` does (the pipeline and the producer check with `re.fullmatch`).
+
+REGEX_MODULES = (
+    ROOT / "pipeline" / "options.py",
+    ROOT / "pipeline" / "tables.py",
+    *sorted((ROOT / "contract").glob("*.py")),
+)
+REGEX_SYNTAX = re.compile(r"[\^$\[\]{}()|\\*+?]")
+RE2_OPTIONS = re2.Options()
+RE2_OPTIONS.log_errors = False  # RE2's own stderr log; the error is raised anyway
+
+
+def _module_name(path: Path) -> str:
+    return ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+
+
+def _regex_arguments(tree: ast.AST) -> Iterator[ast.expr]:
+    """The pattern argument of every `re.<function>(pattern, ...)` call."""
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == "re"
+            and node.args
+        ):
+            yield node.args[0]
+
+
+def shipped_regexes() -> dict[str, str]:
+    """label -> regex: metadata.json's, every Parameter's, each module-level string constant of
+    pipeline/options.py, pipeline/tables.py and contract/ written in regex syntax, and each
+    constant or literal those modules pass to a `re` function."""
+    found = {
+        f"metadata.json {parameter['name']} #{index}": regex
+        for parameter in METADATA["parameters"]
+        for index, regex in enumerate(parameter["regexes"])
+    }
+    for parameter in opts.PARAMETERS + opts.LOCAL_ONLY_PARAMETERS:
+        found[f"Parameter {parameter.name}"] = parameter.regex
+    for path in REGEX_MODULES:
+        module = importlib.import_module(_module_name(path))
+        tree = ast.parse(path.read_text())
+        for name, value in vars(module).items():
+            if isinstance(value, str) and REGEX_SYNTAX.search(value) and not name.startswith("__"):
+                found[f"{module.__name__}.{name}"] = value
+        for argument in _regex_arguments(tree):
+            if isinstance(argument, ast.Constant) and isinstance(argument.value, str):
+                found[f"{module.__name__}:{argument.lineno} literal"] = argument.value
+            elif isinstance(argument, ast.Name):
+                found[f"{module.__name__}.{argument.id}"] = getattr(module, argument.id)
+    return found
+
+
+SHIPPED = shipped_regexes()
+PROJECT, DATASET, TABLE = "my-project", "shop", "customers"
+# Values at the edges of each rule, beside what Hypothesis makes: the length limits, the
+# characters either engine might read differently (Unicode digits, a trailing newline).
+SAMPLES = [
+    f"{PROJECT}:{DATASET}.{TABLE}",
+    f"{PROJECT}.{'d' * 1024}.{'t' * 1024}",
+    f"{PROJECT}.{'d' * 1025}.{TABLE}",
+    f"{PROJECT}.{DATASET}.{'t' * 1025}",
+    f"{PROJECT}:{DATASET}.{TABLE}\n",
+    f"{PROJECT}:{DATASET}.cust\u00f6mers",
+    f"projects/{PROJECT}/subscriptions/{'s' * 255}",
+    f"projects/{PROJECT}/subscriptions/{'s' * 256}",
+    f"projects/{PROJECT}/topics/goog-x",
+    f"projects/{PROJECT}/topics/gooX\n",
+    "CREATE_NEVER",
+    "CREATE_NEVER\n",
+    "600",
+    "\u0666\u0660\u0660",  # Arabic-Indic 600: Python's \d matches it, RE2's does not
+    "http://127.0.0.1\u00a0:9050",  # a no-break space: Python's \s matches it, RE2's does not
+    "http://127.0.0.1\x0b:9050",  # a vertical tab: likewise
+    "http://127.0.0.1:9050",
+    "http://127.0.0.1:9050\n",
+    "",
+]
+
+
+def _re2(label: str):
+    try:
+        return re2.compile(SHIPPED[label], RE2_OPTIONS)
+    except re2.error as error:
+        pytest.fail(f"{label}: RE2 refuses {SHIPPED[label]!r}: {error}")
+
+
+# Characters a near miss may put in: ones the engines may class differently, and plain ones.
+SWAPS = "\u00e9\u00a0\x0b_.$9"
+
+
+def _variants(value: str) -> list[str]:
+    """`value` and near misses: one character more, fewer, changed, a newline after."""
+    changed = [value[:i] + c + value[i + 1 :] for i in range(0, len(value), 7) for c in SWAPS]
+    return [value, value + "a", value[1:], value[:-1], value + "\n", "\n" + value, *changed]
+
+
+def test_the_regexes_are_found():
+    """The discovery above finds each kind of regex (a lost kind would leave a regex unchecked)."""
+    values = set(SHIPPED.values())
+    assert {opts.TABLE_SPEC, opts.ENDPOINT, contract.TOPIC_PATH, contract.SUBSCRIPTION_PATH} <= (
+        values
+    )
+    assert contract.PROJECT_ID in values and r"[:.]" in values  # a fragment, a literal argument
+    assert all(regex in values for p in METADATA["parameters"] for regex in p["regexes"])
+
+
+@pytest.mark.parametrize("label", sorted(SHIPPED))
+def test_every_regex_compiles_under_re2(label):
+    _re2(label)
+
+
+@pytest.mark.parametrize("label", sorted(SHIPPED))
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_re2_accepts_and_rejects_what_python_does(label, data):
+    regex, compiled = SHIPPED[label], _re2(label)
+    made = data.draw(st.from_regex(regex, fullmatch=True), label="a match Python makes")
+    anchored = regex.startswith("^") and regex.endswith("$")
+    for value in SAMPLES + _variants(made):
+        python = re.fullmatch(regex, value) is not None
+        assert (compiled.fullmatch(value) is not None) is python, (label, value)
+        if anchored:  # what an engine that searches, not fullmatches, would decide
+            assert (compiled.search(value) is not None) is python, (label, value)
+
+
+@pytest.mark.parametrize(
+    "regex",
+    [
+        r"^projects/(?!goog)[A-Za-z][-A-Za-z0-9._~%+]{2,254}$",  # "not goog" as a lookahead
+        r"^[a-z]{1,1024}$",  # a repeat count over 1000
+        r"^(a)\1$",  # a backreference
+    ],
+)
+def test_re2_refuses_what_python_accepts(regex):
+    """The check has teeth: each construct RE2 lacks fails to compile there, not here."""
+    re.compile(regex)
+    with pytest.raises(re2.error):
+        re2.compile(regex, RE2_OPTIONS)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from contract import CREDENTIAL_FIELDS, SCHEMA, strip_credentials
+from contract import CREDENTIAL_FIELDS, SCHEMA, publishable
 from producer.publish_loop import Stopper, encode, produce, to_message
 from producer.sources import FileSource
 from tests.support import FIXTURES
@@ -21,6 +21,8 @@ def test_a_message_is_compact_json_without_credentials():
     assert payload["login"]["uuid"] == USER["login"]["uuid"]
     assert b": " not in message.data and b", " not in message.data
     assert "password" in USER["login"]  # the source's user is left as it was
+    assert payload["id"] == {"name": USER["id"]["name"]}  # never the national id's value
+    assert USER["id"]["value"] and USER["id"]["value"].encode() not in message.data
     assert message.customer_id == "abb5423a-5333-405d-98ec-83c3b6f01294"
     assert message.attributes == {
         "customer_id": "abb5423a-5333-405d-98ec-83c3b6f01294",
@@ -63,15 +65,15 @@ def test_an_incomplete_user_is_published_for_the_dead_letter_table(user):
     message = to_message(user, "file", SCHEMA)
     assert message.attributes == {"source": "file", "schema": SCHEMA}
     assert message.problem
-    assert json.loads(message.data) == json.loads(json.dumps(strip_credentials(user)))
+    assert json.loads(message.data) == json.loads(json.dumps(publishable(user)))
 
 
 class RecordingPublisher:
     def __init__(self):
         self.messages = []
 
-    def publish(self, data, attributes, customer_id):
-        self.messages.append((data, attributes, customer_id))
+    def publish(self, data, attributes):
+        self.messages.append((data, attributes))
 
 
 class Endless:
@@ -102,5 +104,5 @@ def test_produce_ends_with_the_source_and_counts_incomplete_users(tmp_path):
     path.write_text(json.dumps(USER) + "\n" + json.dumps({"gender": "x"}) + "\n")
     publisher, stopper = RecordingPublisher(), Stopper()
     assert produce(FileSource(path), publisher, stopper) == 1
-    assert [m[2] for m in publisher.messages] == [USER["login"]["uuid"], ""]
+    assert [m[1].get("customer_id") for m in publisher.messages] == [USER["login"]["uuid"], None]
     assert stopper.reason == "source exhausted"

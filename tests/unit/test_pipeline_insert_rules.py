@@ -1,12 +1,12 @@
-"""The strict layer (tests/bigquery_rules.py): each documented rule of a streaming insert."""
+"""pipeline/insert_rules.py: each documented rule of a streaming insert (the strict layer's
+rules, and the replay's check of a `write` dead letter's row)."""
 
 import datetime
 import json
 
 import pytest
 
-from pipeline import dead_letters, rows, tables
-from tests import bigquery_rules
+from pipeline import dead_letters, insert_rules, rows, tables
 from tests.support import FIXTURES
 
 USER = json.loads((FIXTURES / "08_api_v1.4_results2.json").read_text())["results"][0]
@@ -31,7 +31,7 @@ USER = json.loads((FIXTURES / "08_api_v1.4_results2.json").read_text())["results
 )
 def test_row_errors_reports_each_problem(change, error):
     row = {**rows.to_customer_row(USER), **change}
-    errors = bigquery_rules.row_errors(row, tables.fields(tables.CUSTOMERS))
+    errors = insert_rules.row_errors(row, tables.fields(tables.CUSTOMERS))
     assert len(errors) == 1
     assert error in errors[0]
 
@@ -39,11 +39,11 @@ def test_row_errors_reports_each_problem(change, error):
 def test_row_errors_reports_missing_columns_and_bad_records():
     row = rows.to_customer_row(USER)
     del row["email"]
-    assert bigquery_rules.row_errors(row, tables.fields(tables.CUSTOMERS)) == ["email: missing"]
+    assert insert_rules.row_errors(row, tables.fields(tables.CUSTOMERS)) == ["email: missing"]
     letter = dead_letters.dead_letter(stage="write", error="x", payload=b"{}")
     letter["attributes"] = [{"key": "a", "value": 1}]
     letter["payloadBytes"] = "not base64!"
-    errors = bigquery_rules.row_errors(letter, tables.fields(tables.CUSTOMERS_DLQ))
+    errors = insert_rules.row_errors(letter, tables.fields(tables.CUSTOMERS_DLQ))
     assert errors == [
         "payloadBytes: 'not base64!' is not a valid BYTES",
         "attributes: value: 1 is not a valid STRING",
@@ -73,7 +73,7 @@ def test_partition_window_of_streamed_rows(ingested_at, accepted):
     partitioned tables") and cloud.google.com/bigquery/docs/write-api ("Stream into
     partitions"). The emulator accepts any value."""
     row = {**rows.to_customer_row(USER), "ingested_at": ingested_at}
-    errors = bigquery_rules.insert_errors(row, tables.CUSTOMERS, now=NOW)
+    errors = insert_rules.insert_errors(row, tables.CUSTOMERS, now=NOW)
     assert (errors == []) is accepted
     if not accepted:
         assert errors == [
@@ -88,13 +88,13 @@ def test_partition_window_follows_the_tables_partitioning_column():
         "timePartitioning": {"type": "DAY", "field": "day"},
         "schema": {"fields": [{"name": "day", "type": "DATE", "mode": "NULLABLE"}]},
     }
-    assert bigquery_rules.insert_errors({"day": "2020-01-01"}, table, now=NOW) == []
-    assert bigquery_rules.insert_errors({"day": "2006-01-01"}, table, now=NOW) == [
+    assert insert_rules.insert_errors({"day": "2020-01-01"}, table, now=NOW) == []
+    assert insert_rules.insert_errors({"day": "2006-01-01"}, table, now=NOW) == [
         "day: partition 2006-01-01 is outside the streaming window 2016-06-15 to 2027-06-15 "
         "(10 years back, 1 ahead)"
     ]
     # the __NULL__ partition
-    assert bigquery_rules.insert_errors({"day": None}, table, now=NOW) == []
+    assert insert_rules.insert_errors({"day": None}, table, now=NOW) == []
 
 
 # GoogleSQL data types: cloud.google.com/bigquery/docs/reference/standard-sql/data-types
@@ -121,7 +121,7 @@ def test_partition_window_follows_the_tables_partitioning_column():
 )
 def test_value_ranges_and_modes(change, error):
     row = {**rows.to_customer_row(USER), **change}
-    errors = bigquery_rules.insert_errors(row, tables.CUSTOMERS)
+    errors = insert_rules.insert_errors(row, tables.CUSTOMERS)
     if error is None:
         assert errors == []
     else:
@@ -136,9 +136,9 @@ def test_row_size_limit():
     row = rows.to_customer_row(USER)
     row["picture_url"] = "x" * (tables.MAX_STREAMING_ROW_BYTES - tables.json_size(row) + 51)
     assert tables.json_size(row) > tables.MAX_STREAMING_ROW_BYTES
-    assert bigquery_rules.insert_errors(row, tables.CUSTOMERS) == [
+    assert insert_rules.insert_errors(row, tables.CUSTOMERS) == [
         f"row is {tables.json_size(row)} bytes as JSON; "
         f"the limit is {tables.MAX_STREAMING_ROW_BYTES}"
     ]
     row["picture_url"] = row["picture_url"][:-100]
-    assert bigquery_rules.insert_errors(row, tables.CUSTOMERS) == []
+    assert insert_rules.insert_errors(row, tables.CUSTOMERS) == []
