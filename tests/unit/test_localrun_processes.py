@@ -32,6 +32,10 @@ def test_stop_ends_the_whole_group(launcher):
 def test_a_group_that_ignores_sigterm_is_killed(tmp_path):
     stubborn = spawn("stubborn", ["sh", "-c", "trap '' TERM; " + LAUNCHER], tmp_path)
     try:
+        # Only once the trap is set: a SIGTERM before it would end the shell at once.
+        deadline = time.monotonic() + 10
+        while stubborn.log_tail(1) != "started" and time.monotonic() < deadline:
+            time.sleep(0.05)
         stubborn.stop(timeout=0.5)
         assert stubborn.process.returncode == -signal.SIGKILL
         deadline = time.monotonic() + 5  # the killed child's exit is reaped by init
