@@ -178,8 +178,7 @@ template: ## Write only the Flex Template spec of a build already pushed (TAG=<c
 	$(call require,PROJECT)
 	$(call commit_sha,TAG)
 	@echo "==> Flex Template spec $(TEMPLATE) -> $(JOB_IMAGE)"
-	gcloud dataflow flex-template build $(TEMPLATE) --project=$(PROJECT) \
-	  --image=$(JOB_IMAGE) --sdk-language=PYTHON --metadata-file=metadata.json
+	scripts/flex-template.sh $(TEMPLATE) $(JOB_IMAGE) $(PROJECT)
 
 deploy: ## Start the streaming job of one build: its spec and its image (TAG=<commit>, default HEAD)
 	$(call require,PROJECT)

@@ -142,7 +142,12 @@ class Dataflow(Service):
             data = self.storage.read(found.group(1), found.group(2))
         except Refused as missing:
             raise Refused(400, f"Unable to read the template file {gcs_path}") from missing
-        return json.loads(data)
+        try:
+            spec = json.loads(data)
+        except ValueError as error:
+            raise Refused(400, f"The template file {gcs_path} is not JSON: {error}") from error
+        decode("dataflow", "v1b3", "ContainerSpec", spec)  # what a Flex Template file holds
+        return spec
 
     @route("POST", LOCATION + r"/flexTemplates:launch")
     def launch(self, request: Request, project: str, region: str) -> dict:

@@ -116,7 +116,13 @@ class Service:
         raise Refused(400, f"the {self.api} fake serves no {request.method} {request.path}")
 
     def refusals(self) -> list[Record]:
-        return [record for record in self.records if record.status >= 400]
+        """Requests refused; a lookup answered 404 (gcloud asking whether a thing exists) is not."""
+        return [
+            record
+            for record in self.records
+            if record.status >= 400
+            and not (record.status == 404 and record.request.method == "GET")
+        ]
 
 
 def error_body(status: int, message: str) -> bytes:

@@ -179,7 +179,8 @@ def test_the_spec_is_written_whether_or_not_the_images_were_built(build):
     step, which succeeds when the image was in the registry already, and overwrites the spec."""
     (step,) = [s for s in build["steps"] if s["id"] == "template"]
     assert step["waitFor"] == ["build-pipeline"]
-    assert "entrypoint" in step and step["entrypoint"] == "gcloud"
+    assert step["entrypoint"] == "bash"
+    assert step["args"][0] == "scripts/flex-template.sh"
 
 
 def template_step(build: dict) -> list[str]:
@@ -189,19 +190,13 @@ def template_step(build: dict) -> list[str]:
 
 
 def test_template_step_writes_one_spec_per_commit(build):
-    args = template_step(build)
-    assert args[:4] == [
-        "dataflow",
-        "flex-template",
-        "build",
+    """scripts/flex-template.sh TEMPLATE IMAGE PROJECT, as `make template` runs it."""
+    assert template_step(build) == [
+        "scripts/flex-template.sh",
         "gs://${_BUCKET}/templates/customers-$COMMIT_SHA.json",
+        "${_REGION}-docker.pkg.dev/$PROJECT_ID/${_REPOSITORY}/customer-pipeline:$COMMIT_SHA",
+        "$PROJECT_ID",
     ]
-    assert "--metadata-file=metadata.json" in args
-    assert "--sdk-language=PYTHON" in args
-    assert (
-        "--image=${_REGION}-docker.pkg.dev/$PROJECT_ID/${_REPOSITORY}/customer-pipeline:$COMMIT_SHA"
-        in args
-    )
     assert (ROOT / "metadata.json").exists()
 
 
@@ -211,11 +206,16 @@ def make_dry_run(target: str, **variables: str) -> subprocess.CompletedProcess:
     return run("make", "--no-print-directory", "-n", target, *assignments)
 
 
+def command_args(output: str, command: str) -> list[str]:
+    """The arguments of the one `COMMAND ...` line of a `make -n` output."""
+    joined = output.replace("\\\n", " ")
+    (line,) = [line for line in joined.splitlines() if line.strip().startswith(command)]
+    return shlex.split(line)
+
+
 def gcloud_args(output: str, command: str) -> list[str]:
     """The arguments of the one `gcloud COMMAND ...` line of a `make -n` output."""
-    joined = output.replace("\\\n", " ")
-    (line,) = [line for line in joined.splitlines() if line.strip().startswith(f"gcloud {command}")]
-    return shlex.split(line)
+    return command_args(output, f"gcloud {command}")
 
 
 def flag(args: list[str], name: str) -> list[str]:
@@ -242,17 +242,17 @@ def test_deploy_runs_one_image_as_launcher_and_workers(build):
     built = template_step(build)
     for placeholder, value in substitutions.items():
         built = [arg.replace(placeholder, value) for arg in built]
-    (spec_image,) = flag(built, "image")
-    assert flag(run, "template-file-gcs-location") == [built[3]]
+    spec_image = built[2]
+    assert flag(run, "template-file-gcs-location") == [built[1]]
     assert parameters["sdk_container_image"] == spec_image == f"{OUTPUTS['PIPELINE_IMAGE']}:{SHA}"
     assert "write_method" not in parameters, "the template default STREAMING_INSERTS only"
 
 
 def test_template_target_writes_the_spec_deploy_reads():
-    template = gcloud_args(make_dry_run("template", TAG=SHA).stdout, "dataflow flex-template build")
+    template = command_args(make_dry_run("template", TAG=SHA).stdout, "scripts/flex-template.sh")
     launch = gcloud_args(make_dry_run("deploy", TAG=SHA).stdout, "dataflow flex-template run")
-    assert flag(launch, "template-file-gcs-location") == [template[4]]
-    assert flag(template, "image") == [f"{OUTPUTS['PIPELINE_IMAGE']}:{SHA}"]
+    assert flag(launch, "template-file-gcs-location") == [template[1]]
+    assert template[2:] == [f"{OUTPUTS['PIPELINE_IMAGE']}:{SHA}", OUTPUTS["PROJECT"]]
 
 
 def test_cloud_targets_default_to_the_checked_out_commit():

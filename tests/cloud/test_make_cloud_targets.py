@@ -1,0 +1,60 @@
+"""The Makefile's cloud targets, run as typed, with the real gcloud against the fakes.
+
+`make template` writes the spec the Dataflow fake reads at `make deploy`'s launch; what is
+checked is the spec gcloud (and scripts/flex-template.sh) actually wrote, not metadata.json.
+"""
+
+from __future__ import annotations
+
+import json
+
+from tests.cloud.cloud_support import PROJECT, REGION, terraform_outputs
+from tests.support import ROOT
+
+TAG = "89abcdef0123456789abcdef0123456789abcdef"
+OUT = terraform_outputs()
+SPEC = f"templates/customers-{TAG}.json"
+
+
+def written_spec(cloud) -> dict:
+    return json.loads(cloud.google.storage.read(OUT["bucket"], SPEC))
+
+
+def test_make_template_writes_a_spec_with_every_metadata_field(cloud):
+    """gcloud's `flex-template build` drops streaming and the streaming modes: they are back."""
+    cloud.provision()
+    made = cloud.run(f"make template PROJECT={PROJECT} TAG={TAG}")
+    assert made.returncode == 0, made.stdout + made.stderr + cloud.refusals()
+    spec = written_spec(cloud)
+    assert spec["metadata"] == json.loads((ROOT / "metadata.json").read_text(encoding="utf-8"))
+    assert spec["metadata"]["streaming"] is True
+    assert spec["metadata"]["supportsAtLeastOnce"] is True
+    assert spec["image"] == f"{OUT['pipeline_image']}:{TAG}"
+    assert spec["sdkInfo"] == {"language": "PYTHON"}
+    assert not cloud.google.refusals(), cloud.refusals()
+
+
+def test_make_deploy_launches_the_spec_of_its_build(cloud):
+    cloud.provision()
+    assert cloud.run(f"make template PROJECT={PROJECT} TAG={TAG}").returncode == 0
+    deployed = cloud.run(f"make deploy PROJECT={PROJECT} TAG={TAG}")
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr + cloud.refusals()
+    (job,) = cloud.google.dataflow.jobs.values()
+    resource = job.resource
+    assert resource["containerSpecGcsPath"] == f"gs://{OUT['bucket']}/{SPEC}"
+    assert resource["parameters"]["sdk_container_image"] == f"{OUT['pipeline_image']}:{TAG}"
+    assert resource["parameters"]["input_subscription"] == OUT["subscription"]
+    environment = resource["environment"]
+    assert environment["serviceAccountEmail"] == OUT["dataflow_service_account"]
+    assert environment["tempLocation"] == OUT["temp_location"]
+    assert environment["enableStreamingEngine"] is True
+    assert (resource["projectId"], resource["location"]) == (PROJECT, REGION)
+    assert not cloud.google.refusals(), cloud.refusals()
+
+
+def test_make_deploy_of_a_commit_never_built_says_so(cloud):
+    cloud.provision()
+    deployed = cloud.run(f"make deploy PROJECT={PROJECT} TAG={TAG}")
+    assert deployed.returncode == 2
+    assert f"no Flex Template spec gs://{OUT['bucket']}/{SPEC}" in deployed.stderr
+    assert not cloud.google.dataflow.jobs
