@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import stat
 import subprocess
 import sys
@@ -113,6 +114,45 @@ def install_terraform_stand_in(bin_dir: Path, outputs: dict[str, str]) -> Path:
     return calls
 
 
+DOCKER_STAND_IN = """#!{python}
+# A recording stand-in for docker in the Cloud Build fake's steps (no registry can be pushed to
+# here): every call is appended to {calls}; `push REF` puts REF into the Artifact Registry fake;
+# `image inspect` prints the pushed digest. It builds nothing.
+import json, sys, urllib.request
+args = sys.argv[1:]
+with open({calls!r}, "a") as calls:
+    calls.write(json.dumps(args) + "\\n")
+print("docker stand-in: recorded, not run:", " ".join(args), file=sys.stderr)
+if args[:1] == ["push"]:
+    request = urllib.request.Request({push!r}, data=json.dumps({{"reference": args[1]}}).encode(),
+                                     headers={{"Content-Type": "application/json"}})
+    try:
+        digest = json.load(urllib.request.urlopen(request))["digest"]
+    except urllib.error.HTTPError as error:
+        sys.exit(f"denied: {{error.read().decode()}}")
+    open({digests!r}, "a").write(args[1] + " " + digest + "\\n")
+elif args[:2] == ["image", "inspect"]:
+    pushed = dict(line.split() for line in open({digests!r}))
+    print(args[-1].rsplit(":", 1)[0] + "@" + pushed[args[-1]])
+"""
+
+
+def install_docker_stand_in(bin_dir: Path, push_url: str) -> Path:
+    """Write `bin_dir/docker` (the Cloud Build steps' docker); returns its call log."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    calls, digests = bin_dir / "docker-calls.jsonl", bin_dir / "docker-digests"
+    digests.touch()
+    script = bin_dir / "docker"
+    script.write_text(
+        DOCKER_STAND_IN.format(
+            python=sys.executable, calls=str(calls), push=push_url, digests=str(digests)
+        ),
+        encoding="utf-8",
+    )
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return calls
+
+
 @dataclass
 class Cloud:
     google: FakeGoogle
@@ -133,19 +173,42 @@ class Cloud:
             NO_PROXY="127.0.0.1,localhost",
             no_proxy="127.0.0.1,localhost",
         )
+        google.cloudbuild.env = dict(env)
+        google.cloudbuild.docker = home / "cloudbuild-bin"
+        push = google.servers["artifactregistry"].url + "fake-only/push"
+        install_docker_stand_in(google.cloudbuild.docker, push)
         return cls(google, home, env, calls)
 
-    def run(self, command: str, timeout: float = 300, **env: str) -> subprocess.CompletedProcess:
-        """`command` as typed at a bash prompt in the repository root; output captured."""
+    def run(
+        self, command: str, timeout: float = 300, cwd: Path = ROOT, **env: str
+    ) -> subprocess.CompletedProcess:
+        """`command` as typed in bash in the repository root (or `cwd`), output captured."""
         return subprocess.run(
             ["bash", "-c", command],
-            cwd=ROOT,
+            cwd=cwd,
             env={**self.env, **env},
             capture_output=True,
             text=True,
             timeout=timeout,
             check=False,
         )
+
+    def checkout(self) -> Path:
+        """A clone of the working tree, committed (`make build` builds only a clean checkout)."""
+        clone = self.home / "customer-stream"
+        listed = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=ROOT, capture_output=True, check=True,
+        )  # fmt: skip
+        for name in filter(None, listed.stdout.decode().split("\0")):
+            source = ROOT / name
+            if source.is_file():
+                (clone / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, clone / name)
+        git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+        for command in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "checkout"]):
+            subprocess.run([*git, *command], cwd=clone, check=True, capture_output=True)
+        return clone
 
     def gcloud(self, *args: str) -> subprocess.CompletedProcess:
         return self.run(shlex.join(["gcloud", *args]))
@@ -161,10 +224,11 @@ class Cloud:
         return "\n".join(f"{r.request} -> {r.status} {r.error}" for r in self.google.refusals())
 
     def provision(self) -> dict[str, str]:
-        """The resources `make infra` creates that the fakes serve (the bucket); its outputs."""
+        """The resources `make infra` creates that the fakes serve (bucket, repository); outputs."""
         outputs = terraform_outputs()
         if outputs["bucket"] not in self.google.storage.buckets:
             self.google.storage.add_bucket(outputs["bucket"], PROJECT)
+            self.google.artifactregistry.add_repository(PROJECT, REGION, outputs["repository"])
         return outputs
 
     def write_template(self, tag: str) -> str:

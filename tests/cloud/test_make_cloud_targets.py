@@ -58,3 +58,25 @@ def test_make_deploy_of_a_commit_never_built_says_so(cloud):
     assert deployed.returncode == 2
     assert f"no Flex Template spec gs://{OUT['bucket']}/{SPEC}" in deployed.stderr
     assert not cloud.google.dataflow.jobs
+
+
+def test_make_build_submits_a_build_cloud_build_accepts_and_writes_the_spec(cloud):
+    cloud.provision()
+    clone = cloud.checkout()
+    commit = cloud.run("git rev-parse HEAD", cwd=clone).stdout.strip()
+    built = cloud.run(f"make build PROJECT={PROJECT}", cwd=clone, timeout=600)
+    assert built.returncode == 0, built.stdout + built.stderr + cloud.refusals()
+    assert "SUCCESS" in built.stdout + built.stderr
+    (build,) = cloud.google.cloudbuild.builds.values()
+    assert build["substitutions"]["COMMIT_SHA"] == commit
+    assert build["serviceAccount"] == OUT["cloudbuild_service_account"]
+    runs = {run.step_id: run for run in cloud.google.cloudbuild.runs}
+    assert list(runs) == ["registry", "build-pipeline", "build-producer", "template"]
+    assert cloud.google.cloudbuild.not_run == ["test: python:3.11.13-slim-bookworm"]
+    spec = json.loads(
+        cloud.google.storage.read(OUT["bucket"], f"templates/customers-{commit}.json")
+    )
+    assert spec["image"] == f"{OUT['pipeline_image']}:{commit}"
+    pushed = {key[1:] for key in cloud.google.artifactregistry.images}
+    assert pushed == {("customer-pipeline", commit), ("customer-producer", commit)}
+    assert not cloud.google.refusals(), cloud.refusals()

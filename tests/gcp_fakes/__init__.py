@@ -19,6 +19,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from tests.gcp_fakes.artifactregistry import ArtifactRegistry
+from tests.gcp_fakes.cloudbuild import CloudBuild
 from tests.gcp_fakes.dataflow import Dataflow
 from tests.gcp_fakes.schema import INSTALL_GCLOUD
 from tests.gcp_fakes.server import Record, Server, Service
@@ -59,9 +61,12 @@ class FakeGoogle:
     def __init__(self) -> None:
         self.storage = Storage()
         self.dataflow = Dataflow(self.storage)
+        self.artifactregistry = ArtifactRegistry()
+        self.cloudbuild = CloudBuild(storage=self.storage)
         self.trap = Service(api="unfaked")
         self.servers: dict[str, Server] = {}
-        for service in (self.storage, self.dataflow, self.trap):
+        services = (self.storage, self.dataflow, self.artifactregistry, self.cloudbuild, self.trap)
+        for service in services:
             self.add(service)
 
     def add(self, service: Service) -> Service:
