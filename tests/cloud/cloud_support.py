@@ -14,6 +14,7 @@ command is recorded and does nothing. It says so on stderr.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -21,6 +22,8 @@ import shutil
 import stat
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -162,7 +165,7 @@ class Cloud:
 
     @classmethod
     def start(cls, google: FakeGoogle, home: Path) -> Cloud:
-        config = google.configure(home / "gcloud-config")
+        config = google.configure(home / ".config" / "gcloud")  # where a user's gcloud keeps it
         bin_dir = home / "bin"
         calls = install_terraform_stand_in(bin_dir, terraform_outputs())
         env = {k: v for k, v in os.environ.items() if not k.startswith(CLEARED)}
@@ -171,6 +174,7 @@ class Cloud:
             HOME=str(home),
             PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",
             NO_PROXY="127.0.0.1,localhost",
+            OAUTHLIB_INSECURE_TRANSPORT="1",  # the OAuth fake's token endpoint is plain http
             no_proxy="127.0.0.1,localhost",
         )
         google.cloudbuild.env = dict(env)
@@ -180,18 +184,47 @@ class Cloud:
         return cls(google, home, env, calls)
 
     def run(
-        self, command: str, timeout: float = 300, cwd: Path = ROOT, **env: str
+        self, command: str, timeout: float = 300, cwd: Path = ROOT, input: str | None = None
     ) -> subprocess.CompletedProcess:
         """`command` as typed in bash in the repository root (or `cwd`), output captured."""
         return subprocess.run(
             ["bash", "-c", command],
             cwd=cwd,
-            env={**self.env, **env},
+            env=self.env,
+            input=input,
             capture_output=True,
             text=True,
             timeout=timeout,
             check=False,
         )
+
+    def run_typing(
+        self, command: str, answers: list[tuple[Callable[[], bool], str]], cwd: Path, timeout=900
+    ) -> subprocess.CompletedProcess:
+        """`command` as `run` runs it, with each answer typed once its condition holds.
+
+        A user types a line when asked; a program may read all of stdin that is there at once
+        (gcloud's login prompt does), so each line is written only when it is due.
+        """
+        out, err = self.home / "typed.stdout", self.home / "typed.stderr"
+        with out.open("w") as stdout, err.open("w") as stderr:
+            process = subprocess.Popen(
+                ["bash", "-c", command], cwd=cwd, env=self.env, text=True,
+                stdin=subprocess.PIPE, stdout=stdout, stderr=stderr,
+            )  # fmt: skip
+            try:
+                for due, line in answers:
+                    while not due() and process.poll() is None:
+                        time.sleep(0.1)
+                    with contextlib.suppress(BrokenPipeError):
+                        process.stdin.write(line + "\n")
+                        process.stdin.flush()
+                process.stdin.close()
+                process.wait(timeout=timeout)
+            finally:
+                process.kill()
+        stdout, stderr = out.read_text(), err.read_text()
+        return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
     def checkout(self) -> Path:
         """A clone of the working tree, committed (`make build` builds only a clean checkout)."""
@@ -229,6 +262,7 @@ class Cloud:
         if outputs["bucket"] not in self.google.storage.buckets:
             self.google.storage.add_bucket(outputs["bucket"], PROJECT)
             self.google.artifactregistry.add_repository(PROJECT, REGION, outputs["repository"])
+            self.google.resourcemanager.add_project(PROJECT)
         return outputs
 
     def write_template(self, tag: str) -> str:

@@ -22,6 +22,8 @@ from pathlib import Path
 from tests.gcp_fakes.artifactregistry import ArtifactRegistry
 from tests.gcp_fakes.cloudbuild import CloudBuild
 from tests.gcp_fakes.dataflow import Dataflow
+from tests.gcp_fakes.oauth import OAuth
+from tests.gcp_fakes.resourcemanager import ResourceManager
 from tests.gcp_fakes.schema import INSTALL_GCLOUD
 from tests.gcp_fakes.server import Record, Server, Service
 from tests.gcp_fakes.storage import Storage
@@ -63,10 +65,14 @@ class FakeGoogle:
         self.dataflow = Dataflow(self.storage)
         self.artifactregistry = ArtifactRegistry()
         self.cloudbuild = CloudBuild(storage=self.storage)
+        self.oauth = OAuth()
+        self.resourcemanager = ResourceManager()
         self.trap = Service(api="unfaked")
         self.servers: dict[str, Server] = {}
-        services = (self.storage, self.dataflow, self.artifactregistry, self.cloudbuild, self.trap)
-        for service in services:
+        for service in (
+            self.storage, self.dataflow, self.artifactregistry, self.cloudbuild, self.oauth,
+            self.resourcemanager, self.trap,
+        ):  # fmt: skip
             self.add(service)
 
     def add(self, service: Service) -> Service:
@@ -81,7 +87,12 @@ class FakeGoogle:
 
     def properties(self) -> dict[str, dict[str, str]]:
         overrides = {api: self.endpoint(api) for api in overridable_apis()}
-        return {**QUIET, "api_endpoint_overrides": overrides}
+        token_host = {"token_host": self.servers["oauth"].url + "token"}
+        return {
+            **QUIET,
+            "auth": {**QUIET["auth"], **token_host},
+            "api_endpoint_overrides": overrides,
+        }
 
     def configure(self, directory: Path, **sections: dict[str, str]) -> Path:
         """Write a gcloud configuration into `directory` (a CLOUDSDK_CONFIG) pointing here."""
