@@ -23,10 +23,14 @@ REGION      ?= europe-west1
 LOCAL_TAG   ?= dev
 COMMIT      ?= $(shell git rev-parse HEAD 2>/dev/null)
 TAG         ?= $(COMMIT)
-JOB         ?= customers-$(shell date -u +%Y%m%d-%H%M%S)
 MAX_WORKERS ?= 3
 KEY         ?=
 TF          := terraform -chdir=terraform
+# The job's name, computed once (`:=`): a recursive variable would run `date` at each use, and
+# the name printed could differ from the name launched.
+ifeq ($(origin JOB),undefined)
+JOB         := customers-$(shell date -u +%Y%m%d-%H%M%S)
+endif
 TF_VARS      = -var=project_id=$(PROJECT) -var=region=$(REGION)
 # One Terraform output; a value is one word, so anything longer is terraform's "no outputs" warning.
 one_word     = $(if $(word 2,$(1)),,$(1))
@@ -51,7 +55,8 @@ CLOUDBUILD_SA  ?= $(call out,cloudbuild_service_account)
 # customer-pipeline:TAG) and the same image as sdk_container_image.
 TEMPLATE        = gs://$(BUCKET)/templates/customers-$(TAG).json
 JOB_IMAGE       = $(PIPELINE_IMAGE):$(TAG)
-CREDENTIALS     = $(or $(KEY),$(HOME)/.config/gcloud/application_default_credentials.json)
+# Absolute: `docker run -v key.json:...` would mount a named volume called key.json, not the file.
+CREDENTIALS     = $(abspath $(or $(KEY),$(HOME)/.config/gcloud/application_default_credentials.json))
 # The image's user (uid 10001) cannot read a 0600 key of yours: run as your uid unless you are root.
 DOCKER_USER     = $(if $(filter 0,$(shell id -u)),,--user $(shell id -u):$(shell id -g))
 BASE_ARG        = $(foreach arg,PYTHON_BASE BEAM_SDK_IMAGE LAUNCHER_IMAGE,$(if $($(arg)),--build-arg $(arg)=$($(arg))))

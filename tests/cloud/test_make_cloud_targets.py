@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from tests.cloud.cloud_support import PROJECT, REGION, terraform_outputs
+from tests.cloud.cloud_support import PROJECT, REGION, install_docker_stand_in, terraform_outputs
 from tests.support import ROOT
 
 TAG = "89abcdef0123456789abcdef0123456789abcdef"
@@ -80,3 +80,35 @@ def test_make_build_submits_a_build_cloud_build_accepts_and_writes_the_spec(clou
     pushed = {key[1:] for key in cloud.google.artifactregistry.images}
     assert pushed == {("customer-pipeline", commit), ("customer-producer", commit)}
     assert not cloud.google.refusals(), cloud.refusals()
+
+
+def test_make_deploy_names_one_job_however_long_it_takes(cloud):
+    """JOB is computed once: the name make prints is the job it launches, even when `date`
+    answers differently on each call (a second ticking over between two expansions)."""
+    cloud.provision()
+    assert cloud.run(f"make template PROJECT={PROJECT} TAG={TAG}").returncode == 0
+    ticking = cloud.home / "bin" / "date"
+    ticking.write_text(
+        '#!/bin/sh\nn=$(cat "$HOME/ticks" 2>/dev/null || echo 0); echo $((n + 1)) > "$HOME/ticks"\n'
+        'echo "20260101-00000$n"\n',
+        encoding="utf-8",
+    )
+    ticking.chmod(0o755)
+    deployed = cloud.run(f"make deploy PROJECT={PROJECT} TAG={TAG}")
+    assert deployed.returncode == 0, deployed.stderr + cloud.refusals()
+    (job,) = cloud.google.dataflow.jobs.values()
+    assert f"==> Dataflow job {job.resource['name']} in" in deployed.stdout
+
+
+def test_make_producer_mounts_a_relative_key_by_its_absolute_path(cloud):
+    """`KEY=sa-key.json`: `docker run -v sa-key.json:...` would make a named volume, not mount
+    the file (https://docs.docker.com/engine/storage/bind-mounts/: the source is absolute)."""
+    clone = cloud.checkout()
+    (clone / "sa-key.json").write_text("{}", encoding="utf-8")
+    install_docker_stand_in(cloud.home / "bin", "http://127.0.0.1:1/not-a-registry")
+    made = cloud.run(f"make producer PROJECT={PROJECT} TAG={TAG} KEY=sa-key.json", cwd=clone)
+    assert made.returncode == 0, made.stderr
+    calls = (cloud.home / "bin" / "docker-calls.jsonl").read_text().splitlines()
+    (run,) = [json.loads(line) for line in calls]
+    (mount,) = [run[i + 1] for i, arg in enumerate(run) if arg == "-v"]
+    assert mount == f"{clone / 'sa-key.json'}:/var/secrets/google.json:ro"
