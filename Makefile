@@ -155,7 +155,7 @@ docker: ## Make Docker ready for the container tests: install/start it, build th
 tools: ## Tools in .tools/: checkov and mitmproxy (own virtualenvs), the Google provider schemas (hash-pinned)
 	@scripts/tools.sh "$(PYTHON)" .tools
 
-##@ Cloud (PROJECT=<project id> required; REGION=europe-west1; nothing here runs in make test)
+##@ Cloud (PROJECT=<project id> required; REGION=europe-west1; make test-cloud runs them against local fakes)
 
 infra: ## terraform init, plan and apply (asks before applying; AUTO_APPROVE=1 skips the question)
 	$(call require,PROJECT)
