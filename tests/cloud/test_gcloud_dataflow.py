@@ -76,6 +76,17 @@ def test_a_launch_dataflow_would_refuse_is_refused(cloud):
     assert not cloud.google.dataflow.jobs
 
 
+def test_a_worker_image_that_is_no_image_reference_is_refused(cloud):
+    template = cloud.write_template(TAG)
+    parameters = {
+        "input_subscription": OUT["subscription"],
+        "output_table": OUT["output_table"],
+        "sdk_container_image": f"{OUT['pipeline_image']}:latest commit",
+    }
+    refused = launch(cloud, template, parameters=parameters)
+    assert refused.returncode and "is not a container image reference" in refused.stderr
+
+
 def test_a_second_job_of_the_same_name_is_refused_and_update_replaces_it(cloud):
     template = cloud.write_template(TAG)
     assert launch(cloud, template).returncode == 0

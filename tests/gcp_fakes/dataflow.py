@@ -48,6 +48,13 @@ STOPPING = {
 # them: https://cloud.google.com/dataflow/docs/guides/templates/configuring-flex-templates
 # ("Pipeline options"; sdk_container_image: "Set the container image of the workers").
 FLEX_PIPELINE_OPTIONS = {"sdk_container_image", "experiments", "save_main_session"}
+# A container image reference, as Docker's grammar defines it
+# (https://github.com/distribution/reference/blob/main/regexp.go): [domain/]path[:tag][@digest].
+IMAGE_REFERENCE = re.compile(
+    r"(?:(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*"
+    r"(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+    r"(?::[\w][\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?"
+)
 LOCATION = r"/v1b3/projects/(?P<project>[^/]+)/locations/(?P<region>[^/]+)"
 
 
@@ -159,6 +166,12 @@ class Dataflow(Service):
             raise Refused(400, f"Invalid job name {name!r}: must match {JOB_NAME.pattern}")
         spec = self.spec(launch.get("containerSpecGcsPath", ""))
         errors = parameter_errors(launch.get("parameters", {}), spec.get("metadata", {}))
+        images = [spec.get("image", ""), launch.get("parameters", {}).get("sdk_container_image")]
+        errors += [
+            f"{image!r} is not a container image reference"
+            for image in images
+            if image is not None and not IMAGE_REFERENCE.fullmatch(image)
+        ]
         if errors:
             raise Refused(400, "The template parameters are invalid: " + "; ".join(errors))
         running = self.active(project, region, name)
