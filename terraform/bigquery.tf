@@ -26,7 +26,7 @@ resource "google_bigquery_dataset" "customers" {
   dataset_id                 = var.dataset_id
   location                   = coalesce(var.bigquery_location, var.region)
   description                = "Customer stream: every registered customer (customers), every unusable message (customers_dlq), its replays (customers_dlq_replays) and erasure requests (erasure_requests)."
-  delete_contents_on_destroy = false
+  delete_contents_on_destroy = var.delete_data # else a table Terraform does not know stops the destroy
   labels                     = local.labels
   # How long BigQuery keeps deleted and changed rows for recovery, erased customers' included
   # (then 7 more days of fail-safe: https://cloud.google.com/bigquery/docs/time-travel).
@@ -44,7 +44,7 @@ resource "google_bigquery_table" "tables" {
   description         = each.value.description
   schema              = module.personal_data.schemas[each.key] # personal columns policy-tagged (privacy.tf)
   clustering          = try(each.value.clustering.fields, null)
-  deletion_protection = var.deletion_protection
+  deletion_protection = var.deletion_protection && !var.delete_data
   labels              = local.labels
 
   dynamic "time_partitioning" {
@@ -73,7 +73,7 @@ resource "google_bigquery_table" "views" {
   dataset_id          = google_bigquery_dataset.customers.dataset_id
   table_id            = each.key
   description         = trimspace(trimprefix(split("\n", each.value)[0], "--"))
-  deletion_protection = var.deletion_protection # a changed query updates in place; a renamed file needs it off
+  deletion_protection = var.deletion_protection && !var.delete_data # a changed query updates in place; a renamed file needs it off
   labels              = local.labels
 
   view {
