@@ -75,7 +75,7 @@ run: venv ## Run the whole flow locally on emulators (N=500 SOURCE=fake|randomus
 stop: venv ## Stop a local stack left up by make run KEEP=1
 	@$(PY) -m localrun --stop
 
-test: venv tools docker ## Run every test tier (unit, integration, e2e, container, static); CI runs exactly this
+test: venv tools docker ## Run every test tier (unit, integration, e2e, container, static, cloud); CI runs exactly this
 	@scripts/test.sh
 
 test-unit: venv ## Unit tests only (no services)
@@ -89,6 +89,9 @@ test-container: venv docker ## Container tests: real docker build / docker run o
 
 test-static: venv tools ## Static checks: ruff, yamllint, hadolint, terraform fmt, checkov, provider schemas
 	@$(PY) -m pytest -m static
+
+test-cloud: venv ## Cloud tier: the real gcloud runs the cloud targets against local fakes of Google's APIs
+	@$(PY) -m pytest -m cloud
 
 lint: venv ## ruff check and format check on all Python
 	@$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
@@ -207,4 +210,4 @@ producer: ## Run the producer image against the project's topic (N=500 SOURCE=fa
 
 .PHONY: help venv run stop replay forget docker test test-unit test-integration test-container test-static lint format bench \
         bench-publish bench-pipeline bench-parse-floor bench-run generate lock clean \
-        images tools infra build template deploy producer
+        test-cloud images tools infra build template deploy producer

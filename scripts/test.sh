@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 venv=${VENV:-.venv}
 results=.run/test-results
 rm -rf "$results" && mkdir -p "$results"
-tiers=(unit integration e2e container static)
+tiers=(unit integration e2e container static cloud)
 [ $# -gt 0 ] && tiers=("$@")
 
 start=$(date +%s)

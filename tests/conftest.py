@@ -7,7 +7,7 @@
 - `pubsub_topic`: a new topic with one subscription on the Pub/Sub emulator; with
   `tests.support.pull_messages` and `producer_summary` it is what the producer's tests check.
 
-Each test's tier (unit, integration, e2e, container, static) is its folder, set here once.
+Each test's tier (unit, integration, e2e, container, static, cloud) is its folder, set here once.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ TIERS = {
     "e2e": "producer -> emulator -> pipeline subprocess -> BigQuery emulator",
     "container": "real docker build / docker run",
     "static": "hadolint, terraform fmt, checkov, yamllint, ruff",
+    "cloud": "the real gcloud against local fakes of Google's APIs (tests/gcp_fakes)",
 }
 
 # No test may wait on the GCE metadata server.
