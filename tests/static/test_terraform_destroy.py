@@ -21,8 +21,14 @@ KEPT_FILE = TERRAFORM / "kept-by-destroy.txt"
 # Arguments that make a provider refuse to delete (deletion_protection), or refuse a bucket or
 # dataset that is not empty (force_destroy, delete_contents_on_destroy), with the value that
 # lets the delete through.
-PROTECTIONS = {"deletion_protection": False, "force_destroy": True, "delete_contents_on_destroy": True}
-REFERENCE = re.compile(r"\b((?:google|time)_[a-z0-9_]+\.[a-z0-9_]+|module\.[a-z0-9_]+|local\.[a-z0-9_]+)")
+PROTECTIONS = {
+    "deletion_protection": False,
+    "force_destroy": True,
+    "delete_contents_on_destroy": True,
+}
+REFERENCE = re.compile(
+    r"\b((?:google|time)_[a-z0-9_]+\.[a-z0-9_]+|module\.[a-z0-9_]+|local\.[a-z0-9_]+)"
+)
 
 
 @pytest.fixture(scope="module")
