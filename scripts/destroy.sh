@@ -21,7 +21,8 @@ vars=(-input=false -var="project_id=$project" -var="region=$region")
 plan=destroy.tfplan
 
 scripts/terraform-init.sh "$project" "$region" "$bucket" "$local_state"
-mapfile -t instances < <("${tf[@]}" state list | grep -v '^data\.')
+listed=$("${tf[@]}" state list)  # a state it cannot read stops here, not as "nothing"
+mapfile -t instances < <(printf '%s\n' "$listed" | grep -v -e '^data\.' -e '^$' || true)
 if [ ${#instances[@]} -eq 0 ]; then
   echo "==> nothing to destroy: Terraform's state of $project holds no resource (destroyed already, or never applied)"
   exit 0
