@@ -7,7 +7,7 @@
 # terraform/kept-by-destroy.txt (the dataset, tables, views, bucket and the privacy resources
 # the tables depend on). Those keep their protection, so the destroy never meets it.
 # DELETE_DATA=1: destroys everything. After a typed confirmation naming the tables and the bucket,
-# one targeted apply of delete_data=true lifts their protection (Terraform-side settings only:
+# one targeted apply of delete_data=true, deletion_protection=false lifts their protection (Terraform-side settings only:
 # no API call), then the destroy runs. With nothing left to destroy it says so and exits 0.
 # Plans are shown before anything is deleted; AUTO_APPROVE=1 skips the [y/N] of the default.
 set -euo pipefail
@@ -60,22 +60,23 @@ if [ "${DELETE_DATA:-0}" != 1 ]; then
   exit 0
 fi
 
-# The resources whose protection terraform/*.tf ties to var.delete_data.
-mapfile -t protected < <(awk '/^resource "/ {gsub(/"/, ""); r = $2 "." $3} /var\.delete_data/ {print r}' terraform/*.tf | sort -u)
+# The resources whose protection terraform/*.tf ties to var.delete_data or var.deletion_protection.
+mapfile -t protected < <(awk '/^resource "/ {gsub(/"/, ""); r = $2 "." $3} /var\.(delete_data|deletion_protection)/ {print r}' terraform/*.tf | sort -u)
+lift=(-var=delete_data=true -var=deletion_protection=false)
 dataset_table=$("${tf[@]}" output -raw output_table)  # PROJECT:DATASET.TABLE
 dataset=${dataset_table#*:}
 dataset=${dataset%%.*}
 data_bucket=$("${tf[@]}" output -raw bucket)
 tables=$(printf '%s\n' "${instances[@]}" | sed -n 's/^google_bigquery_table\.\(tables\|views\)\["\(.*\)"\]$/\2/p' | paste -sd, -)
-"${tf[@]}" plan -destroy "${vars[@]}" -var=delete_data=true -out="$plan"
+"${tf[@]}" plan -destroy "${vars[@]}" "${lift[@]}" -out="$plan"
 echo "==> DELETE_DATA=1 deletes, with everything above, for good:"
 echo "    BigQuery dataset $project:$dataset and every table in it, rows included: $tables"
 echo "    bucket gs://$data_bucket and every object in it (Flex Template specs, staging files), old versions included"
 read -r -p "Type the project id ($project) to delete them: " typed
 [ "$typed" = "$project" ] || { echo "not confirmed: nothing deleted"; rm -f "terraform/$plan"; exit 1; }
 echo "==> lifting the protection of: ${protected[*]}"
-"${tf[@]}" apply "${vars[@]}" -auto-approve -var=delete_data=true "${protected[@]/#/-target=}"
-"${tf[@]}" plan -destroy "${vars[@]}" -var=delete_data=true -out="$plan" >/dev/null
+"${tf[@]}" apply "${vars[@]}" -auto-approve "${lift[@]}" "${protected[@]/#/-target=}"
+"${tf[@]}" plan -destroy "${vars[@]}" "${lift[@]}" -out="$plan" >/dev/null
 "${tf[@]}" apply -input=false "$plan"
 rm -f "terraform/$plan"
 echo "==> destroyed everything Terraform created in $project."

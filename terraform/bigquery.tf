@@ -44,7 +44,7 @@ resource "google_bigquery_table" "tables" {
   description         = each.value.description
   schema              = module.personal_data.schemas[each.key] # personal columns policy-tagged (privacy.tf)
   clustering          = try(each.value.clustering.fields, null)
-  deletion_protection = var.deletion_protection && !var.delete_data
+  deletion_protection = var.deletion_protection
   labels              = local.labels
 
   dynamic "time_partitioning" {
@@ -73,7 +73,7 @@ resource "google_bigquery_table" "views" {
   dataset_id          = google_bigquery_dataset.customers.dataset_id
   table_id            = each.key
   description         = trimspace(trimprefix(split("\n", each.value)[0], "--"))
-  deletion_protection = var.deletion_protection && !var.delete_data # a changed query updates in place; a renamed file needs it off
+  deletion_protection = var.deletion_protection # a changed query updates in place; a renamed file needs it off
   labels              = local.labels
 
   view {

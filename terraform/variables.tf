@@ -169,7 +169,7 @@ variable "deletion_protection" {
 }
 
 variable "delete_data" {
-  description = "Set only by `make destroy DELETE_DATA=1`, after its confirmation: lifts every protection of the data (tables, views, dataset contents, bucket objects) so that one destroy deletes it all."
+  description = "Set only by `make destroy DELETE_DATA=1`, after its confirmation: with deletion_protection = false, lifts every protection of the data (dataset contents, bucket objects) so that one destroy deletes it all."
   type        = bool
   default     = false
 }

@@ -153,7 +153,11 @@ def test_delete_data_needs_the_project_typed_and_names_what_goes(cloud, terrafor
     done = cloud.run(f"echo {PROJECT} | make destroy PROJECT={PROJECT} DELETE_DATA=1")
     assert done.returncode == 0, done.stdout + done.stderr
     lift, destroy = terraform.applies()
-    assert "-var=delete_data=true" in lift and "-auto-approve" in lift
+    assert (
+        "-var=delete_data=true" in lift
+        and "-var=deletion_protection=false" in lift
+        and "-auto-approve" in lift
+    )
     assert {a for a in lift if a.startswith("-target=")} == {
         "-target=google_bigquery_dataset.customers",
         "-target=google_bigquery_table.tables",

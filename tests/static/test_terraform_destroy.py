@@ -111,10 +111,13 @@ def test_every_protected_resource_is_kept_and_delete_data_lifts_the_protection(h
     assert set(protected) <= set(kept()), "a default destroy would stop on these"
     for address, arguments in protected.items():
         for arg, value in arguments.items():
-            lifted = {True: r"^\$\{var\.delete_data\}$", False: r"&& !var\.delete_data\}$"}
-            assert re.search(lifted[PROTECTIONS[arg]], str(value)), (
-                f"{address}.{arg} = {value}: DELETE_DATA=1 (delete_data = true) must lift it"
+            lifted = {True: "${var.delete_data}", False: "${var.deletion_protection}"}
+            assert value == lifted[PROTECTIONS[arg]], (
+                f"{address}.{arg} = {value}: DELETE_DATA=1 (delete_data = true, "
+                "deletion_protection = false) must lift it"
             )
+    destroy = (ROOT / "scripts" / "destroy.sh").read_text()
+    assert "lift=(-var=delete_data=true -var=deletion_protection=false)" in destroy
 
 
 def test_the_data_is_kept_and_everything_billed_by_the_hour_goes(hcl):
