@@ -25,6 +25,15 @@ COMMIT      ?= $(shell git rev-parse HEAD 2>/dev/null)
 TAG         ?= $(COMMIT)
 MAX_WORKERS ?= 3
 KEY         ?=
+# Terraform's state: this bucket (make infra-bootstrap creates it), or a local file with LOCAL_STATE=1.
+STATE_BUCKET ?= $(PROJECT)-customer-stream-tfstate
+LOCAL_STATE  ?= 0
+# make stop-job / make destroy: the jobs they stop are named customers or customers-* (make deploy)
+# and customer-stream (Terraform's deploy_job, var.name); FORCE=1 cancels instead of draining.
+JOB_NAMES    := customers customer-stream
+STOP_TIMEOUT ?= 1800
+FORCE        ?= 0
+DELETE_DATA  ?= 0
 TF          := terraform -chdir=terraform
 # The job's name, computed once (`:=`): a recursive variable would run `date` at each use, and
 # the name printed could differ from the name launched.
@@ -66,7 +75,7 @@ BASE_ARG        = $(foreach arg,PYTHON_BASE BEAM_SDK_IMAGE LAUNCHER_IMAGE,$(if $
 help: ## List every target with its description
 	@awk 'BEGIN {FS = ":.*## "} /^##@/ {printf "\n%s\n", substr($$0, 5)} /^[a-zA-Z0-9_-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo
-	@echo "  Variables: N=$(N) SOURCE=$(SOURCE) KEEP=$(KEEP) (make run), ARGS (make replay, make forget), CUSTOMER (make forget), PROJECT, REGION, TAG=<commit> (cloud targets)"
+	@echo "  Variables: N=$(N) SOURCE=$(SOURCE) KEEP=$(KEEP) (make run), ARGS (make replay, make forget), CUSTOMER (make forget), PROJECT, REGION, TAG=<commit> (cloud targets), STATE_BUCKET, LOCAL_STATE=1 (make infra, make destroy), FORCE=1, STOP_TIMEOUT (make stop-job), DELETE_DATA=1 (make destroy)"
 
 venv: $(VENV)/.installed ## Create or update the project virtualenv .venv from the lock file
 
@@ -157,10 +166,14 @@ tools: ## Tools in .tools/: checkov and mitmproxy (own virtualenvs), the Google 
 
 ##@ Cloud (PROJECT=<project id> required; REGION=europe-west1; make test-cloud runs them against local fakes)
 
-infra: ## terraform init, plan and apply (asks before applying; AUTO_APPROVE=1 skips the question)
+infra-bootstrap: ## Create the versioned, uniform-access bucket of Terraform's state, once (make infra runs it too)
+	$(call require,PROJECT)
+	@scripts/infra-bootstrap.sh "$(PROJECT)" "$(REGION)" "$(STATE_BUCKET)"
+
+infra: ## terraform init (state in STATE_BUCKET; LOCAL_STATE=1 keeps it local), plan and apply (asks; AUTO_APPROVE=1 does not)
 	$(call require,PROJECT)
 	@echo "==> Terraform: create or update every resource in project $(PROJECT), region $(REGION)"
-	$(TF) init -input=false
+	@scripts/terraform-init.sh "$(PROJECT)" "$(REGION)" "$(STATE_BUCKET)" "$(LOCAL_STATE)"
 	$(TF) plan -input=false $(TF_VARS) -out=infra.tfplan
 	@[ "$(AUTO_APPROVE)" = 1 ] || { read -r -p "Apply this plan to project $(PROJECT)? [y/N] " ok; [ "$$ok" = y ]; }
 	$(TF) apply -input=false infra.tfplan
@@ -212,6 +225,14 @@ producer: ## Run the producer image against the project's topic (N=500 SOURCE=fa
 	  -e PRODUCER_TOPIC=$(TOPIC) -e PRODUCER_SOURCE=$(SOURCE) -e PRODUCER_COUNT=$(N) \
 	  $(PRODUCER_IMAGE):$(TAG)
 
+stop-job: ## Drain the project's streaming job(s) and wait until drained (FORCE=1 cancels, losing in-flight data; STOP_TIMEOUT=1800)
+	$(call require,PROJECT)
+	@echo "==> stopping the active customers job(s) of $(PROJECT)/$(REGION): $(if $(filter 1,$(FORCE)),cancel (FORCE=1),drain); wait up to $(STOP_TIMEOUT) s"
+	@STOP_TIMEOUT=$(STOP_TIMEOUT) FORCE=$(FORCE) scripts/stop-job.sh "$(PROJECT)" "$(REGION)" $(JOB_NAMES)
+
+destroy: stop-job ## make stop-job, then delete what make infra created but the data (DELETE_DATA=1: that too, after a typed confirmation)
+	@DELETE_DATA=$(DELETE_DATA) AUTO_APPROVE=$(AUTO_APPROVE) scripts/destroy.sh "$(PROJECT)" "$(REGION)" "$(STATE_BUCKET)" "$(LOCAL_STATE)"
+
 .PHONY: help venv run stop replay forget docker test test-unit test-integration test-container test-static lint format bench \
         bench-publish bench-pipeline bench-parse-floor bench-run generate lock clean \
-        test-cloud images tools infra build template deploy producer
+        test-cloud images tools infra-bootstrap infra build template deploy producer stop-job destroy

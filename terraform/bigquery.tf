@@ -26,7 +26,7 @@ resource "google_bigquery_dataset" "customers" {
   dataset_id                 = var.dataset_id
   location                   = coalesce(var.bigquery_location, var.region)
   description                = "Customer stream: every registered customer (customers), every unusable message (customers_dlq), its replays (customers_dlq_replays) and erasure requests (erasure_requests)."
-  delete_contents_on_destroy = false
+  delete_contents_on_destroy = var.delete_data # else a table Terraform does not know stops the destroy
   labels                     = local.labels
   # How long BigQuery keeps deleted and changed rows for recovery, erased customers' included
   # (then 7 more days of fail-safe: https://cloud.google.com/bigquery/docs/time-travel).

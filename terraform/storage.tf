@@ -8,7 +8,7 @@ resource "google_storage_bucket" "dataflow" {
   location                    = var.region
   uniform_bucket_level_access = true # IAM Conditions on object prefixes need it
   public_access_prevention    = "enforced"
-  force_destroy               = false
+  force_destroy               = var.delete_data # objects and their old versions go with the bucket
   labels                      = local.labels
 
   # Versioning keeps any object a principal overwrites or deletes, for 30 days.

@@ -168,6 +168,12 @@ variable "deletion_protection" {
   default     = true
 }
 
+variable "delete_data" {
+  description = "Set only by `make destroy DELETE_DATA=1`, after its confirmation: with deletion_protection = false, lifts every protection of the data (dataset contents, bucket objects) so that one destroy deletes it all."
+  type        = bool
+  default     = false
+}
+
 variable "github_owner" {
   description = "GitHub owner of the repository the Cloud Build trigger watches; empty means no trigger (the repository must be connected to Cloud Build first)."
   type        = string
