@@ -11,6 +11,9 @@ N      ?= 500
 SOURCE ?= fake
 KEEP   ?= 0
 INPUT  ?=
+# make capacity: customers per second and bytes per message (payload and attributes)
+RATE   ?= 100
+MESSAGE_BYTES ?= 1000
 # make replay: python -m replay's flags, e.g. ARGS='--stage validate --execute'
 ARGS   ?=
 # make forget: the customer id (login.uuid) to erase; ARGS=--execute erases
@@ -24,7 +27,10 @@ LOCAL_TAG   ?= dev
 COMMIT      ?= $(shell git rev-parse HEAD 2>/dev/null)
 TAG         ?= $(COMMIT)
 JOB         ?= customers-$(shell date -u +%Y%m%d-%H%M%S)
-MAX_WORKERS ?= 3
+# Machine type and autoscaling bound of make deploy: pipeline/options.py's MACHINE_TYPE and
+# MAX_WORKERS, as the capacity model recommends (docs/cost.md); tests hold them equal.
+MACHINE_TYPE ?= n1-standard-2
+MAX_WORKERS ?= 2
 KEY         ?=
 TF          := terraform -chdir=terraform
 TF_VARS      = -var=project_id=$(PROJECT) -var=region=$(REGION)
@@ -61,7 +67,7 @@ BASE_ARG        = $(foreach arg,PYTHON_BASE BEAM_SDK_IMAGE LAUNCHER_IMAGE,$(if $
 help: ## List every target with its description
 	@awk 'BEGIN {FS = ":.*## "} /^##@/ {printf "\n%s\n", substr($$0, 5)} /^[a-zA-Z0-9_-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo
-	@echo "  Variables: N=$(N) SOURCE=$(SOURCE) KEEP=$(KEEP) (make run), ARGS (make replay, make forget), CUSTOMER (make forget), PROJECT, REGION, TAG=<commit> (cloud targets)"
+	@echo "  Variables: N=$(N) SOURCE=$(SOURCE) KEEP=$(KEEP) (make run), RATE=$(RATE) MESSAGE_BYTES=$(MESSAGE_BYTES) (make capacity), ARGS (make replay, make forget), CUSTOMER (make forget), PROJECT, REGION, TAG=<commit> (cloud targets)"
 
 venv: $(VENV)/.installed ## Create or update the project virtualenv .venv from the lock file
 
@@ -106,6 +112,9 @@ bench-pipeline: venv ## Pipeline steps vs a seed-style chain, msg/s on the FnApi
 
 bench-parse-floor: venv ## Where parse + validate's CPU goes, stage by stage, against the seed chain
 	@$(PY) -m bench.parse_floor
+
+capacity: venv ## Dataflow workers and monthly cost at RATE customers/s, from bench-pipeline's CPU (RATE=100 REGION= MESSAGE_BYTES=1000)
+	@$(PY) -m capacity --rate "$(RATE)" --region "$(REGION)" --message-bytes "$(MESSAGE_BYTES)"
 
 bench-run: venv ## make run's rows/s (N=3000 at once) and latency (N=1000 at 50/s) on the local stack
 	@$(PY) -m localrun --count 3000 --rate 0
@@ -188,7 +197,7 @@ deploy: ## Start the streaming job of one build: its spec and its image (TAG=<co
 	  --template-file-gcs-location=$(TEMPLATE) \
 	  --service-account-email=$(DATAFLOW_SA) \
 	  --temp-location=gs://$(BUCKET)/temp --staging-location=gs://$(BUCKET)/staging \
-	  --enable-streaming-engine --max-workers=$(MAX_WORKERS) \
+	  --enable-streaming-engine --worker-machine-type=$(MACHINE_TYPE) --max-workers=$(MAX_WORKERS) \
 	  --parameters=input_subscription=$(SUBSCRIPTION) \
 	  --parameters=output_table=$(OUTPUT_TABLE),dlq_table=$(DLQ_TABLE) \
 	  --parameters=create_disposition=CREATE_NEVER \
@@ -206,5 +215,5 @@ producer: ## Run the producer image against the project's topic (N=500 SOURCE=fa
 	  $(PRODUCER_IMAGE):$(TAG)
 
 .PHONY: help venv run stop replay forget docker test test-unit test-integration test-container test-static lint format bench \
-        bench-publish bench-pipeline bench-parse-floor bench-run generate lock clean \
+        bench-publish bench-pipeline bench-parse-floor bench-run capacity generate lock clean \
         images tools infra build template deploy producer
