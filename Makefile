@@ -69,11 +69,18 @@ help: ## List every target with its description
 	@echo
 	@echo "  Variables: N=$(N) SOURCE=$(SOURCE) KEEP=$(KEEP) (make run), RATE=$(RATE) MESSAGE_BYTES=$(MESSAGE_BYTES) (make capacity), ARGS (make replay, make forget), CUSTOMER (make forget), PROJECT, REGION, TAG=<commit> (cloud targets)"
 
-venv: $(VENV)/.installed ## Create or update the project virtualenv .venv from the lock file
+venv: $(VENV)/.installed ## Create or update .venv with what make run needs (requirements/run.txt, by uv)
 
-$(VENV)/.installed: requirements/dev.txt pyproject.toml
-	@scripts/venv.sh "$(PYTHON)" "$(VENV)"
+$(VENV)/.installed: requirements/run.txt requirements/bootstrap.txt pyproject.toml
+	@scripts/venv.sh "$(PYTHON)" "$(VENV)" run
 	@touch $@
+
+dev: $(VENV)/.dev-installed ## Add the test and lint tools to .venv (requirements/dev.txt); make test does it
+
+# dev.txt holds every pin of run.txt, so it satisfies `venv` too.
+$(VENV)/.dev-installed: requirements/dev.txt requirements/bootstrap.txt pyproject.toml
+	@scripts/venv.sh "$(PYTHON)" "$(VENV)" dev
+	@touch $@ $(VENV)/.installed
 
 run: venv ## Run the whole flow locally on emulators (N=500 SOURCE=fake|randomuser|file INPUT=f.jsonl KEEP=1)
 	@$(PY) -m localrun --count "$(N)" --source "$(SOURCE)" $(if $(INPUT),--input "$(INPUT)") $(if $(filter 1 yes true,$(KEEP)),--keep)
@@ -81,25 +88,25 @@ run: venv ## Run the whole flow locally on emulators (N=500 SOURCE=fake|randomus
 stop: venv ## Stop a local stack left up by make run KEEP=1
 	@$(PY) -m localrun --stop
 
-test: venv tools docker ## Run every test tier (unit, integration, e2e, container, static); CI runs exactly this
+test: dev tools docker ## Run every test tier (unit, integration, e2e, container, static); CI runs exactly this
 	@scripts/test.sh
 
-test-unit: venv ## Unit tests only (no services)
+test-unit: dev ## Unit tests only (no services)
 	@$(PY) -m pytest -m unit
 
-test-integration: venv tools ## Integration and end-to-end tests on the real emulators (the fault matrix: mitmproxy from make tools)
+test-integration: dev tools ## Integration and end-to-end tests on the real emulators (the fault matrix: mitmproxy from make tools)
 	@$(PY) -m pytest -m "integration or e2e"
 
-test-container: venv docker ## Container tests: real docker build / docker run of both images
+test-container: dev docker ## Container tests: real docker build / docker run of both images
 	@$(PY) -m pytest -m container
 
-test-static: venv tools ## Static checks: ruff, yamllint, hadolint, terraform fmt, checkov, provider schemas
+test-static: dev tools ## Static checks: ruff, yamllint, hadolint, terraform fmt, checkov, provider schemas
 	@$(PY) -m pytest -m static
 
-lint: venv ## ruff check and format check on all Python
+lint: dev ## ruff check and format check on all Python
 	@$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
-format: venv ## Apply ruff's fixes and formatting
+format: dev ## Apply ruff's fixes and formatting
 	@$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .
 
 bench: bench-publish bench-pipeline ## Both benchmarks below (bench/README.md)
@@ -125,7 +132,7 @@ generate: venv ## Regenerate metadata.json, pipeline/README.md's parameter table
 	@$(PY) -m pipeline.options --readme pipeline/README.md
 	@$(PY) -m replay.erasure > replay/complete_erasures.sql
 
-lock: venv ## Re-resolve requirements/*.txt from requirements/*.in
+lock: dev ## Re-resolve requirements/*.txt from requirements/*.in
 	@scripts/lock.sh "$(VENV)"
 
 clean: ## Remove the virtualenvs, caches and local run state
@@ -214,6 +221,6 @@ producer: ## Run the producer image against the project's topic (N=500 SOURCE=fa
 	  -e PRODUCER_TOPIC=$(TOPIC) -e PRODUCER_SOURCE=$(SOURCE) -e PRODUCER_COUNT=$(N) \
 	  $(PRODUCER_IMAGE):$(TAG)
 
-.PHONY: help venv run stop replay forget docker test test-unit test-integration test-container test-static lint format bench \
+.PHONY: help venv dev run stop replay forget docker test test-unit test-integration test-container test-static lint format bench \
         bench-publish bench-pipeline bench-parse-floor bench-run capacity generate lock clean \
         images tools infra build template deploy producer
