@@ -123,6 +123,9 @@ bench-parse-floor: venv ## Where parse + validate's CPU goes, stage by stage, ag
 capacity: venv ## Dataflow workers and monthly cost at RATE customers/s, from bench-pipeline's CPU (RATE=100 REGION= MESSAGE_BYTES=1000)
 	@$(PY) -m capacity --rate "$(RATE)" --region "$(REGION)" --message-bytes "$(MESSAGE_BYTES)"
 
+bench-pipeline-floor: venv ## Where the whole graph's CPU goes against the seed's whole pipeline, with Beam's floors
+	@$(PY) -m bench.pipeline_floor
+
 bench-run: venv ## make run's rows/s (N=3000 at once) and latency (N=1000 at 50/s) on the local stack
 	@$(PY) -m localrun --count 3000 --rate 0
 	@$(PY) -m localrun --count 1000 --rate 50
@@ -222,5 +225,5 @@ producer: ## Run the producer image against the project's topic (N=500 SOURCE=fa
 	  $(PRODUCER_IMAGE):$(TAG)
 
 .PHONY: help venv dev run stop replay forget docker test test-unit test-integration test-container test-static lint format bench \
-        bench-publish bench-pipeline bench-parse-floor bench-run capacity generate lock clean \
+        bench-publish bench-pipeline bench-parse-floor bench-pipeline-floor bench-run capacity generate lock clean \
         images tools infra build template deploy producer
