@@ -7,13 +7,17 @@ the graph at a time; the Beam floors do the least any pipeline with that part ca
   - per-customer state: a stateful DoFn that reads and writes one flag per customer_id and
     nothing else (no timer, no counter): what deduplicating by customer costs at the least;
   - the sink: Beam's streaming-insert WriteToBigQuery, as the seed pipeline runs it.
+With --profile it also runs the whole graph once under cProfile and sums its own time by where
+the code lives: ours, Beam's state and timers, Beam's sink, objsize weighing rows, the rest.
 Usage (from the repository root):
-  python -m bench.pipeline_floor [--count 10000] [--repeat 3]
+  python -m bench.pipeline_floor [--count 10000] [--repeat 3] [--profile]
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import pstats
 from collections.abc import Callable
 
 import apache_beam as beam
@@ -79,6 +83,38 @@ def cpu_us(scenario: Callable, corpus: list[PubsubMessage], repeat: int) -> floa
     return min(runs) / len(corpus) * 1e6
 
 
+# Where a function's own time is counted, by its file: the first part of the path that matches.
+AREAS: list[tuple[str, tuple[str, ...]]] = [
+    ("our code (pipeline/)", ("/pipeline/",)),
+    ("Beam's sink (io/gcp/bigquery*)", ("apache_beam/io/gcp/",)),
+    ("objsize: the sink weighing each row", ("/objsize/",)),
+    (
+        "Beam's user state and timers",
+        ("transforms/userstate", "worker/statecache", "utils/timestamp", "transforms/timeutil"),
+    ),
+    ("inspect: Beam's DoFn signature checks", ("/inspect.py",)),
+    ("JSON", ("/json/", "_json")),
+    ("the rest of Beam (runner, coders, bundles)", ("apache_beam/",)),
+]
+
+
+def area_of(filename: str) -> str:
+    default = "other: built-ins, the standard library, threads"
+    return next((area for area, parts in AREAS if any(p in filename for p in parts)), default)
+
+
+def profile(corpus: list[PubsubMessage]) -> dict[str, float]:
+    """The whole graph's own time per area, in us per message (one run, under cProfile)."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    pipeline_bench.run(pipeline_bench.whole_graph, corpus, 0, in_worker=True)
+    profiler.disable()
+    areas: dict[str, float] = {}
+    for (filename, _, _), row in pstats.Stats(profiler).stats.items():  # type: ignore[attr-defined]
+        areas[area_of(filename)] = areas.get(area_of(filename), 0.0) + row[2]
+    return {area: seconds / len(corpus) * 1e6 for area, seconds in areas.items()}
+
+
 def report(costs: dict[str, float]) -> None:
     seed_pipeline = costs[STAGES[1][0]]
     print(f"{'CPU us per message, Create left out':<52} {'us/msg':>7} {'seed pipeline / it':>19}")
@@ -99,6 +135,7 @@ def main_() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=10_000, help="messages per run")
     parser.add_argument("--repeat", type=int, default=3, help="runs per line; the best is kept")
+    parser.add_argument("--profile", action="store_true", help="also profile the whole graph")
     args = parser.parse_args()
 
     corpus = pipeline_bench.corpus(args.count, duplicates=0.05, bad=0.02)
@@ -108,6 +145,11 @@ def main_() -> None:
         costs[name] = cpu_us(scenario, corpus, args.repeat)
         print(f"  {name}: {costs[name]:.1f} us", flush=True)
     report(costs)
+    if args.profile:
+        areas = profile(corpus)
+        print("\nwhole graph under cProfile, own time in us per message (profiling inflates it):")
+        for area, us in sorted(areas.items(), key=lambda item: -item[1]):
+            print(f"  {area:<48} {us:>7.1f}")
 
 
 if __name__ == "__main__":

@@ -57,3 +57,28 @@ def test_the_report_names_each_floor_and_the_best_ratio(capsys):
     # state floor 40 + the seed's sink (50 - 10) = 80 us; 50 / 80 = 0.62x
     assert "Beam's state floor adds 10 us to parse, DeduplicateCustomers 30 us" in out
     assert "Parse + the state floor + one seed-sized sink: 80 us, 0.62x" in out
+
+
+@pytest.mark.parametrize(
+    ("filename", "area"),
+    [
+        ("/repo/pipeline/rows.py", "our code (pipeline/)"),
+        ("/v/site-packages/apache_beam/io/gcp/bigquery.py", "Beam's sink (io/gcp/bigquery*)"),
+        ("/v/site-packages/objsize/traverse.py", "objsize: the sink weighing each row"),
+        ("/v/site-packages/apache_beam/transforms/userstate.py", "Beam's user state and timers"),
+        (
+            "/v/site-packages/apache_beam/coders/coders.py",
+            "the rest of Beam (runner, coders, bundles)",
+        ),
+        ("~", "other: built-ins, the standard library, threads"),
+    ],
+)
+def test_profile_areas_are_told_by_the_file(filename, area):
+    assert pipeline_floor.area_of(filename) == area
+
+
+def test_the_profile_sums_the_whole_graphs_time_per_message_by_area(messages):
+    areas = pipeline_floor.profile(messages)
+    assert areas["our code (pipeline/)"] > 0
+    assert areas["Beam's user state and timers"] > 0
+    assert sum(areas.values()) > areas["our code (pipeline/)"]
