@@ -120,7 +120,7 @@ bench-pipeline: venv ## Pipeline steps vs a seed-style chain, msg/s on the FnApi
 bench-parse-floor: venv ## Where parse + validate's CPU goes, stage by stage, against the seed chain
 	@$(PY) -m bench.parse_floor
 
-capacity: venv ## Dataflow workers and monthly cost at RATE customers/s, from bench-pipeline's CPU (RATE=100 REGION= MESSAGE_BYTES=1000)
+capacity: venv ## Dataflow workers and monthly cost at RATE customers/s, from bench-pipeline's CPU (RATE=100 REGION=<region> MESSAGE_BYTES=1000)
 	@$(PY) -m capacity --rate "$(RATE)" --region "$(REGION)" --message-bytes "$(MESSAGE_BYTES)"
 
 bench-pipeline-floor: venv ## Where the whole graph's CPU goes against the seed's whole pipeline, with Beam's floors

@@ -59,6 +59,7 @@ class Estimate:
     streaming_engine_usd: float
     pubsub_tib: float
     pubsub_usd: float
+    bigquery_gb: float
     bigquery_usd: float
 
     @property
@@ -122,11 +123,15 @@ def pubsub_usd(tib: float, per_tib: float, prices: PriceBook) -> float:
     return max(0.0, tib - free_tib) * per_tib
 
 
+def streaming_inserts_gb(inputs: Inputs, prices: PriceBook) -> float:
+    """The billed volume: each row counted as at least the minimum."""
+    row = max(inputs.message_bytes, prices.bigquery["streaming_insert_row_min_bytes"].amount)
+    return row * inputs.rate * SECONDS_PER_MONTH / GB
+
+
 def streaming_inserts_usd(inputs: Inputs, prices: PriceBook) -> float:
-    bigquery = prices.bigquery
-    row = max(inputs.message_bytes, bigquery["streaming_insert_row_min_bytes"].amount)
-    volume = row * inputs.rate * SECONDS_PER_MONTH
-    return volume / MB_200 * bigquery["streaming_inserts_200mb"].amount
+    volume = streaming_inserts_gb(inputs, prices) * GB
+    return volume / MB_200 * prices.bigquery["streaming_inserts_200mb"].amount
 
 
 def streaming_engine_gb(inputs: Inputs) -> float:
@@ -161,6 +166,7 @@ def estimate(inputs: Inputs, prices: PriceBook, mode: str = AT_LEAST_ONCE) -> Es
         streaming_engine_usd=streaming_engine_usd(gb, mode, inputs, prices),
         pubsub_tib=tib,
         pubsub_usd=pubsub_usd(tib, prices.pubsub["throughput_tib"].amount, prices),
+        bigquery_gb=streaming_inserts_gb(inputs, prices),
         bigquery_usd=streaming_inserts_usd(inputs, prices),
     )
 

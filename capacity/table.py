@@ -46,7 +46,8 @@ def rows(estimates: list[model.Estimate]) -> list[tuple[str, list[str]]]:
         ("  Streaming Engine, a month", each(lambda e: _money(e.streaming_engine_usd))),
         ("Pub/Sub in + out, TiB a month", each(lambda e: f"{e.pubsub_tib:,.2f}")),
         ("  Pub/Sub, a month", each(lambda e: _money(e.pubsub_usd))),
-        ("BigQuery streaming inserts, a month", each(lambda e: _money(e.bigquery_usd))),
+        ("BigQuery inserts, GB billed a month", each(lambda e: f"{e.bigquery_gb:,.0f}")),
+        ("  BigQuery streaming inserts, a month", each(lambda e: _money(e.bigquery_usd))),
         ("total, a month", each(lambda e: _money(e.usd_month))),
         ("per million customers", each(lambda e: _money(e.usd_per_million))),
     ]

@@ -103,6 +103,7 @@ def test_pubsubs_free_tier_is_taken_off_once(book, tmp_path):
 def test_streaming_inserts_bill_at_least_1_kb_a_row(book):
     # 1,000/s x 2,628,000 s x 1,024 bytes / 200 MB x $0.01
     small = model.estimate(model.Inputs(1000, 500, 0.0), book)
+    assert small.bigquery_gb == pytest.approx(2.628e9 * 1024 / 1e9)
     assert small.bigquery_usd == pytest.approx(2.628e9 * 1024 / 200e6 * 0.01)
     large = model.estimate(model.Inputs(1000, 2000, 0.0), book)
     assert large.bigquery_usd == pytest.approx(2.628e9 * 2000 / 200e6 * 0.01)
