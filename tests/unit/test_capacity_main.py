@@ -1,12 +1,11 @@
-"""`make capacity`'s command as typed: the table for RATE=100 and RATE=10000, readable errors."""
+"""`python -m capacity`, the command `make capacity` runs: the table for RATE=100 and RATE=10000,
+readable errors (`make capacity` itself: tests/e2e/test_make_capacity.py)."""
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 
-from tests.support import ROOT, run_python
+from tests.support import run_python
 
 
 @pytest.mark.parametrize("rate", ["100", "10000"])
@@ -33,16 +32,3 @@ def test_a_rate_of_zero_is_refused_by_the_parser():
     result = run_python("-m", "capacity", "--rate", "0")
     assert result.returncode == 2
     assert "--rate and --message-bytes must be positive" in result.stderr
-
-
-def test_make_capacity_as_typed_in_the_docs():
-    result = subprocess.run(
-        ["make", "-s", "capacity", "RATE=10000"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("10,000 customers/s")
-    assert "recommended: " in result.stdout
