@@ -11,6 +11,9 @@ N      ?= 500
 SOURCE ?= fake
 KEEP   ?= 0
 INPUT  ?=
+# make capacity: customers per second and bytes per message (payload and attributes)
+RATE   ?= 100
+MESSAGE_BYTES ?= 1000
 # make replay: python -m replay's flags, e.g. ARGS='--stage validate --execute'
 ARGS   ?=
 # make forget: the customer id (login.uuid) to erase; ARGS=--execute erases
@@ -23,7 +26,10 @@ REGION      ?= europe-west1
 LOCAL_TAG   ?= dev
 COMMIT      ?= $(shell git rev-parse HEAD 2>/dev/null)
 TAG         ?= $(COMMIT)
-MAX_WORKERS ?= 3
+# Machine type and autoscaling bound of make deploy: pipeline/options.py's MACHINE_TYPE and
+# MAX_WORKERS, as the capacity model recommends (docs/cost.md); tests hold them equal.
+MACHINE_TYPE ?= n1-standard-2
+MAX_WORKERS ?= 2
 KEY         ?=
 # Terraform's state: this bucket (make infra-bootstrap creates it), or a local file with LOCAL_STATE=1.
 STATE_BUCKET ?= $(PROJECT)-customer-stream-tfstate
@@ -75,13 +81,20 @@ BASE_ARG        = $(foreach arg,PYTHON_BASE BEAM_SDK_IMAGE LAUNCHER_IMAGE,$(if $
 help: ## List every target with its description
 	@awk 'BEGIN {FS = ":.*## "} /^##@/ {printf "\n%s\n", substr($$0, 5)} /^[a-zA-Z0-9_-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo
-	@echo "  Variables: N=$(N) SOURCE=$(SOURCE) KEEP=$(KEEP) (make run), ARGS (make replay, make forget), CUSTOMER (make forget), PROJECT, REGION, TAG=<commit> (cloud targets), STATE_BUCKET, LOCAL_STATE=1 (make infra, make destroy), FORCE=1, STOP_TIMEOUT (make stop-job), DELETE_DATA=1 (make destroy)"
+	@echo "  Variables: N=$(N) SOURCE=$(SOURCE) KEEP=$(KEEP) (make run), ARGS (make replay, make forget), CUSTOMER (make forget), PROJECT, REGION, RATE=$(RATE) MESSAGE_BYTES=$(MESSAGE_BYTES) (make capacity), TAG=<commit> (cloud targets), STATE_BUCKET, LOCAL_STATE=1 (make infra, make destroy), FORCE=1, STOP_TIMEOUT (make stop-job), DELETE_DATA=1 (make destroy)"
 
-venv: $(VENV)/.installed ## Create or update the project virtualenv .venv from the lock file
+venv: $(VENV)/.installed ## Create or update .venv with what make run needs (requirements/run.txt, by uv)
 
-$(VENV)/.installed: requirements/dev.txt pyproject.toml
-	@scripts/venv.sh "$(PYTHON)" "$(VENV)"
+$(VENV)/.installed: requirements/run.txt requirements/bootstrap.txt pyproject.toml
+	@scripts/venv.sh "$(PYTHON)" "$(VENV)" run
 	@touch $@
+
+dev: $(VENV)/.dev-installed ## Add the test and lint tools to .venv (requirements/dev.txt); make test does it
+
+# dev.txt holds every pin of run.txt, so it satisfies `venv` too.
+$(VENV)/.dev-installed: requirements/dev.txt requirements/bootstrap.txt pyproject.toml
+	@scripts/venv.sh "$(PYTHON)" "$(VENV)" dev
+	@touch $@ $(VENV)/.installed
 
 run: venv ## Run the whole flow locally on emulators (N=500 SOURCE=fake|randomuser|file INPUT=f.jsonl KEEP=1)
 	@$(PY) -m localrun --count "$(N)" --source "$(SOURCE)" $(if $(INPUT),--input "$(INPUT)") $(if $(filter 1 yes true,$(KEEP)),--keep)
@@ -89,28 +102,28 @@ run: venv ## Run the whole flow locally on emulators (N=500 SOURCE=fake|randomus
 stop: venv ## Stop a local stack left up by make run KEEP=1
 	@$(PY) -m localrun --stop
 
-test: venv tools docker ## Run every test tier (unit, integration, e2e, container, static, cloud); CI runs exactly this
+test: dev tools docker ## Run every test tier (unit, integration, e2e, container, static, cloud); CI runs exactly this
 	@scripts/test.sh
 
-test-unit: venv ## Unit tests only (no services)
+test-unit: dev ## Unit tests only (no services)
 	@$(PY) -m pytest -m unit
 
-test-integration: venv tools ## Integration and end-to-end tests on the real emulators (the fault matrix: mitmproxy from make tools)
+test-integration: dev tools ## Integration and end-to-end tests on the real emulators (the fault matrix: mitmproxy from make tools)
 	@$(PY) -m pytest -m "integration or e2e"
 
-test-container: venv docker ## Container tests: real docker build / docker run of both images
+test-container: dev docker ## Container tests: real docker build / docker run of both images
 	@$(PY) -m pytest -m container
 
-test-static: venv tools ## Static checks: ruff, yamllint, hadolint, terraform fmt, checkov, provider schemas
+test-static: dev tools ## Static checks: ruff, yamllint, hadolint, terraform fmt, checkov, provider schemas
 	@$(PY) -m pytest -m static
 
-test-cloud: venv ## Cloud tier: the real gcloud runs the cloud targets against local fakes of Google's APIs
+test-cloud: dev ## Cloud tier: the real gcloud runs the cloud targets against local fakes of Google's APIs
 	@$(PY) -m pytest -m cloud
 
-lint: venv ## ruff check and format check on all Python
+lint: dev ## ruff check and format check on all Python
 	@$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
-format: venv ## Apply ruff's fixes and formatting
+format: dev ## Apply ruff's fixes and formatting
 	@$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .
 
 bench: bench-publish bench-pipeline ## Both benchmarks below (bench/README.md)
@@ -124,6 +137,12 @@ bench-pipeline: venv ## Pipeline steps vs a seed-style chain, msg/s on the FnApi
 bench-parse-floor: venv ## Where parse + validate's CPU goes, stage by stage, against the seed chain
 	@$(PY) -m bench.parse_floor
 
+capacity: venv ## Dataflow workers and monthly cost at RATE customers/s, from bench-pipeline's CPU (RATE=100 REGION=<region> MESSAGE_BYTES=1000)
+	@$(PY) -m capacity --rate "$(RATE)" --region "$(REGION)" --message-bytes "$(MESSAGE_BYTES)"
+
+bench-pipeline-floor: venv ## Where the whole graph's CPU goes against the seed's whole pipeline, with Beam's floors
+	@$(PY) -m bench.pipeline_floor
+
 bench-run: venv ## make run's rows/s (N=3000 at once) and latency (N=1000 at 50/s) on the local stack
 	@$(PY) -m localrun --count 3000 --rate 0
 	@$(PY) -m localrun --count 1000 --rate 50
@@ -133,7 +152,7 @@ generate: venv ## Regenerate metadata.json, pipeline/README.md's parameter table
 	@$(PY) -m pipeline.options --readme pipeline/README.md
 	@$(PY) -m replay.erasure > replay/complete_erasures.sql
 
-lock: venv ## Re-resolve requirements/*.txt from requirements/*.in
+lock: dev ## Re-resolve requirements/*.txt from requirements/*.in
 	@scripts/lock.sh "$(VENV)"
 
 clean: ## Remove the virtualenvs, caches and local run state
@@ -208,7 +227,7 @@ deploy: ## Start the streaming job of one build: its spec and its image (TAG=<co
 	  --template-file-gcs-location=$(TEMPLATE) \
 	  --service-account-email=$(DATAFLOW_SA) \
 	  --temp-location=gs://$(BUCKET)/temp --staging-location=gs://$(BUCKET)/staging \
-	  --enable-streaming-engine --max-workers=$(MAX_WORKERS) \
+	  --enable-streaming-engine --worker-machine-type=$(MACHINE_TYPE) --max-workers=$(MAX_WORKERS) \
 	  --parameters=input_subscription=$(SUBSCRIPTION) \
 	  --parameters=output_table=$(OUTPUT_TABLE),dlq_table=$(DLQ_TABLE) \
 	  --parameters=create_disposition=CREATE_NEVER \
@@ -233,6 +252,6 @@ stop-job: ## Drain the project's streaming job(s) and wait until drained (FORCE=
 destroy: stop-job ## make stop-job, then delete what make infra created but the data (DELETE_DATA=1: that too, after a typed confirmation)
 	@DELETE_DATA=$(DELETE_DATA) AUTO_APPROVE=$(AUTO_APPROVE) scripts/destroy.sh "$(PROJECT)" "$(REGION)" "$(STATE_BUCKET)" "$(LOCAL_STATE)"
 
-.PHONY: help venv run stop replay forget docker test test-unit test-integration test-container test-static lint format bench \
-        bench-publish bench-pipeline bench-parse-floor bench-run generate lock clean \
+.PHONY: help venv dev run stop replay forget docker test test-unit test-integration test-container test-static lint format bench \
+        bench-publish bench-pipeline bench-parse-floor bench-pipeline-floor bench-run capacity generate lock clean \
         test-cloud images tools infra-bootstrap infra build template deploy producer stop-job destroy

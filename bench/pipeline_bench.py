@@ -2,6 +2,8 @@
 
   identity      source -> count: what Beam itself costs per element (the floor)
   seed chain    decode -> json.loads -> 8-field dict, no validation: the baseline (1.00)
+  seed pipeline the seed chain, then Beam's streaming-insert WriteToBigQuery: what the seed
+                project's whole pipeline runs after the read (the yardstick of the whole graph)
   parse         our ToRowsFn step (parse + validate + row, dead letters tagged)
   dedupe        ToRowsFn -> DeduplicateCustomers
   whole graph   everything `python -m pipeline` runs after the Pub/Sub read: parse, dedupe,
@@ -16,8 +18,10 @@ copies and of the malformed messages in tests/data/bad_messages. The transforms 
 from the pipeline package, so the benchmark measures whatever the code holds when it runs.
 Each scenario runs from `beam.Create`, as a plain harness would, and again from the worker's memory
 (bench/worker_source.py), which leaves out what Create costs per message.
+Every run writes its figures to bench/results/pipeline.json (`--output`), which
+`make capacity` reads for the CPU a message costs.
 Usage (from the repository root):
-  python -m bench.pipeline_bench [--count 20000] [--duplicates 0.05] [--bad 0.02]
+  python -m bench.pipeline_bench [--count 20000] [--duplicates 0.05] [--bad 0.02] [--output F]
 """
 
 from __future__ import annotations
@@ -31,9 +35,10 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import apache_beam as beam
+from apache_beam.io.gcp.bigquery import BigQueryDisposition, WriteToBigQuery
 from apache_beam.io.gcp.pubsub import PubsubMessage
 from apache_beam.metrics import Metrics
 from apache_beam.metrics.metric import MetricsFilter
@@ -47,7 +52,9 @@ from bench import worker_source
 from pipeline import dedupe, main, transforms
 from pipeline.options import CustomerPipelineOptions
 
-DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "tests" / "data"
+RESULTS = ROOT / "bench" / "results" / "pipeline.json"
 PUBLISHED = datetime(2026, 1, 1, tzinfo=UTC)
 NAMESPACE = "bench"
 WINDOW_SECONDS = 600
@@ -132,6 +139,21 @@ class AcceptingClient:
         return []
 
 
+class CountingAcceptingClient(AcceptingClient):
+    """The same client, counting the rows it is handed (the seed pipeline has no counter)."""
+
+    def insert_rows_json(self, table: Any, json_rows: Any, **kwargs: Any) -> list:
+        Metrics.counter(NAMESPACE, "out").inc(len(json_rows))
+        return []
+
+
+# The seed's table: its 8 fields, all strings (the seed wrote what json.loads gave).
+SEED_SCHEMA = ",".join(
+    f"{field}:STRING"
+    for field in ("uuid", "first", "last", "email", "country", "city", "nat", "registered")
+)
+
+
 def _options() -> CustomerPipelineOptions:
     return PipelineOptions(
         [
@@ -164,6 +186,23 @@ def identity(messages):
 
 def seed_chain(messages):
     return messages | beam.Map(seed_row) | beam.ParDo(CountFn("out"))
+
+
+def seed_pipeline(messages):
+    """The seed's whole pipeline after the read: its rows into Beam's streaming-insert sink,
+    configured as a plain user would (no dead letters, Beam's default retries)."""
+    return (
+        messages
+        | beam.FlatMap(lambda message: [row] if (row := seed_row(message)) else [])
+        | WriteToBigQuery(
+            table="bench-project:bench.seed_customers",
+            schema=SEED_SCHEMA,
+            create_disposition=BigQueryDisposition.CREATE_NEVER,
+            write_disposition=BigQueryDisposition.WRITE_APPEND,
+            method=WriteToBigQuery.Method.STREAMING_INSERTS,
+            test_client=CountingAcceptingClient(),
+        )
+    )
 
 
 def parse(messages):
@@ -207,15 +246,41 @@ def whole_graph(messages):
 HARNESS_CACHE_MB = PipelineOptions([]).view_as(WorkerOptions).max_cache_memory_usage_mb
 EMBEDDED_CACHE_MB = worker_handlers.STATE_CACHE_SIZE_MB
 
-SCENARIOS: list[tuple[str, Callable, int]] = [
-    ("identity (Beam's floor)", identity, HARNESS_CACHE_MB),
-    ("seed chain: decode, json.loads, 8 fields", seed_chain, HARNESS_CACHE_MB),
-    ("parse + validate (ToRowsFn)", parse, HARNESS_CACHE_MB),
-    ("parse + dedupe (DeduplicateCustomers)", parse_dedupe, HARNESS_CACHE_MB),
-    ("whole graph (dedupe, both sinks)", whole_graph, HARNESS_CACHE_MB),
-    ("(parse + Beam's DeduplicatePerKey)", parse_beam_dedupe, HARNESS_CACHE_MB),
-    ("(parse + dedupe, 100 MB state cache)", parse_dedupe, EMBEDDED_CACHE_MB),
-    ("(whole graph, 100 MB state cache)", whole_graph, EMBEDDED_CACHE_MB),
+
+class Scenario(NamedTuple):
+    """`key` names the scenario in the results file; a `name` in brackets is a reference."""
+
+    key: str
+    name: str
+    build: Callable
+    cache_mb: int
+
+
+SCENARIOS: list[Scenario] = [
+    Scenario("identity", "identity (Beam's floor)", identity, HARNESS_CACHE_MB),
+    Scenario(
+        "seed_chain", "seed chain: decode, json.loads, 8 fields", seed_chain, HARNESS_CACHE_MB
+    ),
+    Scenario(
+        "seed_pipeline", "seed pipeline: seed chain + Beam's sink", seed_pipeline, HARNESS_CACHE_MB
+    ),
+    Scenario("parse", "parse + validate (ToRowsFn)", parse, HARNESS_CACHE_MB),
+    Scenario(
+        "parse_dedupe", "parse + dedupe (DeduplicateCustomers)", parse_dedupe, HARNESS_CACHE_MB
+    ),
+    Scenario("whole_graph", "whole graph (dedupe, both sinks)", whole_graph, HARNESS_CACHE_MB),
+    Scenario(
+        "beam_dedupe", "(parse + Beam's DeduplicatePerKey)", parse_beam_dedupe, HARNESS_CACHE_MB
+    ),
+    Scenario(
+        "parse_dedupe_cached",
+        "(parse + dedupe, 100 MB state cache)",
+        parse_dedupe,
+        EMBEDDED_CACHE_MB,
+    ),
+    Scenario(
+        "whole_graph_cached", "(whole graph, 100 MB state cache)", whole_graph, EMBEDDED_CACHE_MB
+    ),
 ]
 
 
@@ -248,38 +313,45 @@ def run(
     return elapsed, cpu, totals
 
 
-def main_() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=20_000, help="messages per scenario")
-    parser.add_argument("--duplicates", type=float, default=0.05, help="share of copies")
-    parser.add_argument("--bad", type=float, default=0.02, help="share of malformed messages")
-    parser.add_argument("--no-reference", action="store_true", help="skip the (...) scenarios")
-    args = parser.parse_args()
+class Measured(NamedTuple):
+    """One scenario's run from Create (wall and CPU seconds) and from the worker's memory."""
 
-    messages = corpus(args.count, args.duplicates, args.bad)
-    n = len(messages)
-    print(f"{n} messages: {args.duplicates:.0%} copies, {args.bad:.0%} malformed", flush=True)
+    scenario: Scenario
+    wall: float
+    cpu: float
+    worker_cpu: float
+
+
+def measure(messages: list[PubsubMessage], references: bool = True) -> list[Measured]:
+    """Every scenario, from Create and from the worker's memory, one after the other."""
     run(identity, messages[:500], HARNESS_CACHE_MB)  # warm-up: the first pipeline pays imports
     results = []
-    for name, scenario, cache_mb in SCENARIOS:
-        if args.no_reference and name.startswith("("):
+    for scenario in SCENARIOS:
+        if not references and scenario.name.startswith("("):
             continue
-        wall, cpu, counters = run(scenario, messages, cache_mb)
-        _, step_cpu, _ = run(scenario, messages, cache_mb, in_worker=True)
-        results.append((name, wall, cpu, step_cpu))
-        print(f"  {name}: {wall:.1f}s, counters {counters}", flush=True)
+        wall, cpu, counters = run(scenario.build, messages, scenario.cache_mb)
+        _, worker_cpu, _ = run(scenario.build, messages, scenario.cache_mb, in_worker=True)
+        results.append(Measured(scenario, wall, cpu, worker_cpu))
+        print(f"  {scenario.name}: {wall:.1f}s, counters {counters}", flush=True)
+    return results
 
-    seed_wall, seed_cpu, seed_step = next(r[1:] for r in results if r[0].startswith("seed"))
+
+def by_key(results: list[Measured]) -> dict[str, Measured]:
+    return {result.scenario.key: result for result in results}
+
+
+def print_table(results: list[Measured], n: int) -> None:
+    seed = by_key(results)["seed_chain"]
     print(
         f"\n{'':<42} {'from beam.Create':^33} | {'Create left out':^16}"
         f"\n{'scenario':<42} {'msg/s':>7} {'x seed':>6} {'msg/CPU-s':>9} {'x seed':>6} |"
         f" {'CPU us/msg':>10} {'x seed':>6}"
     )
-    for name, wall, cpu, step_cpu in results:
+    for result in results:
         print(
-            f"{name:<42} {n / wall:>7,.0f} {seed_wall / wall:>6.2f} "
-            f"{n / cpu:>9,.0f} {seed_cpu / cpu:>6.2f} | "
-            f"{step_cpu / n * 1e6:>10,.0f} {seed_step / step_cpu:>6.2f}"
+            f"{result.scenario.name:<42} {n / result.wall:>7,.0f} {seed.wall / result.wall:>6.2f} "
+            f"{n / result.cpu:>9,.0f} {seed.cpu / result.cpu:>6.2f} | "
+            f"{result.worker_cpu / n * 1e6:>10,.0f} {seed.worker_cpu / result.worker_cpu:>6.2f}"
         )
     print(
         f"(FnApiRunner, batch, 1 worker, {os.cpu_count()} cores. msg/s is wall time; msg/CPU-s "
@@ -288,6 +360,52 @@ def main_() -> None:
         "every scenario; the last two columns leave it out (bench/worker_source.py). Compare "
         "ratios.)"
     )
+    keyed = by_key(results)
+    whole, seed_pipeline = keyed["whole_graph"], keyed["seed_pipeline"]
+    print(
+        f"\nwhole graph vs the seed's whole pipeline, from the worker's memory: "
+        f"{seed_pipeline.worker_cpu / whole.worker_cpu:.2f}x its messages per CPU-second "
+        f"({n / whole.worker_cpu:,.0f} against {n / seed_pipeline.worker_cpu:,.0f} msg/CPU-s)"
+    )
+
+
+def record(results: list[Measured], n: int, args: argparse.Namespace, load: tuple) -> dict:
+    """The run as the results file holds it: what `make capacity` and the docs read."""
+    keyed = by_key(results)
+    return {
+        "command": "python -m bench.pipeline_bench "
+        f"--count {args.count} --duplicates {args.duplicates} --bad {args.bad}",
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+        "cores": os.cpu_count(),
+        "load_average": {"start": load[0], "end": os.getloadavg()[0]},
+        "messages": n,
+        "worker_cpu_us_per_message": {
+            key: round(result.worker_cpu / n * 1e6, 2) for key, result in keyed.items()
+        },
+        "whole_graph_vs_seed_pipeline": round(
+            keyed["seed_pipeline"].worker_cpu / keyed["whole_graph"].worker_cpu, 3
+        ),
+    }
+
+
+def main_() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=20_000, help="messages per scenario")
+    parser.add_argument("--duplicates", type=float, default=0.05, help="share of copies")
+    parser.add_argument("--bad", type=float, default=0.02, help="share of malformed messages")
+    parser.add_argument("--no-reference", action="store_true", help="skip the (...) scenarios")
+    parser.add_argument("--output", type=Path, default=RESULTS, help="results file (JSON)")
+    args = parser.parse_args()
+
+    load = os.getloadavg()
+    messages = corpus(args.count, args.duplicates, args.bad)
+    n = len(messages)
+    print(f"{n} messages: {args.duplicates:.0%} copies, {args.bad:.0%} malformed", flush=True)
+    results = measure(messages, references=not args.no_reference)
+    print_table(results, n)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(record(results, n, args, load), indent=2) + "\n")
+    print(f"written: {args.output}")
 
 
 if __name__ == "__main__":

@@ -29,6 +29,17 @@ from pipeline.tables import TABLE_SPEC
 # `expansion_service` at it, then test that the pipeline builds inside the image.
 CREATE_IF_NEEDED, CREATE_NEVER = "CREATE_IF_NEEDED", "CREATE_NEVER"
 
+# Where and how the job runs, as the capacity model recommends (`make capacity`, docs/cost.md):
+# one worker of this type carries thousands of customers a second, a second one drains a backlog;
+# at-least-once mode is safe because DeduplicateCustomers drops a redelivered customer
+# (tests/unit/test_pipeline_dedupe.py) and cheaper (Streaming Engine's resource-based billing).
+# The Makefile (make deploy), terraform/ and metadata.json take these; tests hold them equal.
+MACHINE_TYPE = "n1-standard-2"
+MAX_WORKERS = 2
+# TemplateMetadata.defaultStreamingMode (gcloud's generated dataflow v1b3 messages): valid only
+# when the template supports both modes.
+STREAMING_MODE = "AT_LEAST_ONCE"
+
 # Every regex here is also Dataflow's: metadata.json's `regexes` are checked at launch by RE2,
 # whose \s and \d are ASCII only (https://github.com/google/re2/wiki/Syntax), so whitespace is
 # spelled in ASCII. TABLE_SPEC's repeat counts are written for RE2 too (pipeline/tables.py).
@@ -192,6 +203,7 @@ def template_metadata() -> dict[str, Any]:
         "streaming": True,
         "supportsAtLeastOnce": True,
         "supportsExactlyOnce": True,
+        "defaultStreamingMode": STREAMING_MODE,
         "parameters": [parameter.metadata() for parameter in PARAMETERS],
     }
 

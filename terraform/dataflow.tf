@@ -26,6 +26,7 @@ resource "google_dataflow_flex_template_job" "customers" {
   temp_location           = "gs://${google_storage_bucket.dataflow.name}/temp"
   staging_location        = "gs://${google_storage_bucket.dataflow.name}/staging"
   enable_streaming_engine = true
+  machine_type            = var.machine_type
   max_workers             = var.max_workers
   on_delete               = "drain"
   labels                  = local.labels

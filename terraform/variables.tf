@@ -216,10 +216,16 @@ variable "image_tag" {
   }
 }
 
+variable "machine_type" {
+  description = "Worker machine type of the Terraform-managed job: pipeline/options.py's MACHINE_TYPE, the capacity model's choice (docs/cost.md)."
+  type        = string
+  default     = "n1-standard-2"
+}
+
 variable "max_workers" {
-  description = "Upper bound of Dataflow autoscaling for the Terraform-managed job."
+  description = "Upper bound of Dataflow autoscaling for the Terraform-managed job: pipeline/options.py's MAX_WORKERS, the capacity model's choice (docs/cost.md)."
   type        = number
-  default     = 3
+  default     = 2
 
   validation {
     condition     = var.max_workers >= 1 && var.max_workers <= 1000

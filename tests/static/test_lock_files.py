@@ -18,11 +18,13 @@ REQUIREMENT = re.compile(
 
 def test_there_are_lock_files():
     assert {lock.stem for lock in LOCKS} == {
+        "bootstrap",
         "checkov",
         "dev",
         "mitmproxy",
         "pipeline",
         "producer",
+        "run",
         "terraform-schema",
     }
 
@@ -51,3 +53,28 @@ def test_virtualenvs_install_in_hash_checking_mode(script):
 
 def test_lock_script_generates_hashes():
     assert "--generate-hashes" in (ROOT / "scripts/lock.sh").read_text()
+
+
+def test_make_run_installs_only_the_run_lock_and_make_test_the_dev_lock():
+    """`make run` needs no test tool; dev.txt holds every pin of run.txt at the same version."""
+    makefile = (ROOT / "Makefile").read_text()
+    assert 'scripts/venv.sh "$(PYTHON)" "$(VENV)" run' in makefile
+    assert 'scripts/venv.sh "$(PYTHON)" "$(VENV)" dev' in makefile
+    assert re.search(r"^run: venv ", makefile, re.M)
+    assert re.search(r"^test: dev ", makefile, re.M)
+    run, dev = (
+        dict(
+            re.findall(
+                r"^([A-Za-z0-9._-]+)==(\S+)", (ROOT / f"requirements/{name}.txt").read_text(), re.M
+            )
+        )
+        for name in ("run", "dev")
+    )
+    assert {name: dev.get(name) for name in run} == run
+    assert not {"pytest", "ruff", "hypothesis"} & run.keys()
+
+
+def test_every_lock_is_made_by_the_lock_script():
+    script = (ROOT / "scripts/lock.sh").read_text()
+    made = set(re.search(r"^for lock in (.+); do$", script, re.M).group(1).split())
+    assert made == {lock.stem for lock in LOCKS} - {"terraform-schema"}

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from tests.support import ROOT, TESTS
 
-PACKAGES = ("bench", "contract", "localrun", "pipeline", "producer", "replay", "views")
+PACKAGES = ("bench", "capacity", "contract", "localrun", "pipeline", "producer", "replay", "views")
 DECISIONS = (
     ast.If,
     ast.For,

@@ -11,6 +11,7 @@ import pkgutil
 
 import pytest
 
+import capacity
 import producer
 import replay
 from tests.support import run_python
@@ -20,6 +21,7 @@ from tests.support import run_python
 BEAM_FREE = [
     "contract",
     "views",
+    *(f"capacity.{module.name}" for module in pkgutil.iter_modules(capacity.__path__)),
     *(f"producer.{module.name}" for module in pkgutil.iter_modules(producer.__path__)),
     *(f"replay.{module.name}" for module in pkgutil.iter_modules(replay.__path__)),
     "pipeline",

@@ -1,5 +1,7 @@
 """DeduplicateCustomers: the first row per customer_id within the window, the rest counted."""
 
+from typing import ClassVar
+
 import apache_beam as beam
 import pytest
 from apache_beam.metrics.metric import MetricsFilter
@@ -59,3 +61,51 @@ def test_duplicates_dropped_counts_each_dropped_row(runner):
     result.wait_until_finish()
     dropped = result.metrics().query(MetricsFilter().with_name("duplicates_dropped"))["counters"]
     assert sum(counter.committed for counter in dropped) == 3
+
+
+class FailFirstBundleFn(beam.DoFn):
+    """Passes rows on, but the first bundle it finishes fails after its rows went out, as a
+    worker lost mid-bundle: the runner retries that bundle. Attempts are counted on the class
+    (the direct runner runs the DoFn in this process)."""
+
+    attempts: ClassVar[list[int]] = []
+
+    def process(self, row):
+        yield row
+
+    def finish_bundle(self):
+        FailFirstBundleFn.attempts.append(1)
+        if len(FailFirstBundleFn.attempts) == 1:
+            raise RuntimeError("worker lost mid-bundle")
+
+
+def test_at_least_once_a_retried_and_redelivered_bundle_keeps_one_row_per_customer():
+    """At-least-once streaming mode neither drops Pub/Sub redeliveries nor guarantees that a
+    retried bundle's output is applied once ("Messages might be processed multiple times, and
+    the results are applied multiple times": the Dataflow API's StreamingMode,
+    STREAMING_MODE_AT_LEAST_ONCE).
+    Here a bundle fails and is retried, and the same customers then arrive again, as a
+    redelivery does: only the dedupe by customer_id keeps one row each. pipeline/options.py
+    makes at-least-once the template's default on the strength of this test."""
+    FailFirstBundleFn.attempts.clear()
+    customers = [_row(customer_id, 0) for customer_id in "abc"]
+    stream = (
+        BeamTestStream()
+        .advance_processing_time(Timestamp.now().micros // 1_000_000)
+        .add_elements(customers)
+        .advance_processing_time(30)  # the redelivery, after the ack deadline
+        .add_elements(customers)
+        .advance_processing_time(30)
+        .add_elements([_row("d", 0)])
+        .advance_watermark_to_infinity()
+    )
+    with BeamTestPipeline(runner=RUNNER, options=PipelineOptions(streaming=True)) as p:
+        kept = (
+            p
+            | stream
+            | beam.ParDo(FailFirstBundleFn())
+            | dedupe.DeduplicateCustomers(600)
+            | beam.Map(lambda row: row["customer_id"])
+        )
+        assert_that(kept, equal_to(list("abcd")))
+    assert len(FailFirstBundleFn.attempts) >= 2  # the failed bundle was retried

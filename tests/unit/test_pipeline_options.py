@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import contract
+from capacity import measured, model, prices
 from pipeline import options as opts
 from pipeline.main import parse_options
 from tests.support import ROOT, run_python
@@ -123,6 +124,45 @@ def test_metadata_json_is_generated_from_the_options():
     assert opts.template_metadata() == METADATA, (
         "metadata.json is stale: run `python -m pipeline.options > metadata.json`"
     )
+
+
+# Where and how the job runs: one value each, in options.py, the Makefile, terraform/ and
+# metadata.json, and it is what the capacity model recommends at sign-up rates.
+SIGN_UP_RATE = 100  # customers per second
+
+
+def test_the_run_defaults_are_what_the_capacity_model_recommends():
+    book = prices.load("us-central1")
+    inputs = model.Inputs(SIGN_UP_RATE, 1000, measured.load().whole_graph_us)
+    estimate = model.estimate(inputs, book, model.AT_LEAST_ONCE)
+    cheaper = model.estimate(inputs, book, model.EXACTLY_ONCE).usd_month > estimate.usd_month
+    assert (estimate.workers.machine.name, estimate.max_workers) == (
+        opts.MACHINE_TYPE,
+        opts.MAX_WORKERS,
+    )
+    assert cheaper and opts.STREAMING_MODE == "AT_LEAST_ONCE"
+    assert METADATA["defaultStreamingMode"] == opts.STREAMING_MODE
+
+
+def _default(text: str, pattern: str) -> str:
+    found = re.search(pattern, text, re.MULTILINE | re.DOTALL)
+    assert found, pattern
+    return found.group(1)
+
+
+def test_the_makefile_and_terraform_use_the_same_run_defaults():
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    variables = (ROOT / "terraform" / "variables.tf").read_text(encoding="utf-8")
+    job = (ROOT / "terraform" / "dataflow.tf").read_text(encoding="utf-8")
+    assert _default(makefile, r"^MACHINE_TYPE \?= (\S+)$") == opts.MACHINE_TYPE
+    assert _default(makefile, r"^MAX_WORKERS \?= (\d+)$") == str(opts.MAX_WORKERS)
+    assert "--worker-machine-type=$(MACHINE_TYPE) --max-workers=$(MAX_WORKERS)" in makefile
+    tf_machine = r'variable "machine_type" \{[^}]*default\s+=\s+"([^"]+)"'
+    tf_workers = r'variable "max_workers" \{[^}]*default\s+=\s+(\d+)'
+    assert _default(variables, tf_machine) == opts.MACHINE_TYPE
+    assert _default(variables, tf_workers) == str(opts.MAX_WORKERS)
+    assert re.search(r"^\s+machine_type\s+= var.machine_type$", job, re.MULTILINE)
+    assert re.search(r"^\s+max_workers\s+= var.max_workers$", job, re.MULTILINE)
 
 
 def test_readme_parameter_table_is_generated_from_the_options():
