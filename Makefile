@@ -107,8 +107,8 @@ bench-pipeline: venv ## Pipeline steps vs a seed-style chain, msg/s on the FnApi
 bench-parse-floor: venv ## Where parse + validate's CPU goes, stage by stage, against the seed chain
 	@$(PY) -m bench.parse_floor
 
-bench-run: venv ## make run's rows/s (N=3000 at once) and latency (N=1000 at 50/s) on the local stack
-	@$(PY) -m localrun --count 3000 --rate 0
+bench-run: venv ## make run's pace at N=3000 and N=20000 at once (growth ratio), latency at 50/s
+	@$(PY) -m bench.run_growth --counts 3000 20000
 	@$(PY) -m localrun --count 1000 --rate 50
 
 generate: venv ## Regenerate metadata.json, pipeline/README.md's parameter table and replay/complete_erasures.sql
