@@ -76,7 +76,7 @@ def test_duplicates_dropped_counts_each_dropped_row(bundles):
     result = p.run()
     result.wait_until_finish()
     dropped = result.metrics().query(MetricsFilter().with_name("duplicates_dropped"))["counters"]
-    # The streaming direct runner may under-count (environment.md); never over-count.
+    # The streaming direct runner under-counts metrics at times; it must never over-count.
     assert sum(counter.committed for counter in dropped) <= contract.COPIES_DROPPED
 
 
