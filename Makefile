@@ -143,8 +143,8 @@ capacity: venv ## Dataflow workers and monthly cost at RATE customers/s, from be
 bench-pipeline-floor: venv ## Where the whole graph's CPU goes against the seed's whole pipeline, with Beam's floors
 	@$(PY) -m bench.pipeline_floor
 
-bench-run: venv ## make run's rows/s (N=3000 at once) and latency (N=1000 at 50/s) on the local stack
-	@$(PY) -m localrun --count 3000 --rate 0
+bench-run: venv ## make run's pace at N=3000 and N=20000 at once (growth ratio), latency at 50/s
+	@$(PY) -m bench.run_growth --counts 3000 20000
 	@$(PY) -m localrun --count 1000 --rate 50
 
 generate: venv ## Regenerate metadata.json, pipeline/README.md's parameter table and replay/complete_erasures.sql

@@ -37,11 +37,11 @@ from localrun.stack import (
     start_producer,
     wait_for,
 )
-from localrun.summary import collect, render
+from localrun.summary import collect, pace, render, render_pace
 from pipeline import bigquery_client
 from producer.config import ConfigError, require_input
 
-# How often the row counts are polled at the end: it bounds the throughput figure's error.
+# How often the row counts are polled: it bounds the throughput and pace figures' error.
 WAIT_INTERVAL = 0.5
 
 
@@ -67,12 +67,15 @@ class Progress:
     def __init__(self) -> None:
         self.start = time.monotonic()
         self._last_counts: tuple[Counts, float] | None = None
+        # (seconds, rows landed) at every poll of the tables: the run's pace (summary.pace).
+        self.polls: list[tuple[float, int]] = []
 
     def say(self, message: str) -> None:
         print(f"[{time.monotonic() - self.start:6.1f}s] {message}", flush=True)
 
     def counts(self, expected: Counts | None):
         def show(now: Counts) -> None:
+            self.polls.append((time.monotonic() - self.start, now.rows))
             last = self._last_counts
             if last and (last[0] == now or time.monotonic() - last[1] < 3):
                 return
@@ -130,7 +133,15 @@ def _produce(args, names: StackNames, out: Progress, started: list, *, pubsub, c
     out.say(f"producer publishing {args.count} customers from '{args.source}'")
     publish(names.topic_path, bad_messages(args.bad))
     out.say(f"published {args.bad} malformed messages for the dead-letter table")
-    if follow(producer, client, names, watch=[pipeline], progress=out.counts(None)) != 0:
+    polled = follow(
+        producer,
+        client,
+        names,
+        watch=[pipeline],
+        progress=out.counts(None),
+        interval=WAIT_INTERVAL,
+    )
+    if polled != 0:
         raise StackError(
             f"the producer exited with code {producer.process.returncode}; "
             f"last lines of {producer.log_path}:\n{producer.log_tail()}"
@@ -175,6 +186,9 @@ def run(args: argparse.Namespace) -> int:
             f"{seconds:.1f}s, from the first publish to the last row in BigQuery)",
             flush=True,
         )
+        run_pace = pace(out.polls)
+        if run_pace:
+            print(render_pace(run_pace), flush=True)
         if args.keep:
             kept_stack.save(names, pubsub, bigquery, started)
             keep_up = True

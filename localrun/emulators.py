@@ -6,6 +6,7 @@ also stops the Java (or Python) children it forks: no orphan process, no port le
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import socket
@@ -16,6 +17,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from localrun.paths import ROOT
 from localrun.processes import ManagedProcess, spawn
 
 # Environment that makes google-auth fail fast instead of probing the GCE metadata server.
@@ -255,13 +257,14 @@ def start_bigquery_emulator(
     log_dir: Path, project: str = "local-project", timeout: float = 60.0
 ) -> BigQueryEmulator:
     """Start bqemulator (REST + gRPC) in memory on free ports; ready once /readyz answers."""
-    binary = Path(sys.executable).parent / "bqemulator"
-    if not binary.exists():
-        raise EmulatorError(f"bqemulator not found next to {sys.executable}: run `make venv`")
+    if importlib.util.find_spec("bqemulator") is None:
+        raise EmulatorError(f"bqemulator is not installed for {sys.executable}: run `make venv`")
     install_duckdb_spatial()
     rest_port, grpc_port = free_port(), free_port()
-    argv = [
-        str(binary),
+    argv = [  # bqemulator's CLI, without its per-insert table copies (see that module)
+        sys.executable,
+        "-m",
+        "localrun.bigquery_emulator",
         "start",
         "--ephemeral",
         f"--rest-port={rest_port}",
@@ -272,7 +275,7 @@ def start_bigquery_emulator(
         "bigquery-emulator",
         argv,
         log_dir,
-        env=BIGQUERY_ENV,
+        env={**BIGQUERY_ENV, "PYTHONPATH": str(ROOT)},
         cls=BigQueryEmulator,
         port=rest_port,
         project=project,

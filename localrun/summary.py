@@ -2,12 +2,62 @@
 
 from __future__ import annotations
 
+import math
+import re
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from google.cloud import bigquery
 
 from localrun.resources import StackNames, query
+
+# The pace is measured over this many rows at each end of a run (`make bench-run` compares it).
+PACE_ROWS = 1000
+# The summary's pace line, as bench/run_growth.py reads it back.
+PACE_LINE = re.compile(r"pace: +first (\d+) rows ([\d.]+|inf) rows/s, last \1 ([\d.]+|inf) rows/s")
+
+
+@dataclass(frozen=True)
+class Pace:
+    """Rows/s over the first and over the last PACE_ROWS rows to land in BigQuery.
+
+    A cost per row that grows with the rows before it shows as `last` well below `first`.
+    """
+
+    first: float
+    last: float
+
+
+def _landed_at(polls: Sequence[tuple[float, int]], row: int) -> float:
+    """When the `row`-th row landed, interpolated between the polls around it."""
+    before = (polls[0][0], 0)
+    for seconds, rows in polls:
+        if rows >= row:
+            share = (row - before[1]) / (rows - before[1])
+            return before[0] + share * (seconds - before[0])
+        before = (seconds, rows)
+    raise ValueError(f"no poll saw {row} rows")
+
+
+def pace(polls: Sequence[tuple[float, int]], n: int = PACE_ROWS) -> Pace | None:
+    """The pace of a run from its polls of (seconds, rows landed so far); None below n rows."""
+    total = polls[-1][1] if polls else 0
+    if n < 2 or total < n:
+        return None
+
+    def rate(first_row: int, last_row: int) -> float:
+        seconds = _landed_at(polls, last_row) - _landed_at(polls, first_row)
+        return (last_row - first_row) / seconds if seconds > 0 else math.inf
+
+    return Pace(rate(1, n), rate(total - n + 1, total))
+
+
+def render_pace(pace: Pace) -> str:
+    return (
+        f"  pace:          first {PACE_ROWS} rows {pace.first:.0f} rows/s, "
+        f"last {PACE_ROWS} {pace.last:.0f} rows/s (landed in BigQuery)"
+    )
 
 
 @dataclass(frozen=True)

@@ -12,19 +12,24 @@ from apache_beam.io.gcp.pubsub import ReadFromPubSub
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions, WorkerOptions
 
 from pipeline import sinks, transforms
+from pipeline.dedupe import DeduplicateCustomers
 from pipeline.options import CustomerPipelineOptions, InvalidOptions, validate
 
 
 def ingest(
-    messages: beam.PCollection, options: CustomerPipelineOptions, test_client: Any = None
+    messages: beam.PCollection,
+    options: CustomerPipelineOptions,
+    test_client: Any = None,
+    deduplicate: transforms.Deduplicator = DeduplicateCustomers,
 ) -> None:
     """PubsubMessages -> `customers` rows and `customers_dlq` dead letters, whatever the source.
 
     A function, not a composite, so the steps keep their top-level names on Dataflow.
-    `test_client` replaces only the BigQuery API call (tests, bench/pipeline_bench.py).
+    `test_client` replaces only the BigQuery API call (tests, bench/pipeline_bench.py);
+    `deduplicate` only the deduplication, for the direct runner (localrun/local_pipeline.py).
     """
     rows, rejected = messages | "ToCustomerRows" >> transforms.ToCustomerRows(
-        options.dedup_window_seconds
+        options.dedup_window_seconds, deduplicate
     )
     write_failures = rows | "WriteCustomers" >> sinks.WriteCustomers(options, test_client)
     _ = (
@@ -34,14 +39,18 @@ def ingest(
     )
 
 
-def build_pipeline(p: beam.Pipeline, options: CustomerPipelineOptions) -> None:
+def build_pipeline(
+    p: beam.Pipeline,
+    options: CustomerPipelineOptions,
+    deduplicate: transforms.Deduplicator = DeduplicateCustomers,
+) -> None:
     """Adds the whole streaming graph to `p`."""
     messages = p | "ReadPubSub" >> ReadFromPubSub(
         subscription=options.input_subscription,
         topic=options.input_topic,
         with_attributes=True,
     )
-    ingest(messages, options)
+    ingest(messages, options, deduplicate=deduplicate)
 
 
 # Beam's streaming-insert sink logs BigQuery's insertErrors verbatim, at WARNING ("Will retry")
@@ -81,13 +90,15 @@ def parse_options(argv: list[str] | None) -> PipelineOptions:
     return options
 
 
-def run(argv: list[str] | None = None) -> None:
+def run(
+    argv: list[str] | None = None, deduplicate: transforms.Deduplicator = DeduplicateCustomers
+) -> None:
     try:
         options = parse_options(argv)
     except InvalidOptions as error:
         sys.exit(f"python -m pipeline: error: {error}")
     with beam.Pipeline(options=options) as p:
-        build_pipeline(p, options.view_as(CustomerPipelineOptions))
+        build_pipeline(p, options.view_as(CustomerPipelineOptions), deduplicate)
 
 
 if __name__ == "__main__":

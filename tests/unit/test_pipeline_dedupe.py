@@ -12,6 +12,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.utils.timestamp import Timestamp
 
 from pipeline import dedupe
+from tests import dedupe_contract as contract
 
 # A direct-runner pipeline that stalls must fail the test, not stall the whole suite.
 pytestmark = pytest.mark.timeout(180)
@@ -20,47 +21,44 @@ pytestmark = pytest.mark.timeout(180)
 RUNNER = "BundleBasedDirectRunner"
 
 
-def _row(customer_id: str, n: int) -> dict:
-    return {"customer_id": customer_id, "n": n}
-
-
 def test_duplicates_within_the_window_are_dropped_and_later_ones_kept():
-    """A wrong window fails this test: 1 s keeps "a" at +599 s, 1200 s drops it at +720 s.
+    """tests/dedupe_contract.py's window case, the rows of each step in one bundle.
 
     DeduplicateFn sets its expiry timer from the wall clock (`Timestamp.now() + window`),
     while the direct runner fires processing-time timers by its TestStream clock, which starts
     at 0. So the stream first moves that clock to the wall clock's "now"; the pipeline starts
-    (and sets every timer) a few seconds later by the wall clock, which SLACK absorbs.
+    (and sets every timer) a few seconds later by the wall clock, which the case's 120 s past
+    the window absorbs.
     """
-    window, slack = 600, 120
     now = Timestamp.now()
-    stream = (
-        BeamTestStream()
-        .advance_processing_time(now.micros // 1_000_000)
-        .add_elements([_row("a", 1), _row("b", 2), _row("a", 3)])
-        .advance_processing_time(window - 1)  # every timer still pending: drop "a" again
-        .add_elements([_row("a", 4), _row("c", 5)])
-        .advance_processing_time(1 + slack)  # past every timer: all keys are new again
-        .add_elements([_row("a", 6), _row("c", 7), _row("c", 8)])
-        .advance_watermark_to_infinity()
-    )
+    stream = BeamTestStream().advance_processing_time(now.micros // 1_000_000)
+    elapsed = 0
+    for seconds, rows in contract.WINDOW_STEPS:
+        stream = stream.advance_processing_time(seconds - elapsed) if seconds else stream
+        stream = stream.add_elements(list(rows))
+        elapsed = seconds
+    stream = stream.advance_watermark_to_infinity()
     with BeamTestPipeline(runner=RUNNER, options=PipelineOptions(streaming=True)) as p:
-        kept = p | stream | dedupe.DeduplicateCustomers(window) | beam.Map(lambda row: row["n"])
-        assert_that(kept, equal_to([1, 2, 5, 6, 7]))
+        kept = (
+            p
+            | stream
+            | dedupe.DeduplicateCustomers(contract.WINDOW)
+            | beam.Map(lambda row: row["n"])
+        )
+        assert_that(kept, equal_to(contract.WINDOW_KEPT))
 
 
 @pytest.mark.parametrize("runner", [RUNNER, "FnApiRunner"])
 def test_duplicates_dropped_counts_each_dropped_row(runner):
     # Counted in batch: the streaming direct runner under-counts metrics. The FnApiRunner
     # encodes keys and rows between stages and keeps the state as Dataflow's harness does.
-    rows = [_row(customer_id, n) for n, customer_id in enumerate("abacadbe")]
     p = BeamTestPipeline(runner=runner)
-    kept = p | beam.Create(rows) | dedupe.DeduplicateCustomers(600)
-    assert_that(kept | beam.Map(lambda row: row["customer_id"]), equal_to(list("abcde")))
+    kept = p | beam.Create(contract.COPIES) | dedupe.DeduplicateCustomers(contract.WINDOW)
+    assert_that(kept | beam.Map(lambda row: row["customer_id"]), equal_to(contract.COPIES_KEPT))
     result = p.run()
     result.wait_until_finish()
     dropped = result.metrics().query(MetricsFilter().with_name("duplicates_dropped"))["counters"]
-    assert sum(counter.committed for counter in dropped) == 3
+    assert sum(counter.committed for counter in dropped) == contract.COPIES_DROPPED
 
 
 class FailFirstBundleFn(beam.DoFn):
@@ -88,7 +86,7 @@ def test_at_least_once_a_retried_and_redelivered_bundle_keeps_one_row_per_custom
     redelivery does: only the dedupe by customer_id keeps one row each. pipeline/options.py
     makes at-least-once the template's default on the strength of this test."""
     FailFirstBundleFn.attempts.clear()
-    customers = [_row(customer_id, 0) for customer_id in "abc"]
+    customers = [contract.row(customer_id, 0) for customer_id in "abc"]
     stream = (
         BeamTestStream()
         .advance_processing_time(Timestamp.now().micros // 1_000_000)
@@ -96,7 +94,7 @@ def test_at_least_once_a_retried_and_redelivered_bundle_keeps_one_row_per_custom
         .advance_processing_time(30)  # the redelivery, after the ack deadline
         .add_elements(customers)
         .advance_processing_time(30)
-        .add_elements([_row("d", 0)])
+        .add_elements([contract.row("d", 0)])
         .advance_watermark_to_infinity()
     )
     with BeamTestPipeline(runner=RUNNER, options=PipelineOptions(streaming=True)) as p:
