@@ -14,6 +14,8 @@ INPUT  ?=
 # make replay: python -m replay's flags, e.g. ARGS='--stage validate --execute'
 ARGS   ?=
 # make forget: the customer id (login.uuid) to erase; ARGS=--execute erases
+# make mutants: the modules to mutate (default: every module scripts/mutants.py lists)
+MODULES ?=
 CUSTOMER ?=
 # cloud targets: PROJECT is required; the rest come from `terraform output` unless given.
 # Images are tagged with the commit they were built from, never with a mutable tag: COMMIT is what
@@ -89,6 +91,9 @@ test-container: venv docker ## Container tests: real docker build / docker run o
 
 test-static: venv tools ## Static checks: ruff, yamllint, hadolint, terraform fmt, checkov, provider schemas
 	@$(PY) -m pytest -m static
+
+mutants: venv ## Mutation testing (mutmut) of the modules that decide data, unit tier only; not in CI (MODULES=pipeline/rows.py)
+	@$(PY) scripts/mutants.py $(MODULES)
 
 lint: venv ## ruff check and format check on all Python
 	@$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
@@ -205,6 +210,6 @@ producer: ## Run the producer image against the project's topic (N=500 SOURCE=fa
 	  -e PRODUCER_TOPIC=$(TOPIC) -e PRODUCER_SOURCE=$(SOURCE) -e PRODUCER_COUNT=$(N) \
 	  $(PRODUCER_IMAGE):$(TAG)
 
-.PHONY: help venv run stop replay forget docker test test-unit test-integration test-container test-static lint format bench \
+.PHONY: help venv run stop replay forget docker test test-unit test-integration test-container test-static mutants lint format bench \
         bench-publish bench-pipeline bench-parse-floor bench-run generate lock clean \
         images tools infra build template deploy producer

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -40,18 +39,6 @@ def test_times_are_dates_instants_or_durations_ago():
     assert parse_time("7d", NOW) == NOW - timedelta(days=7)
     with pytest.raises(ValueError, match="is not a time"):
         parse_time("last tuesday")
-
-
-@pytest.fixture
-def away_from_utc(monkeypatch):
-    """The host's time zone pinned 5 h 30 away from UTC: these machines run in UTC, where
-    reading a time as local or as UTC gives the same answer and a mix-up cannot show."""
-    monkeypatch.setenv("TZ", "Asia/Kolkata")
-    time.tzset()
-    assert time.timezone == -(5 * 3600 + 30 * 60)
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 @pytest.mark.parametrize(
