@@ -205,3 +205,17 @@ def test_utf8_error_finds_the_first_character_utf8_cannot_encode(text, start):
         assert isinstance(error, UnicodeEncodeError)
         assert error.start == start
         assert "surrogates not allowed" in error.reason
+
+
+def test_times_and_their_errors_are_utc_whatever_the_host_zone(away_from_utc):
+    assert contract.to_rfc3339("2017-08-01T22:36:07+02:00") == "2017-08-01T20:36:07.000Z"
+    assert contract.to_rfc3339("2017-08-01T20:36:07.015Z") == "2017-08-01T20:36:07.015Z"
+    with pytest.raises(ValueError, match=r"^timestamp without a time zone: '2017-08-01T20:36:07'$"):
+        contract.to_rfc3339("2017-08-01T20:36:07")
+
+
+def test_an_unknown_source_names_the_known_ones():
+    user = next(_users())
+    expected = "unknown source 'pigeon'; expected one of randomuser, fake, file"
+    with pytest.raises(ValueError, match=f"^{expected}$"):
+        contract.attributes_for(user, "pigeon")
