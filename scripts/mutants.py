@@ -90,8 +90,10 @@ def run(module: str) -> tuple[int, int, list[str]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("modules", nargs="*", choices=[[], *MODULES], default=list(MODULES))
+    parser.add_argument("modules", nargs="*", help=f"default: {' '.join(MODULES)}")
     modules = parser.parse_args().modules or list(MODULES)
+    if unknown := [module for module in modules if module not in MODULES]:
+        parser.error(f"not a module it mutates: {' '.join(unknown)}")
     scores = {}
     for module in modules:
         print(f"==> {module}: {' '.join(MODULES[module])}", flush=True)
