@@ -17,6 +17,8 @@ MESSAGE_BYTES ?= 1000
 # make replay: python -m replay's flags, e.g. ARGS='--stage validate --execute'
 ARGS   ?=
 # make forget: the customer id (login.uuid) to erase; ARGS=--execute erases
+# make mutants: the modules to mutate (default: every module scripts/mutants.py lists)
+MODULES ?=
 CUSTOMER ?=
 # cloud targets: PROJECT is required; the rest come from `terraform output` unless given.
 # Images are tagged with the commit they were built from, never with a mutable tag: COMMIT is what
@@ -119,6 +121,9 @@ test-static: dev tools ## Static checks: ruff, yamllint, hadolint, terraform fmt
 
 test-cloud: dev ## Cloud tier: the real gcloud runs the cloud targets against local fakes of Google's APIs
 	@$(PY) -m pytest -m cloud
+
+mutants: dev ## Mutation testing (mutmut) of the modules that decide data, unit tier only; not in CI (MODULES=pipeline/rows.py)
+	@$(PY) scripts/mutants.py $(MODULES)
 
 lint: dev ## ruff check and format check on all Python
 	@$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
@@ -252,6 +257,6 @@ stop-job: ## Drain the project's streaming job(s) and wait until drained (FORCE=
 destroy: stop-job ## make stop-job, then delete what make infra created but the data (DELETE_DATA=1: that too, after a typed confirmation)
 	@DELETE_DATA=$(DELETE_DATA) AUTO_APPROVE=$(AUTO_APPROVE) scripts/destroy.sh "$(PROJECT)" "$(REGION)" "$(STATE_BUCKET)" "$(LOCAL_STATE)"
 
-.PHONY: help venv dev run stop replay forget docker test test-unit test-integration test-container test-static lint format bench \
+.PHONY: help venv dev run stop replay forget docker test test-unit test-integration test-container test-static mutants lint format bench \
         bench-publish bench-pipeline bench-parse-floor bench-pipeline-floor bench-run capacity generate lock clean \
         test-cloud images tools infra-bootstrap infra build template deploy producer stop-job destroy

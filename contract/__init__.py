@@ -96,7 +96,7 @@ def publishable(user: Mapping[str, Any]) -> dict[str, Any]:
 
 def to_rfc3339(value: str) -> str:
     """Normalise an ISO 8601 instant (the API's `...Z` form) to RFC 3339 UTC, in milliseconds."""
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    parsed = datetime.fromisoformat(value)  # reads the "Z" suffix since Python 3.11
     if parsed.tzinfo is None:
         raise ValueError(f"timestamp without a time zone: {value!r}")
     return parsed.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -52,10 +52,11 @@ MAX_REASON_LENGTH = 500
 MAX_STACKTRACE_LENGTH = 8_000
 # A reduced dead letter keeps ids and the original reason only up to this length.
 MAX_REDUCED_TEXT = 2048
-# A credential field's value in raw JSON text, even in truncated or otherwise broken JSON.
+# A credential field's value in raw JSON text, even in truncated or otherwise broken JSON: a
+# value cut off ends at the payload's end, possibly right after the backslash of an escape.
 _CREDENTIAL_VALUE = re.compile(
     rb'("(?:' + b"|".join(key.encode() for key in contract.CREDENTIAL_FIELDS) + rb')"\s*:\s*)'
-    rb'"(?:[^"\\]|\\.)*(?:"|$)'
+    rb'"(?:[^"\\]|\\.)*(?:"|\\?$)'
 )
 
 

@@ -6,6 +6,7 @@
   emulators (`.names`, `.bigquery` client, `.pubsub_address`, `.bigquery_endpoint`).
 - `pubsub_topic`: a new topic with one subscription on the Pub/Sub emulator; with
   `tests.support.pull_messages` and `producer_summary` it is what the producer's tests check.
+- `away_from_utc`: the process's time zone pinned to Asia/Kolkata (UTC+05:30) for one test.
 
 Each test's tier (unit, integration, e2e, container, static, cloud) is its folder, set here once.
 """
@@ -13,6 +14,7 @@ Each test's tier (unit, integration, e2e, container, static, cloud) is its folde
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,3 +124,15 @@ def pubsub_topic(pubsub_emulator):
     subscriber.delete_subscription(subscription=subscription)
     publisher.delete_topic(topic=topic_path)
     subscriber.close()
+
+
+@pytest.fixture
+def away_from_utc(monkeypatch):
+    """The host's time zone pinned 5 h 30 away from UTC: these machines run in UTC, where
+    reading a time as local or as UTC gives the same answer and a mix-up cannot show."""
+    monkeypatch.setenv("TZ", "Asia/Kolkata")
+    time.tzset()
+    assert time.timezone == -(5 * 3600 + 30 * 60)
+    yield
+    monkeypatch.undo()
+    time.tzset()

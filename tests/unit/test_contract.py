@@ -7,6 +7,7 @@ import re
 import string
 
 import pytest
+import re2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -161,6 +162,25 @@ def test_pubsub_id_regex_is_the_documented_rule(name):
     assert bool(matches) is _documented_id(name)
 
 
+# The path regexes are also metadata.json's `regexes`, which Dataflow checks at launch with RE2
+# (https://cloud.google.com/dataflow/docs/guides/templates/configuring-flex-templates#metadata):
+# RE2 has no lookaround (https://github.com/google/re2/wiki/Syntax), where Python's `re` has.
+# tests/unit/test_pipeline_options.py holds every shipped regex to RE2; this holds contract's.
+RE2_OPTIONS = re2.Options()
+RE2_OPTIONS.log_errors = False
+
+
+@pytest.mark.parametrize("regex", [contract.TOPIC_PATH, contract.SUBSCRIPTION_PATH])
+@settings(max_examples=200)
+@given(st.text(alphabet=ID_CHARS + "g" * 8 + "o" * 8 + " /\u00e9\n", max_size=260))
+def test_pubsub_path_regexes_compile_and_answer_alike_under_re2(regex, name):
+    compiled = re2.compile(regex, RE2_OPTIONS)
+    kind = "topics" if "/topics/" in regex else "subscriptions"
+    for value in (f"projects/my-project/{kind}/{name}", f"projects/my-project/{kind}/goog{name}"):
+        assert (compiled.fullmatch(value) is not None) is (re.fullmatch(regex, value) is not None)
+        assert (compiled.search(value) is not None) is (re.fullmatch(regex, value) is not None)
+
+
 def test_topic_path_is_the_argparse_type_of_every_topic_flag():
     """One validator for the producer's and the replay command's --topic."""
     assert contract.topic_path("projects/demo-project/topics/customers")
@@ -185,3 +205,17 @@ def test_utf8_error_finds_the_first_character_utf8_cannot_encode(text, start):
         assert isinstance(error, UnicodeEncodeError)
         assert error.start == start
         assert "surrogates not allowed" in error.reason
+
+
+def test_times_and_their_errors_are_utc_whatever_the_host_zone(away_from_utc):
+    assert contract.to_rfc3339("2017-08-01T22:36:07+02:00") == "2017-08-01T20:36:07.000Z"
+    assert contract.to_rfc3339("2017-08-01T20:36:07.015Z") == "2017-08-01T20:36:07.015Z"
+    with pytest.raises(ValueError, match=r"^timestamp without a time zone: '2017-08-01T20:36:07'$"):
+        contract.to_rfc3339("2017-08-01T20:36:07")
+
+
+def test_an_unknown_source_names_the_known_ones():
+    user = next(_users())
+    expected = "unknown source 'pigeon'; expected one of randomuser, fake, file"
+    with pytest.raises(ValueError, match=f"^{expected}$"):
+        contract.attributes_for(user, "pigeon")

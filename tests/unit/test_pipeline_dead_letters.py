@@ -37,6 +37,36 @@ def test_dead_letters_never_keep_a_credential():
     }
 
 
+# A credential whose value holds every kind of character the redaction must step over: a
+# plain one, an escaped quote and an escaped backslash.
+ODD_SECRET = 'pa\\ss"w\\"0rd'
+
+
+def _cut_points(payload: bytes, key: str) -> tuple[int, range]:
+    """Where `key`'s value starts in `payload` (its opening quote), and every offset from just
+    after that quote up to just before the closing one: a message cut there ends mid-value."""
+    start = payload.index(f'"{key}": "'.encode()) + len(key) + 4
+    value = json.dumps(USER["login"][key] if key != "password" else ODD_SECRET).encode()
+    assert payload[start : start + len(value)] == value
+    return start, range(start + 1, start + len(value))
+
+
+@pytest.mark.parametrize("key", contract.CREDENTIAL_FIELDS)
+def test_a_credential_cut_off_at_any_byte_of_its_value_is_redacted(key):
+    """A message that breaks off inside a credential's value (a truncated publish, a cut
+    envelope) still loses what it holds of it: the value's end is the payload's end."""
+    user = {**USER, "login": {**USER["login"], "password": ODD_SECRET}}
+    payload = json.dumps(user).encode()
+    start, offsets = _cut_points(payload, key)
+    for offset in offsets:
+        cut = payload[:offset]
+        redacted = dead_letters.redact_credentials(cut)
+        assert redacted == dead_letters.redact_credentials(payload[:start]) + b"null", offset
+        (letter,) = messages.process_message(cut).dead_letters
+        assert letter["payload_state"] == dead_letters.PAYLOAD_REDACTED
+        assert base64.b64decode(letter["payloadBytes"]) == redacted
+
+
 def test_redaction_leaves_everything_else_byte_for_byte():
     payload = b'{"a": "\xff", "login": {"password" : "p\\"w", "md5":"x"}, "b": 1}'
     assert dead_letters.redact_credentials(payload) == (

@@ -107,3 +107,23 @@ def test_at_least_once_a_retried_and_redelivered_bundle_keeps_one_row_per_custom
         )
         assert_that(kept, equal_to(list("abcd")))
     assert len(FailFirstBundleFn.attempts) >= 2  # the failed bundle was retried
+
+
+def test_step_names_and_the_key_coder_are_fixed():
+    """A streaming job is updated in place only if its steps keep their names (or are mapped
+    with --transform_name_mapping: cloud.google.com/dataflow/docs/guides/updating-a-pipeline),
+    and keyed state needs a deterministic key coder: the customer_id as UTF-8 text."""
+    pipeline = beam.Pipeline()
+    _ = (
+        pipeline
+        | beam.Create([contract.row("a", 1)])
+        | "Deduplicate" >> dedupe.DeduplicateCustomers(window_seconds=60)
+    )
+    proto = pipeline.to_runner_api()
+    transforms = {t.unique_name: t for t in proto.components.transforms.values()}
+    assert {"Deduplicate/KeyByCustomerId", "Deduplicate/DropRepeats"} <= set(transforms)
+    (keyed,) = transforms["Deduplicate/KeyByCustomerId"].outputs.values()
+    coders = proto.components.coders
+    kv = coders[proto.components.pcollections[keyed].coder_id]
+    assert kv.spec.urn == "beam:coder:kv:v1"
+    assert coders[kv.component_coder_ids[0]].spec.urn == "beam:coder:string_utf8:v1"

@@ -18,7 +18,7 @@ import contract
 from pipeline import dead_letters, messages, tables
 from tests import bigquery_rules
 from tests.strategies import ELEMENT_CODER, SECRETS, hostile_text, payloads
-from tests.support import FIXTURES, dead_letter_bound
+from tests.support import BAD_MESSAGE_CORPUS, FIXTURES, dead_letter_bound
 
 USERS = json.loads((FIXTURES / "08_api_v1.4_results2.json").read_text(encoding="utf-8"))["results"]
 USER = USERS[0]
@@ -250,3 +250,96 @@ def test_the_replay_of_attribute_becomes_the_lineage_column():
     assert (row["message_id"], row["replay_of"]) == ("new-2", "dead-1")
     (first,) = messages.process_message(payload, {"source": "fake"}, message_id="3").rows
     assert first["replay_of"] is None
+
+
+# Each class of the bad-message corpus (tests/data/bad_messages) with the reason its one dead
+# letter must give, written by hand: the graph test of test_pipeline_transforms.py checks only
+# each message's stage, so a reason gone wrong (a latitude limit, a check dropped) showed nowhere.
+_NOT_AN_OBJECT = "payload must be a JSON object (a user or an API envelope), got "
+_NO_UUID = "login.uuid is missing: it is the customer_id (API versions 1.0 and 1.1 send none)"
+_NO_LOGIN = "login is missing: login.uuid is the customer_id"
+_NOT_ISO = "is not an ISO 8601 timestamp with a time zone"
+CORPUS_REASONS = {
+    "parse-api_error_response.json": 'payload is an API error response: "Whoa, ease up there',
+    "parse-binary_garbage.bin": "payload is not UTF-8: ",
+    "parse-deeply_nested.json": _NOT_AN_OBJECT + "array",
+    "parse-empty.bin": "payload is empty",
+    "parse-envelope_results_empty.json": "envelope results is empty",
+    "parse-envelope_results_not_array.json": "envelope results must be an array, got object",
+    "parse-invalid_utf8_inside_json.json": "payload is not UTF-8: ",
+    "parse-json_array.json": _NOT_AN_OBJECT + "array",
+    "parse-json_boolean.json": _NOT_AN_OBJECT + "boolean",
+    "parse-json_null.json": _NOT_AN_OBJECT + "null",
+    "parse-json_number.json": _NOT_AN_OBJECT + "number",
+    "parse-json_string.json": _NOT_AN_OBJECT + "string",
+    "parse-nan_literal.json": "payload is not JSON: NaN is not valid JSON",
+    "parse-plain_text_404.txt": "payload is not JSON: Expecting value: line 1 column 1",
+    "parse-raw_control_characters.json": "payload is not JSON: Invalid control character",
+    "parse-trailing_garbage.json": "payload is not JSON: Extra data",
+    "parse-truncated_json.json": "payload is not JSON: Unterminated string",
+    "parse-two_results_arrays.json": "envelope has more than one results array",
+    "parse-utf16_encoded.json": "payload is not UTF-8: ",
+    "parse-xml.xml": "payload is not JSON: Expecting value: line 1 column 1",
+    "validate-all_fields_null.json": _NO_LOGIN,
+    "validate-api_version_1.0_envelope.json": "3 of 3 users in the envelope are invalid: "
+    f"results[0]: {_NO_UUID}; results[1]: {_NO_UUID}; results[2]: {_NO_UUID}",
+    "validate-api_version_1.1_user.json": _NO_UUID,
+    "validate-bad_dob_date.json": f"dob.date 'yesterday' {_NOT_ISO}",
+    "validate-email_is_number.json": "email must be a string, got number",
+    "validate-empty_object.json": _NO_LOGIN,
+    "validate-empty_uuid.json": "login.uuid '' is not a UUID",
+    "validate-envelope_4000_empty_users.json": "4000 of 4000 users in the envelope are invalid: "
+    f"results[0]: {_NO_LOGIN}; results[1]: ",
+    "validate-envelope_one_bad_user_among_good.json": "1 of 6 users in the envelope are "
+    f"invalid: results[3]: {_NO_UUID}",
+    "validate-envelope_user_not_object.json": "1 of 1 users in the envelope are invalid: "
+    "results[0]: a user must be a JSON object, got string",
+    "validate-gender_is_list.json": "gender must be a string, got array",
+    "validate-huge_first_name.json": "name.first is 10000 characters long; the limit is 2048",
+    "validate-impossible_registered_date.json": f"registered.date '2020-13-45T00:00:00.000Z' "
+    f"{_NOT_ISO}",
+    "validate-latitude_not_a_number.json": "location.coordinates.latitude 'north' is not a number",
+    "validate-latitude_out_of_range.json": "location.coordinates.latitude '123.4' is outside "
+    "[-90, 90]",
+    "validate-login_is_string.json": "login must be an object, got string",
+    "validate-missing_login.json": _NO_LOGIN,
+    "validate-missing_uuid.json": _NO_UUID,
+    "validate-name_is_string.json": "name must be an object, got string",
+    "validate-null_uuid.json": _NO_UUID,
+    "validate-postcode_is_object.json": "location.postcode must be a string or an integer, "
+    "got object",
+    "validate-registered_date_is_number.json": "registered.date must be a string, got number",
+    "validate-registered_date_without_zone.json": f"registered.date '2020-01-01T00:00:00' "
+    f"{_NOT_ISO}",
+    "validate-street_deeply_nested_wrong_type.json": "location.street.number must be an "
+    "integer, got array",
+    "validate-street_number_is_boolean.json": "location.street.number must be an integer, "
+    "got boolean",
+    "validate-street_number_is_float.json": "location.street.number must be an integer, got number",
+    "validate-street_number_is_string.json": "location.street.number must be an integer, "
+    "got string",
+    "validate-street_number_too_big.json": "location.street.number 1180591620717411303424 does "
+    "not fit in INT64",
+    "validate-surrogate_in_city_among_good.json": "1 of 2 users in the envelope are invalid: "
+    "results[1]: location.city cannot be encoded as UTF-8: surrogates not allowed",
+    "validate-surrogate_in_first_name.json": "name.first cannot be encoded as UTF-8: surrogates "
+    "not allowed at character 0 ('\\ud800')",
+    "validate-uuid_is_number.json": "login.uuid must be a string, got number",
+    "validate-uuid_not_a_uuid.json": "login.uuid 'customer-42' is not a UUID",
+}
+CORPUS_ROWS = json.loads((BAD_MESSAGE_CORPUS / "expected_rows.json").read_text(encoding="utf-8"))
+
+
+def test_every_corpus_file_has_its_reason_here():
+    assert set(CORPUS_REASONS) == {path.name for path in BAD_MESSAGE_CORPUS.glob("*-*.*")}
+
+
+@pytest.mark.parametrize("name", sorted(CORPUS_REASONS))
+def test_each_bad_message_is_its_rows_and_one_dead_letter_with_its_reason(name):
+    payload = (BAD_MESSAGE_CORPUS / name).read_bytes()
+    outcome = messages.process_message(payload, message_id="m", now=NOW)
+    assert [row["customer_id"] for row in outcome.rows] == CORPUS_ROWS.get(name, [])
+    letter = _one_bounded_letter(payload)
+    assert letter["stage"] == name.split("-", 1)[0]
+    assert letter["errorMessage"].startswith(CORPUS_REASONS[name])
+    assert outcome.dead_letters[0]["errorMessage"] == letter["errorMessage"]

@@ -6,7 +6,7 @@ shapes (tests/data/randomuser/README.md says how). Only `login.uuid` is required
 
 import copy
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -68,6 +68,82 @@ def test_every_api_user_becomes_a_schema_valid_row_without_credentials(user):
         assert user["id"]["value"] not in text
 
 
+# Where each column of `customers` comes from in a user, written out by hand: rows.USER_COLUMNS
+# is what is under test, so a test that read it would agree with a mistake in it (city and state
+# swapped, say). Lineage columns and the two dates are checked elsewhere.
+SOURCE_PATHS = {
+    "customer_id": "login.uuid",
+    "username": "login.username",
+    "title": "name.title",
+    "first_name": "name.first",
+    "last_name": "name.last",
+    "gender": "gender",
+    "email": "email",
+    "phone": "phone",
+    "cell": "cell",
+    "street_number": "location.street.number",
+    "street_name": "location.street.name",
+    "city": "location.city",
+    "state": "location.state",
+    "country": "location.country",
+    "postcode": "location.postcode",
+    "latitude": "location.coordinates.latitude",
+    "longitude": "location.coordinates.longitude",
+    "timezone_offset": "location.timezone.offset",
+    "nationality": "nat",
+    "national_id_name": "id.name",
+    "picture_url": "picture.large",
+}
+LINEAGE = {"message_id", "publish_time", "ingested_at", "source", "replay_of"}
+ANY_UUID = "0b6b4f4e-2d1c-4c57-9a3e-5f2a8e1d7c90"
+
+
+def _at(user: dict, path: str):
+    """The value at a dotted path of `user`; None where the path is missing or not an object."""
+    value = user
+    for key in path.split("."):
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def _expected(user: dict, column: str):
+    value = _at(user, SOURCE_PATHS[column])
+    street = _at(user, "location.street")
+    if isinstance(street, str) and column in ("street_number", "street_name"):
+        number, name = street.split(" ", 1)  # API 1.0-1.2: "<number> <name>"
+        value = int(number) if column == "street_number" else name
+    if value is not None and column == "postcode":
+        value = str(value)
+    if value is not None and column in ("latitude", "longitude"):
+        value = float(value)
+    return value
+
+
+FIXTURE_USERS = [
+    pytest.param(user, id=f"{path.stem}[{index}]")
+    for path in sorted(FIXTURES.glob("*.json"))
+    for index, user in enumerate(json.loads(path.read_text(encoding="utf-8")).get("results", []))
+]
+
+
+def test_the_source_map_names_every_column_but_the_dates_and_lineage():
+    columns = set(tables.column_names(tables.CUSTOMERS))
+    assert set(SOURCE_PATHS) == columns - LINEAGE - {"date_of_birth", "registered_at"}
+    text = {f["name"] for f in tables.fields(tables.CUSTOMERS) if f["type"] == "STRING"}
+    assert len(text - LINEAGE) >= 15
+    assert len(FIXTURE_USERS) > 170
+
+
+@pytest.mark.parametrize("user", FIXTURE_USERS)
+def test_every_column_of_every_fixture_user_is_the_value_at_its_source_path(user):
+    """Column by column, every fixture user of every API version and field selection."""
+    if _at(user, "login.uuid") is None:  # API 1.0 and 1.1 send none
+        user = {**user, "login": {**user["login"], "uuid": ANY_UUID}}
+    row = rows.to_customer_row(user)
+    for column in SOURCE_PATHS:
+        assert row[column] == _expected(user, column), column
+
+
 def test_postcode_is_text_for_integer_and_string_postcodes():
     postcodes = {}
     for param in USERS:
@@ -121,6 +197,49 @@ def test_minimal_user_has_nulls_where_nothing_was_sent():
 def test_invalid_users_raise_invalid_customer_with_the_reason(user, reason):
     with pytest.raises(rows.InvalidCustomer, match="^" + reason.replace("(", r"\(")):
         rows.to_customer_row(user)
+
+
+GOOD_UUID = USER["login"]["uuid"]
+
+
+@pytest.mark.parametrize(
+    "uuid",
+    [
+        f"{GOOD_UUID}x",
+        f"x{GOOD_UUID}",
+        f"{GOOD_UUID}\n",
+        f"\n{GOOD_UUID}",
+        f" {GOOD_UUID}",
+        f"{GOOD_UUID} ",
+        f"{GOOD_UUID}{GOOD_UUID}",
+        f"{GOOD_UUID[:8]}\n{GOOD_UUID[9:]}",
+        GOOD_UUID[:-1],
+        GOOD_UUID.replace("-", ""),
+        GOOD_UUID[:-1] + "g",
+    ],
+    ids=[
+        "trailing text",
+        "leading text",
+        "trailing newline",
+        "leading newline",
+        "leading space",
+        "trailing space",
+        "two uuids",
+        "newline for a hyphen",
+        "one digit short",
+        "no hyphens",
+        "not hex",
+    ],
+)
+def test_a_uuid_with_anything_around_or_in_it_is_refused(uuid):
+    """customer_id is the dedupe key: a UUID is exactly 36 characters, nothing before or after."""
+    with pytest.raises(rows.InvalidCustomer, match=r"^login\.uuid .* is not a UUID$"):
+        rows.to_customer_row({**USER, "login": {"uuid": uuid}})
+
+
+def test_a_uuid_in_upper_case_is_accepted_as_sent():
+    row = rows.to_customer_row({**USER, "login": {"uuid": GOOD_UUID.upper()}})
+    assert row["customer_id"] == GOOD_UUID.upper()
 
 
 def test_invalid_customer_is_a_value_error():
@@ -347,3 +466,71 @@ def test_customers_registered_long_ago_are_rows():
     user = {**USER, "registered": {**USER["registered"], "date": "2004-03-01T10:00:00.000Z"}}
     row = rows.to_customer_row(user)
     assert bigquery_rules.insert_errors(row, tables.CUSTOMERS) == []
+
+
+def _ingested(years: int, days: int) -> datetime:
+    """Now moved by whole years (as BigQuery counts the window) and then by days."""
+    now = datetime.now(UTC)
+    return now.replace(year=now.year + years, day=min(now.day, 28)) + timedelta(days=days)
+
+
+@pytest.mark.parametrize(
+    ("years", "days", "refused"),
+    [
+        (-tables.PARTITION_YEARS_PAST, -3, True),
+        (-tables.PARTITION_YEARS_PAST, 3, False),
+        (0, 0, False),
+        (tables.PARTITION_YEARS_FUTURE, -3, False),
+        (tables.PARTITION_YEARS_FUTURE, 3, True),
+    ],
+    ids=["11 years back", "10 years back", "today", "1 year ahead", "past 1 year ahead"],
+)
+def test_a_row_whose_partition_is_outside_the_streaming_window_is_refused(years, days, refused):
+    """`customers` is partitioned by ingested_at; BigQuery refuses a streamed row whose
+    partition is over 10 years back or 1 year ahead (pipeline/tables.py cites the rule). The
+    emulator stores it: the builder must refuse it itself."""
+    lineage = rows.Lineage(ingested_at=_ingested(years, days))
+    if refused:
+        outside = r"schema: ingested_at: partition .* is outside the streaming window"
+        with pytest.raises(rows.InvalidCustomer, match=outside):
+            rows.to_customer_row(USER, lineage)
+    else:
+        row = rows.to_customer_row(USER, lineage)
+        assert bigquery_rules.insert_errors(row, tables.CUSTOMERS) == []
+
+
+def _with_coordinates(latitude, longitude) -> dict:
+    location = {**USER["location"], "coordinates": {"latitude": latitude, "longitude": longitude}}
+    return {**USER, "location": location}
+
+
+@pytest.mark.parametrize(
+    ("latitude", "longitude", "expected"),
+    [
+        ("90", "180", (90.0, 180.0)),
+        ("-90.0000", "-180", (-90.0, -180.0)),
+        (45, -12.5, (45.0, -12.5)),
+        ("0", "0", (0.0, 0.0)),
+    ],
+)
+def test_coordinates_up_to_their_limits_are_rows(latitude, longitude, expected):
+    row = rows.to_customer_row(_with_coordinates(latitude, longitude))
+    assert (row["latitude"], row["longitude"]) == expected
+
+
+@pytest.mark.parametrize(
+    ("latitude", "longitude", "reason"),
+    [
+        ("90.0001", "0", r"location\.coordinates\.latitude '90\.0001' is outside \[-90, 90\]"),
+        ("-90.5", "0", r"location\.coordinates\.latitude '-90\.5' is outside \[-90, 90\]"),
+        ("0", "180.01", r"location\.coordinates\.longitude '180\.01' is outside \[-180, 180\]"),
+        ("0", -181, r"location\.coordinates\.longitude -181 is outside \[-180, 180\]"),
+        ("nan", "0", r"location\.coordinates\.latitude 'nan' is outside \[-90, 90\]"),
+        ("0", "inf", r"location\.coordinates\.longitude 'inf' is outside \[-180, 180\]"),
+        ("0", True, r"location\.coordinates\.longitude must be a decimal string, got boolean"),
+        ("north", "0", r"location\.coordinates\.latitude 'north' is not a number"),
+    ],
+)
+def test_coordinates_beyond_their_limits_are_refused(latitude, longitude, reason):
+    with pytest.raises(rows.InvalidCustomer, match="^" + reason + "$"):
+        rows.to_customer_row(_with_coordinates(latitude, longitude))

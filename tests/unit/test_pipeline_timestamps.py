@@ -58,3 +58,18 @@ def test_format_timestamp_needs_a_zone_and_keeps_milliseconds():
 def test_a_publish_time_in_any_form_pub_sub_gives_it(published):
     assert timestamps.lineage_time(published) == "2024-05-01T12:00:00.250Z"
     assert timestamps.lineage_time(None) is None
+
+
+def test_stored_text_is_utc_whatever_the_host_zone(away_from_utc):
+    east = timezone(timedelta(hours=2))
+    assert timestamps.format_timestamp(datetime(2024, 5, 1, 14, tzinfo=east)) == (
+        "2024-05-01T12:00:00.000Z"
+    )
+    assert timestamps.utc_timestamp("2024-05-01T14:00:00+02:00") == "2024-05-01T12:00:00.000Z"
+    # The range is BigQuery's in UTC: the last hour of 9999 is in it, though past it in Kolkata.
+    assert timestamps.utc_timestamp("9999-12-31T23:00:00Z") == "9999-12-31T23:00:00.000Z"
+    assert timestamps.utc_timestamp("9999-12-31T23:00:00.5+00:00") == "9999-12-31T23:00:00.500Z"
+    with pytest.raises(ValueError, match=r"^outside 0001-01-01 to 9999-12-31 UTC: "):
+        timestamps.parse_timestamp("0001-01-01T00:30:00+01:00")
+    with pytest.raises(ValueError, match=r"^not an RFC 3339 timestamp with a time zone: "):
+        timestamps.parse_timestamp("2024-05-01T12:00:00")

@@ -249,3 +249,53 @@ def test_a_row_over_the_payload_limit_is_truncated_not_a_row():
     }
     letter = dead_letters.write_failure(("p:d.customers", row, FORBIDDEN), now=NOW)
     assert letter["payload_state"] == dead_letters.PAYLOAD_TRUNCATED
+
+
+def test_a_dead_letter_row_keeps_every_column_the_replay_reads():
+    letter = _letter(b"{}", stage="parse", message_id="m-9")
+    assert (letter.message_id, letter.stage, letter.payload) == ("m-9", "parse", b"{}")
+    assert letter.payload_string == "{}"
+    assert letter.attributes == {"source": "fake", "customer_id": "c-1"}
+    assert letter.payload_state == dead_letters.PAYLOAD_ORIGINAL
+    assert letter.error == "registered.date is missing"
+
+
+def test_a_write_dead_letter_whose_json_is_no_object_has_no_row_and_no_customer():
+    letter = _letter(b"[1]", stage="write")
+    assert letter.row() is None
+    assert letter.customer_id is None
+    assert plan([letter]).skipped == {NOT_A_ROW: ["m-1"]}
+
+
+def test_bytes_that_are_not_utf8_are_not_an_edit():
+    """payloadString holds them decoded with U+FFFD, as the pipeline wrote it."""
+    letter = _letter(b'\xff{"login": {}}')
+    assert letter.payload_string == '\ufffd{"login": {}}'
+    assert plan([letter]).to_send == [letter]
+
+
+def test_every_message_and_row_is_counted_once_and_each_skip_names_its_message():
+    letters = [
+        _letter(message_id=None),
+        _letter(message_id=None),
+        _letter(message_id="m-erased"),
+        _letter(message_id="m-a"),
+        _letter(b'{"login": {"uuid": "x"}}', message_id="m-a"),
+        _letter(b"[1]", stage="write", message_id="w-1"),
+        _letter(b"[2]", stage="write", message_id="w-2"),
+    ]
+    result = plan(letters, erased={"m-erased"})
+    assert (result.dead_letters, result.messages) == (7, 6)
+    assert result.skipped == {
+        ERASED: ["m-erased"],
+        NOT_A_ROW: ["w-1", "w-2"],
+        CONFLICTING: ["m-a"],
+        NO_MESSAGE_ID: [None, None],
+    }
+
+
+def test_a_message_whose_dead_letters_all_fail_gives_the_first_reason_in_report_order():
+    """REASONS' order, not the alphabet: "redacted ..." before "no payload ..."."""
+    redacted = _letter(b'{"login": {"password": "x"}}')
+    empty = _letter(b"")
+    assert plan([empty, redacted]).skipped == {REDACTED: ["m-1"]}

@@ -39,3 +39,25 @@ def test_times_are_dates_instants_or_durations_ago():
     assert parse_time("7d", NOW) == NOW - timedelta(days=7)
     with pytest.raises(ValueError, match="is not a time"):
         parse_time("last tuesday")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-11-01", datetime(2026, 11, 1, tzinfo=UTC)),
+        ("2026-11-01T10:00:00", datetime(2026, 11, 1, 10, tzinfo=UTC)),
+        ("2026-11-01T10:00:00Z", datetime(2026, 11, 1, 10, tzinfo=UTC)),
+        ("2026-11-01T10:00:00+05:30", datetime(2026, 11, 1, 4, 30, tzinfo=UTC)),
+    ],
+)
+def test_since_and_until_without_a_zone_are_utc_on_any_host(away_from_utc, text, expected):
+    moment = parse_time(text)
+    assert moment == expected
+    assert moment.utcoffset() is not None
+
+
+def test_durations_ago_count_from_utc_now_on_any_host(away_from_utc):
+    before = datetime.now(UTC)
+    moment = parse_time("2h")
+    assert before - timedelta(hours=2) <= moment <= datetime.now(UTC) - timedelta(hours=2)
+    assert Selection(since=parse_time("2026-11-01")).describe() == "since 2026-11-01T00:00:00+00:00"
