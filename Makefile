@@ -116,6 +116,9 @@ generate: venv ## Regenerate metadata.json, pipeline/README.md's parameter table
 	@$(PY) -m pipeline.options --readme pipeline/README.md
 	@$(PY) -m replay.erasure > replay/complete_erasures.sql
 
+update-contract: venv ## Regenerate pipeline/update_contract.json; a change needs ARGS='--map OLD=NEW' or ARGS="--replace --why '...'"
+	@$(PY) -m pipeline.update_contract --write $(ARGS)
+
 lock: venv ## Re-resolve requirements/*.txt from requirements/*.in
 	@scripts/lock.sh "$(VENV)"
 
@@ -206,5 +209,5 @@ producer: ## Run the producer image against the project's topic (N=500 SOURCE=fa
 	  $(PRODUCER_IMAGE):$(TAG)
 
 .PHONY: help venv run stop replay forget docker test test-unit test-integration test-container test-static lint format bench \
-        bench-publish bench-pipeline bench-parse-floor bench-run generate lock clean \
+        bench-publish bench-pipeline bench-parse-floor bench-run generate update-contract lock clean \
         images tools infra build template deploy producer
