@@ -72,6 +72,12 @@ $(VENV)/.installed: requirements/dev.txt pyproject.toml
 run: venv ## Run the whole flow locally on emulators (N=500 SOURCE=fake|randomuser|file INPUT=f.jsonl KEEP=1)
 	@$(PY) -m localrun --count "$(N)" --source "$(SOURCE)" $(if $(INPUT),--input "$(INPUT)") $(if $(filter 1 yes true,$(KEEP)),--keep)
 
+drain-local: venv ## Drain the pipeline of a kept stack (make run KEEP=1): it writes all it pulled, then exits
+	@$(PY) -m localrun.deploy --drain-only
+
+deploy-local: venv ## Drain the kept stack's pipeline, start this working tree's on the same subscription (TREE=path)
+	@$(PY) -m localrun.deploy $(if $(TREE),--tree "$(TREE)")
+
 stop: venv ## Stop a local stack left up by make run KEEP=1
 	@$(PY) -m localrun --stop
 
@@ -208,6 +214,6 @@ producer: ## Run the producer image against the project's topic (N=500 SOURCE=fa
 	  -e PRODUCER_TOPIC=$(TOPIC) -e PRODUCER_SOURCE=$(SOURCE) -e PRODUCER_COUNT=$(N) \
 	  $(PRODUCER_IMAGE):$(TAG)
 
-.PHONY: help venv run stop replay forget docker test test-unit test-integration test-container test-static lint format bench \
+.PHONY: help venv run drain-local deploy-local stop replay forget docker test test-unit test-integration test-container test-static lint format bench \
         bench-publish bench-pipeline bench-parse-floor bench-run generate update-contract lock clean \
         images tools infra build template deploy producer
