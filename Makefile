@@ -101,6 +101,12 @@ $(VENV)/.dev-installed: requirements/dev.txt requirements/bootstrap.txt pyprojec
 run: venv ## Run the whole flow locally on emulators (N=500 SOURCE=fake|randomuser|file INPUT=f.jsonl KEEP=1)
 	@$(PY) -m localrun --count "$(N)" --source "$(SOURCE)" $(if $(INPUT),--input "$(INPUT)") $(if $(filter 1 yes true,$(KEEP)),--keep)
 
+drain-local: venv ## Drain the pipeline of a kept stack (make run KEEP=1): it writes all it pulled, then exits
+	@$(PY) -m localrun.deploy --drain-only
+
+deploy-local: venv ## Drain the kept stack's pipeline, start this working tree's on the same subscription (TREE=path)
+	@$(PY) -m localrun.deploy $(if $(TREE),--tree "$(TREE)")
+
 stop: venv ## Stop a local stack left up by make run KEEP=1
 	@$(PY) -m localrun --stop
 
@@ -156,6 +162,9 @@ generate: venv ## Regenerate metadata.json, pipeline/README.md's parameter table
 	@$(PY) -m pipeline.options > metadata.json
 	@$(PY) -m pipeline.options --readme pipeline/README.md
 	@$(PY) -m replay.erasure > replay/complete_erasures.sql
+
+update-contract: venv ## Regenerate pipeline/update_contract.json; a change needs ARGS='--map OLD=NEW' or ARGS="--replace --why '...'"
+	@$(PY) -m pipeline.update_contract --write $(ARGS)
 
 lock: dev ## Re-resolve requirements/*.txt from requirements/*.in
 	@scripts/lock.sh "$(VENV)"
@@ -257,6 +266,6 @@ stop-job: ## Drain the project's streaming job(s) and wait until drained (FORCE=
 destroy: stop-job ## make stop-job, then delete what make infra created but the data (DELETE_DATA=1: that too, after a typed confirmation)
 	@DELETE_DATA=$(DELETE_DATA) AUTO_APPROVE=$(AUTO_APPROVE) scripts/destroy.sh "$(PROJECT)" "$(REGION)" "$(STATE_BUCKET)" "$(LOCAL_STATE)"
 
-.PHONY: help venv dev run stop replay forget docker test test-unit test-integration test-container test-static mutants lint format bench \
-        bench-publish bench-pipeline bench-parse-floor bench-pipeline-floor bench-run capacity generate lock clean \
+.PHONY: help venv dev run drain-local deploy-local stop replay forget docker test test-unit test-integration test-container test-static mutants lint format bench \
+        bench-publish bench-pipeline bench-parse-floor bench-pipeline-floor bench-run capacity generate update-contract lock clean \
         test-cloud images tools infra-bootstrap infra build template deploy producer stop-job destroy

@@ -44,6 +44,11 @@ def save(names: StackNames, pubsub, bigquery, processes) -> None:
     )
 
 
+def record(kept: dict) -> None:
+    """Rewrite the record of a kept stack (`make deploy-local` changes its pipeline)."""
+    STACK_FILE.write_text(json.dumps(kept, indent=2))
+
+
 def load() -> dict:
     try:
         return json.loads(STACK_FILE.read_text())

@@ -70,8 +70,10 @@ class ManagedProcess:
             return ""
 
 
-def spawn(name: str, argv: list[str], log_dir: Path, *, env=None, cls=ManagedProcess, **fields):
-    """Start `argv` in a new session, output appended to `<log_dir>/<name>.log`."""
+def spawn(
+    name: str, argv: list[str], log_dir: Path, *, env=None, cwd=None, cls=ManagedProcess, **fields
+):
+    """Start `argv` in a new session (in `cwd`), output appended to `<log_dir>/<name>.log`."""
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}.log"
     with log_path.open("ab") as log:
@@ -82,5 +84,6 @@ def spawn(name: str, argv: list[str], log_dir: Path, *, env=None, cls=ManagedPro
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # own process group, so stop() reaches every child
             env={**os.environ, **(env or {})},
+            cwd=cwd,
         )
     return cls(name=name, process=process, log_path=log_path, **fields)

@@ -68,10 +68,18 @@ def producer_argv(names: StackNames, count: int, source: str, *extra: str) -> li
 
 
 def start_pipeline(
-    names: StackNames, pubsub_address: str, bigquery_endpoint: str, log_dir: Path, *extra: str
+    names: StackNames,
+    pubsub_address: str,
+    bigquery_endpoint: str,
+    log_dir: Path,
+    *extra: str,
+    tree: Path = ROOT,
 ) -> ManagedProcess:
+    """The pipeline of the source tree `tree` (default: this one; `make deploy-local` passes
+    another version's) on the local stack."""
     argv = pipeline_argv(names, bigquery_endpoint, *extra)
-    return spawn("pipeline", argv, log_dir, env=child_env(pubsub_address))
+    env = {**child_env(pubsub_address), "PYTHONPATH": str(tree)}
+    return spawn("pipeline", argv, log_dir, env=env, cwd=tree)
 
 
 def start_producer(
