@@ -67,7 +67,7 @@ class _RenamedDeduplicate(dedupe.DeduplicateCustomers):
 
 
 def test_a_renamed_step_needs_a_mapping_or_a_replace(monkeypatch, current):
-    monkeypatch.setattr("pipeline.transforms.DeduplicateCustomers", _RenamedDeduplicate)
+    monkeypatch.setattr(dedupe.DeduplicateCustomers, "expand", _RenamedDeduplicate.expand)
     renamed = update_contract.current_contract()
     new_name = "ToCustomerRows/Deduplicate/DropRepeatedCustomers"
     assert new_name in renamed["stateful_steps"] and DEDUPE not in renamed["steps"]
@@ -103,7 +103,9 @@ def test_an_added_step_updates_in_place(monkeypatch, current):
     ingest = main.ingest
     monkeypatch.setattr(
         "pipeline.main.ingest",
-        lambda messages, options: ingest(messages | "Audit" >> beam.Map(lambda m: m), options),
+        lambda messages, options, **kwargs: ingest(
+            messages | "Audit" >> beam.Map(lambda m: m), options, **kwargs
+        ),
     )
     added = update_contract.current_contract()
     assert "Audit" in added["steps"]
