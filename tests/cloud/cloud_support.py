@@ -184,13 +184,19 @@ class Cloud:
         return cls(google, home, env, calls)
 
     def run(
-        self, command: str, timeout: float = 300, cwd: Path = ROOT, input: str | None = None
+        self,
+        command: str,
+        timeout: float = 300,
+        cwd: Path = ROOT,
+        input: str | None = None,
+        **env: str,
     ) -> subprocess.CompletedProcess:
-        """`command` as typed in bash in the repository root (or `cwd`), output captured."""
+        """`command` as typed in bash in the repository root (or `cwd`), output captured; `env`
+        adds variables (a script's poll interval, say) to the fixture's environment."""
         return subprocess.run(
             ["bash", "-c", command],
             cwd=cwd,
-            env=self.env,
+            env={**self.env, **env},
             input=input,
             capture_output=True,
             text=True,
