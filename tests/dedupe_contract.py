@@ -5,6 +5,10 @@ direct runner, one in-process table) run these same cases: tests/unit/test_pipel
 and tests/unit/test_localrun_local_dedupe.py.
 """
 
+import apache_beam as beam
+from apache_beam.metrics.metric import MetricsFilter
+from apache_beam.testing.util import assert_that, equal_to
+
 WINDOW = 600
 
 
@@ -25,3 +29,14 @@ WINDOW_KEPT = [1, 2, 5, 6, 7]
 COPIES = [row(customer_id, n) for n, customer_id in enumerate("abacadbe")]
 COPIES_KEPT = list("abcde")
 COPIES_DROPPED = 3
+
+
+def dropped_copies(p: beam.Pipeline, source: beam.PTransform, deduplicate: beam.PTransform) -> int:
+    """Runs COPIES from `source` through `deduplicate` in `p`, checks that the first of each id is
+    kept, and returns the committed `duplicates_dropped` count."""
+    kept = p | source | deduplicate
+    assert_that(kept | beam.Map(lambda row: row["customer_id"]), equal_to(COPIES_KEPT))
+    result = p.run()
+    result.wait_until_finish()
+    dropped = result.metrics().query(MetricsFilter().with_name("duplicates_dropped"))["counters"]
+    return sum(counter.committed for counter in dropped)
