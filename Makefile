@@ -15,6 +15,7 @@ INPUT  ?=
 RATE   ?= 100
 MESSAGE_BYTES ?= 1000
 # make replay: python -m replay's flags, e.g. ARGS='--stage validate --execute'
+# make mutants: ARGS=--survivors re-runs only the last run's survivors
 ARGS   ?=
 # make forget: the customer id (login.uuid) to erase; ARGS=--execute erases
 # make mutants: the modules to mutate (default: every module scripts/mutants.py lists)
@@ -83,7 +84,7 @@ BASE_ARG        = $(foreach arg,PYTHON_BASE BEAM_SDK_IMAGE LAUNCHER_IMAGE,$(if $
 help: ## List every target with its description
 	@awk 'BEGIN {FS = ":.*## "} /^##@/ {printf "\n%s\n", substr($$0, 5)} /^[a-zA-Z0-9_-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo
-	@echo "  Variables: N=$(N) SOURCE=$(SOURCE) KEEP=$(KEEP) (make run), ARGS (make replay, make forget), CUSTOMER (make forget), PROJECT, REGION, RATE=$(RATE) MESSAGE_BYTES=$(MESSAGE_BYTES) (make capacity), TAG=<commit> (cloud targets), STATE_BUCKET, LOCAL_STATE=1 (make infra, make destroy), FORCE=1, STOP_TIMEOUT (make stop-job), DELETE_DATA=1 (make destroy)"
+	@echo "  Variables: N=$(N) SOURCE=$(SOURCE) KEEP=$(KEEP) (make run), ARGS (make replay, make forget, make mutants), CUSTOMER (make forget), PROJECT, REGION, RATE=$(RATE) MESSAGE_BYTES=$(MESSAGE_BYTES) (make capacity), TAG=<commit> (cloud targets), STATE_BUCKET, LOCAL_STATE=1 (make infra, make destroy), FORCE=1, STOP_TIMEOUT (make stop-job), DELETE_DATA=1 (make destroy)"
 
 venv: $(VENV)/.installed ## Create or update .venv with what make run needs (requirements/run.txt, by uv)
 
@@ -128,8 +129,8 @@ test-static: dev tools ## Static checks: ruff, yamllint, hadolint, terraform fmt
 test-cloud: dev ## Cloud tier: the real gcloud runs the cloud targets against local fakes of Google's APIs
 	@$(PY) -m pytest -m cloud
 
-mutants: dev ## Mutation testing (mutmut) of the modules that decide data, unit tier only; not in CI (MODULES=pipeline/rows.py)
-	@$(PY) scripts/mutants.py $(MODULES)
+mutants: dev ## Mutation testing (mutmut) of the modules that decide data, unit tier only; not in CI (MODULES=pipeline/rows.py; ARGS=--survivors re-runs the last survivors)
+	@$(PY) scripts/mutants.py $(ARGS) $(MODULES)
 
 lint: dev ## ruff check and format check on all Python
 	@$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -5,8 +5,10 @@ never sees another's mutants) with only the unit test files that exercise it; mu
 runs, for each mutant, only the tests that called the mutated function. Prints each module's
 score (killed / mutants) and its surviving mutants; `mutmut show <name>` in the copy shows one.
 Not part of `make test`: a full run takes about an hour on 2 cores (tests/README.md).
+`--survivors` re-runs only the last run's survivors, in the same copy with today's tests
+(a module changed since is mutated again in full): the loop of writing a test per survivor.
 
-    .venv/bin/python scripts/mutants.py [pipeline/rows.py ...]
+    .venv/bin/python scripts/mutants.py [--survivors] [pipeline/rows.py ...]
 """
 
 from __future__ import annotations
@@ -70,34 +72,64 @@ def _copy_tree(module: str) -> Path:
     return where
 
 
+def _sources(root: Path) -> dict[Path, bytes]:
+    return {
+        path.relative_to(root): path.read_bytes()
+        for package in PACKAGES
+        for path in (root / package).rglob("*.py")
+    }
+
+
+def _refresh_tests(module: str) -> Path | None:
+    """The copy of the last run of `module` with today's tests/, or None if there is none or
+    the code changed since (its mutants, or what they call, would not be the ones that ran)."""
+    where = WORK / module.replace("/", ".")
+    if not (where / "mutants").is_dir() or _sources(where) != _sources(ROOT):
+        return None
+    shutil.copytree(ROOT / "tests", where / "tests", dirs_exist_ok=True)
+    return where
+
+
 def _mutmut(where: Path, *args: str) -> str:
-    command = ["nice", str(MUTMUT), *args]
+    command = ["nice", "-n", "19", str(MUTMUT), *args]
     result = subprocess.run(command, check=False, cwd=where, capture_output=True, text=True)
     if result.returncode:
         sys.exit(f"mutmut {' '.join(args)} failed in {where}:\n{result.stdout}{result.stderr}")
     return result.stdout
 
 
-def run(module: str) -> tuple[int, int, list[str]]:
+def _results(where: Path) -> list[str]:
+    """`name: status` of every mutant not killed."""
+    return [line.strip() for line in _mutmut(where, "results").splitlines() if line.strip()]
+
+
+def run(module: str, *, survivors_only: bool = False) -> tuple[int, int, list[str]]:
     """(killed, mutants, survivors) of `module`; timeouts count as killed, as mutmut does."""
-    where = _copy_tree(module)
-    _mutmut(where, "run", "--max-children", "1")
+    where = _refresh_tests(module) if survivors_only else None
+    if where is None:
+        where = _copy_tree(module)
+        _mutmut(where, "run", "--max-children", "1")
+    elif names := [line.split(":")[0] for line in _results(where)]:
+        _mutmut(where, "run", "--max-children", "1", *names)
     _mutmut(where, "export-cicd-stats")
     stats = json.loads((where / "mutants" / "mutmut-cicd-stats.json").read_text())
-    survivors = [line.strip() for line in _mutmut(where, "results").splitlines() if line.strip()]
-    return stats["killed"] + stats["timeout"], stats["total"], survivors
+    return stats["killed"] + stats["timeout"], stats["total"], _results(where)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("modules", nargs="*", help=f"default: {' '.join(MODULES)}")
-    modules = parser.parse_args().modules or list(MODULES)
+    parser.add_argument(
+        "--survivors", action="store_true", help="re-run only the last run's survivors"
+    )
+    arguments = parser.parse_args()
+    modules = arguments.modules or list(MODULES)
     if unknown := [module for module in modules if module not in MODULES]:
         parser.error(f"not a module it mutates: {' '.join(unknown)}")
     scores = {}
     for module in modules:
         print(f"==> {module}: {' '.join(MODULES[module])}", flush=True)
-        killed, total, survivors = run(module)
+        killed, total, survivors = run(module, survivors_only=arguments.survivors)
         scores[module] = (killed, total)
         for survivor in survivors:
             print(f"    survived: {survivor}", flush=True)

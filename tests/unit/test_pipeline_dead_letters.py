@@ -131,7 +131,11 @@ def test_a_reduced_dead_letter_is_always_schema_valid(letter):
         assert base64.b64decode(reduced["payloadBytes"]) == letter["payloadString"].encode()
 
 
-@pytest.mark.parametrize("payload_bytes", [None, "not base64!"], ids=["missing", "undecodable"])
+@pytest.mark.parametrize(
+    "payload_bytes",
+    [None, "not base64!", "YWJj!"],
+    ids=["missing", "undecodable", "base64-with-a-stray-character"],
+)
 def test_a_payload_rebuilt_from_payload_string_is_never_called_original(payload_bytes):
     """payloadString is the payload decoded with replacement characters: encoded again it is not
     the message's bytes, so the reduced letter's state is unknown, which replay does not send."""
@@ -232,3 +236,197 @@ def test_every_dead_letter_of_the_pipeline_has_a_known_payload_state():
     for payload in (None, b"", b"\xff", b"[1]", json.dumps({"results": [{}, {}]}).encode()):
         for letter in messages.process_message(payload, {}, message_id="1").dead_letters:
             assert letter["payload_state"] in dead_letters.PAYLOAD_STATES
+
+
+NOW_TEXT = "2024-05-01T12:00:00.000Z"
+
+
+def test_an_unknown_stage_is_refused_with_the_stages():
+    with pytest.raises(
+        ValueError, match=r"^unknown stage 'load'; expected one of parse, validate, write$"
+    ):
+        dead_letters.dead_letter(stage="load", error="e", payload=b"x")
+
+
+@pytest.mark.parametrize(("payload", "kept"), [(None, None), (b"", "")], ids=["none", "empty"])
+def test_a_message_without_data_keeps_no_payload_and_is_the_original(payload, kept):
+    letter = dead_letters.dead_letter(stage="parse", error="payload is empty", payload=payload)
+    assert (letter["payloadString"], letter["payloadBytes"]) == (kept, kept)
+    assert letter["payload_state"] == dead_letters.PAYLOAD_ORIGINAL
+
+
+def test_a_payload_of_exactly_the_limit_is_kept_whole():
+    payload = b"x" * dead_letters.MAX_DEAD_LETTER_PAYLOAD
+    letter = dead_letters.dead_letter(stage="parse", error="not JSON", payload=payload)
+    assert letter["errorMessage"] == "not JSON"
+    assert letter["payload_state"] == dead_letters.PAYLOAD_ORIGINAL
+    assert base64.b64decode(letter["payloadBytes"]) == payload
+
+
+def test_a_long_stack_trace_is_cut_and_made_utf8():
+    trace = "\ud800" + "t" * dead_letters.MAX_DEAD_LETTER_TEXT
+    letter = dead_letters.dead_letter(stage="parse", error="e", payload=b"x", stacktrace=trace)
+    assert letter["stacktrace"] == "\\ud800" + "t" * (dead_letters.MAX_DEAD_LETTER_TEXT - 1)
+
+
+def _padded_letter(padding: int) -> dict:
+    """A dead letter of 1 MB of NUL bytes (6 bytes each in payloadString's JSON) and an
+    attribute of `padding` ASCII characters."""
+    return dead_letters.dead_letter(
+        stage="parse",
+        error="e",
+        payload=b"\x00" * dead_letters.MAX_DEAD_LETTER_PAYLOAD,
+        attributes={"pad": "a" * padding},
+        now=NOW,
+    )
+
+
+def test_payload_string_is_left_out_only_when_the_letter_would_not_fit():
+    """BigQuery's row limit is measured with payloadString; payloadBytes keep every byte."""
+    limit = tables.MAX_STREAMING_ROW_BYTES
+    exact = _padded_letter(limit - tables.json_size(_padded_letter(0)))
+    assert tables.json_size(exact) == limit
+    assert exact["payloadString"] == "\x00" * dead_letters.MAX_DEAD_LETTER_PAYLOAD
+    over = _padded_letter(limit - tables.json_size(_padded_letter(0)) + 1)
+    assert over["payloadString"] is None
+    assert over["errorMessage"] == ("e [payloadString left out to fit BigQuery's row size limit]")
+    assert base64.b64decode(over["payloadBytes"]) == b"\x00" * dead_letters.MAX_DEAD_LETTER_PAYLOAD
+    assert bigquery_rules.insert_errors(over, tables.CUSTOMERS_DLQ) == []
+
+
+# BigQuery's insertErrors entries as Beam hands them over, and the three ways they are told.
+@pytest.mark.parametrize(
+    ("errors", "described", "reasons", "refused"),
+    [
+        ("boom", "boom", "unknown error", None),
+        (None, "None", "unknown error", None),
+        ([], "", "unknown error", None),
+        (
+            ["oops", {"reason": "invalid", "location": "x", "message": "bad 'v'"}],
+            "oops; invalid at x: bad 'v'",
+            "invalid at x",
+            None,
+        ),
+        ([{"reason": "stopped", "location": ""}], "stopped: ", "stopped", None),
+        ([{}], "error: ", "error", None),
+        (
+            [{"reason": "Forbidden", "message": "denied"}],
+            "Forbidden: denied",
+            "Forbidden",
+            ("HTTP 403 Forbidden"),
+        ),
+        ([{"reason": "Not Found"}], "Not Found: ", "Not Found", "HTTP 404 Not Found"),
+        (
+            [{"reason": "Forbidden"}, {"reason": "Forbidden"}],
+            "Forbidden: ; Forbidden: ",
+            "Forbidden, Forbidden",
+            None,
+        ),
+        ([{"reason": "Forbidden", "location": "x"}], "Forbidden at x: ", "Forbidden at x", None),
+        (["Forbidden"], "Forbidden", "unknown error", None),
+    ],
+)
+def test_insert_errors_are_described_reduced_to_reasons_and_told_whole(
+    errors, described, reasons, refused
+):
+    """Only a single location-less entry whose reason is an HTTP phrase is a refused request
+    (Beam reports one on every row of the batch); the reasons never quote a message."""
+    assert dead_letters.describe_insert_errors(errors) == described
+    assert dead_letters.insert_error_reasons(errors) == reasons
+    assert dead_letters.request_error(errors) == refused
+
+
+@pytest.mark.parametrize(
+    ("errors", "told"),
+    [
+        (
+            [{"reason": "Forbidden", "message": "Access Denied: Table p:d.customers"}],
+            ("HTTP 403 Forbidden: Access Denied: Table p:d.customers"),
+        ),
+        ([{"reason": "Not Found"}], "HTTP 404 Not Found: "),
+    ],
+)
+def test_a_row_of_a_refused_request_says_the_whole_request_was_refused(errors, told):
+    row = {"customer_id": "c", "message_id": "m-3", "publish_time": "2024-05-01T11:00:00Z"}
+    letter = dead_letters.write_failure(("p:d.customers", row, errors), now=NOW)
+    assert letter["errorMessage"] == (
+        f"BigQuery refused the whole insert request into p:d.customers: {told}"
+    )
+    assert letter["payload_state"] == dead_letters.PAYLOAD_ROW
+    assert (letter["message_id"], letter["timestamp"]) == ("m-3", NOW_TEXT)
+
+
+@pytest.mark.parametrize(
+    ("failed_row", "payload_string", "message_id"),
+    [
+        ("garbage", '{"row": "garbage"}', None),
+        ({"message_id": 5, "email": "\ud800"}, '{"message_id": 5, "email": "\\ud800"}', None),
+        (
+            {"message_id": "m", "last_name": "\u0110uro"},
+            '{"message_id": "m", "last_name": "\u0110uro"}',
+            "m",
+        ),
+    ],
+    ids=["not-an-object", "lone-surrogate-and-a-numeric-id", "non-ascii"],
+)
+def test_any_rejected_row_becomes_a_readable_schema_valid_dead_letter(
+    failed_row, payload_string, message_id
+):
+    """Whatever the sink hands back: a non-object row is wrapped, text UTF-8 cannot encode is
+    escaped, a message_id that is not text is dropped, and other text stays as it was, so an
+    operator can read and correct it in payloadString."""
+    letter = dead_letters.write_failure({"failed_row": failed_row, "error_message": "x"}, now=NOW)
+    assert bigquery_rules.insert_errors(letter, tables.CUSTOMERS_DLQ) == []
+    assert letter["payloadString"] == payload_string
+    assert letter["message_id"] == message_id
+    assert letter["timestamp"] == NOW_TEXT
+
+
+def test_a_reduced_dead_letter_keeps_its_stage_ids_times_and_both_reasons():
+    letter = dead_letters.dead_letter(
+        stage="validate",
+        error="email must be a string, got number",
+        payload=b"{}",
+        message_id="7",
+        publish_time="2024-05-01T11:00:00Z",
+        now=NOW,
+    )
+    failure = ("p:d.customers_dlq", letter, [{"reason": "invalid", "location": "attributes"}])
+    reduced = dead_letters.reduced_dead_letter(failure, now=NOW)
+    assert reduced["stage"] == "validate"
+    assert reduced["errorMessage"] == (
+        "BigQuery rejected the dead letter (invalid at attributes), kept reduced; "
+        "original error: email must be a string, got number"
+    )
+    assert (reduced["message_id"], reduced["publish_time"], reduced["timestamp"]) == (
+        "7",
+        "2024-05-01T11:00:00.000Z",
+        NOW_TEXT,
+    )
+    assert base64.b64decode(reduced["payloadBytes"]) == b"{}"
+
+
+@pytest.mark.parametrize(
+    ("message_id", "kept"),
+    [
+        ("m" * dead_letters.MAX_REDUCED_TEXT, True),
+        ("m" * (dead_letters.MAX_REDUCED_TEXT + 1), False),
+    ],
+)
+def test_a_reduced_dead_letter_keeps_a_message_id_up_to_its_limit(message_id, kept):
+    letter = {"message_id": message_id, "payloadString": "x", "stage": "parse"}
+    reduced = dead_letters.reduced_dead_letter(("p:d.t", letter, [{"reason": "invalid"}]))
+    assert reduced["message_id"] == (message_id if kept else None)
+
+
+def test_a_reduced_dead_letter_forgets_a_payload_state_it_does_not_know():
+    letter = {"payloadBytes": base64.b64encode(b"x").decode(), "payload_state": "bogus"}
+    reduced = dead_letters.reduced_dead_letter(("p:d.t", letter, [{"reason": "invalid"}]))
+    assert reduced["payload_state"] is None
+
+
+def test_payload_text_that_utf8_cannot_encode_still_gives_a_reduced_dead_letter():
+    letter = {"payloadString": "a\ud800", "stage": "parse"}
+    reduced = dead_letters.reduced_dead_letter(("p:d.t", letter, [{"reason": "invalid"}]))
+    assert base64.b64decode(reduced["payloadBytes"]) == b"a?"
+    assert bigquery_rules.insert_errors(reduced, tables.CUSTOMERS_DLQ) == []
