@@ -430,3 +430,23 @@ def test_payload_text_that_utf8_cannot_encode_still_gives_a_reduced_dead_letter(
     reduced = dead_letters.reduced_dead_letter(("p:d.t", letter, [{"reason": "invalid"}]))
     assert base64.b64decode(reduced["payloadBytes"]) == b"a?"
     assert bigquery_rules.insert_errors(reduced, tables.CUSTOMERS_DLQ) == []
+
+
+@pytest.mark.parametrize(
+    ("errors", "logged"),
+    [
+        (
+            [{"reason": "Forbidden", "message": "Denied: 'bob@example.com' in \"Bob\" of 'x'"}],
+            "HTTP 403 Forbidden: Denied: <value> in <value> of <value>",
+        ),
+        ([{"reason": "Not Found"}], "HTTP 404 Not Found: "),
+        (
+            [{"reason": "Not Found", "message": "t" * (dead_letters.MAX_REASON_LENGTH + 1)}],
+            "HTTP 404 Not Found: " + "t" * dead_letters.MAX_REASON_LENGTH,
+        ),
+    ],
+    ids=["quoted-values", "no-message", "long-message"],
+)
+def test_a_refused_request_is_logged_without_any_quoted_value(errors, logged):
+    """BigQuery's message may quote a row's values: the worker log gets it without them."""
+    assert dead_letters.loggable_request_error(errors) == logged
