@@ -50,6 +50,7 @@ def test_a_message_keeps_non_ascii_text_as_utf8():
         {**USER, "location": {"street": {"number": 2**70}}},  # beyond orjson's 64-bit integers
         {**USER, "location": {"coordinates": {"latitude": float("nan")}}, "id": {"value": None}},
         {**USER, "dob": {"age": float("inf")}},
+        {**USER, "name": {"first": "Đuro"}, "dob": {"age": float("nan")}},
     ],
 )
 def test_a_message_is_exactly_what_json_would_publish(user):
@@ -92,15 +93,16 @@ class Endless:
 
 def test_produce_stops_at_count():
     publisher, stopper = RecordingPublisher(), Stopper()
-    produce(Endless(), publisher, stopper, count=25)
-    assert len(publisher.messages) == 25
+    assert produce(Endless(), publisher, stopper, count=25) == 0
+    message = to_message(USER, Endless.name, Endless.schema)
+    assert publisher.messages == [(message.data, message.attributes)] * 25
     assert stopper.reason == "count"
 
 
 def test_produce_stops_when_asked():
     publisher, stopper = RecordingPublisher(), Stopper()
     stopper.stop("SIGTERM")
-    produce(Endless(), publisher, stopper)
+    assert produce(Endless(), publisher, stopper) == 0
     assert publisher.messages == []
     assert stopper.reason == "SIGTERM"
 
@@ -114,6 +116,10 @@ def test_produce_ends_with_the_source_and_counts_incomplete_users(tmp_path):
     assert stopper.reason == "source exhausted"
 
 
+def test_a_message_carries_the_schema_it_was_given():
+    assert to_message(USER, "file", "randomuser/1.3").attributes["schema"] == "randomuser/1.3"
+
+
 def test_the_reason_of_an_incomplete_user_names_what_is_missing():
     message = to_message({"login": {"username": "x"}}, "file", SCHEMA)
     assert message.problem == "no customer id or registration date (KeyError: 'uuid')"
@@ -121,7 +127,7 @@ def test_the_reason_of_an_incomplete_user_names_what_is_missing():
 
 def test_a_stopper_keeps_the_first_reason():
     stopper = Stopper()
-    assert not stopper.is_set()
+    assert not stopper.is_set() and stopper.reason is None
     stopper.stop("SIGTERM")
     stopper.stop("count")
     assert stopper.is_set()
