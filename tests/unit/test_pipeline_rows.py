@@ -6,7 +6,10 @@ shapes (tests/data/randomuser/README.md says how). Only `login.uuid` is required
 
 import copy
 import json
-from datetime import UTC, datetime, timedelta
+import re
+import tracemalloc
+from datetime import UTC, datetime, time, timedelta
+from types import MappingProxyType
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -192,6 +195,14 @@ def test_minimal_user_has_nulls_where_nothing_was_sent():
         ({**USER, "location": "Berlin"}, "location must be an object, got string"),
         ({**USER, "nat": 49}, "nat must be a string, got number"),
         ({**USER, "email": "x" * 3000}, "email is 3000 characters long; the limit is 2048"),
+        (
+            {**USER, "location": {"postcode": "x" * 3000}},
+            "location.postcode is 3000 characters long; the limit is 2048",
+        ),
+        (
+            {**USER, "location": {"street": {"number": 2**63}}},
+            "location.street.number 9223372036854775808 does not fit in INT64",
+        ),
     ],
 )
 def test_invalid_users_raise_invalid_customer_with_the_reason(user, reason):
@@ -534,3 +545,144 @@ def test_coordinates_up_to_their_limits_are_rows(latitude, longitude, expected):
 def test_coordinates_beyond_their_limits_are_refused(latitude, longitude, reason):
     with pytest.raises(rows.InvalidCustomer, match="^" + reason + "$"):
         rows.to_customer_row(_with_coordinates(latitude, longitude))
+
+
+@pytest.mark.parametrize(
+    ("street", "number", "name"),
+    [
+        ({"number": 2**63 - 1, "name": "Main"}, 2**63 - 1, "Main"),
+        ({"number": -(2**63), "name": "Main"}, -(2**63), "Main"),
+        ({"number": None, "name": "Main"}, None, "Main"),
+        ({"number": 7}, 7, None),
+    ],
+    ids=["INT64 max", "INT64 min", "null number", "no name"],
+)
+def test_a_street_object_keeps_any_int64_number_and_nulls(street, number, name):
+    row = rows.to_customer_row({**USER, "location": {"street": street}})
+    assert (row["street_number"], row["street_name"]) == (number, name)
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [
+        (None, "null"),
+        ({}, "object"),
+        (MappingProxyType({}), "object"),
+        (True, "boolean"),
+        (1, "number"),
+        (1.5, "number"),
+        ("s", "string"),
+        ([], "array"),
+        (b"x", "bytes"),
+    ],
+)
+def test_json_type_names_what_a_value_is(value, kind):
+    assert rows.json_type(value) == kind
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        ("x" * 100, "'" + "x" * 79),
+        (12, "12"),
+        (None, "None"),
+        ([1], "(a JSON array)"),
+        ({"a": 1}, "(a JSON object)"),
+    ],
+)
+def test_shown_gives_a_scalar_as_repr_cut_and_a_container_by_its_type(value, text):
+    assert rows.shown(value) == text
+
+
+def test_shown_never_renders_a_whole_long_string():
+    """A reason quotes at most 80 characters of a value: a 10 MB string is not copied to say so."""
+    value = "x" * 10_000_000
+    tracemalloc.start()
+    try:
+        text = rows.shown(value)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert text == "'" + "x" * 79
+    assert peak < 10_000
+
+
+@pytest.mark.parametrize(
+    ("limit", "value", "result"),
+    [
+        (90, "90", 90.0),
+        (90, "-90", -90.0),
+        (180, 45, 45.0),
+        (180, -12.5, -12.5),
+        (90, "90.0001", "p '90.0001' is outside [-90, 90]"),
+        (90, "-90.5", "p '-90.5' is outside [-90, 90]"),
+        (180, "nan", "p 'nan' is outside [-180, 180]"),
+        (180, "-inf", "p '-inf' is outside [-180, 180]"),
+        (90, True, "p must be a decimal string, got boolean"),
+        (90, [], "p must be a decimal string, got array"),
+        (90, "north", "p 'north' is not a number"),
+    ],
+)
+def test_a_coordinate_check_takes_decimal_text_or_numbers_within_its_limit(limit, value, result):
+    """The check each coordinate column is built with (USER_COLUMNS builds it at import)."""
+    check = rows._coordinate(limit)
+    if isinstance(result, float):
+        assert check("p", value) == result
+    else:
+        with pytest.raises(rows.InvalidCustomer, match="^" + re.escape(result) + "$"):
+            check("p", value)
+
+
+def test_a_column_is_read_from_the_object_at_its_dotted_path():
+    """USER_COLUMNS is built at import: its extractors, built afresh."""
+    check = rows._coordinate(90)
+    assert rows._column("latitude", "location.coordinates.latitude", check) == (
+        "latitude",
+        ("location", "coordinates"),
+        "latitude",
+        "location.coordinates.latitude",
+        check,
+    )
+    assert rows._column("gender", "gender") == ("gender", (), "gender", "gender", rows.check_text)
+
+
+def test_every_lineage_text_fault_is_named():
+    lineage = rows.Lineage(message_id=5, source="\ud800", replay_of="r")
+    with pytest.raises(rows.InvalidCustomer) as raised:
+        rows.to_customer_row(USER, lineage)
+    assert str(raised.value) == (
+        "row does not match the customers schema: message_id: 5 is not a valid STRING; "
+        "source: '\\ud800' is not a valid STRING"
+    )
+
+
+@pytest.mark.parametrize(
+    "lineage",
+    [
+        rows.Lineage(message_id="\U0001f600" * 760_000),
+        rows.Lineage(message_id="m" * 5_000_000, source="s" * 4_000_000, replay_of="r"),
+    ],
+    ids=["astral characters, 12 bytes each", "text spread over three columns"],
+)
+def test_lineage_text_too_big_in_any_form_is_measured_and_refused(lineage):
+    """The builder measures a row only when its lineage text could make it too big: that
+    guess must count every column and the longest JSON form of each character."""
+    with pytest.raises(rows.InvalidCustomer, match=r"bytes as JSON; the limit is 9000000$"):
+        rows.to_customer_row(USER, lineage)
+
+
+def test_a_row_of_exactly_the_size_limit_is_accepted():
+    row = rows.to_customer_row(USER, rows.Lineage(message_id="m", ingested_at=NOW))
+    padding = tables.MAX_STREAMING_ROW_BYTES - tables.json_size(row) + 1
+    lineage = rows.Lineage(message_id="m" * padding, ingested_at=NOW)
+    assert tables.json_size(rows.to_customer_row(USER, lineage)) == tables.MAX_STREAMING_ROW_BYTES
+    with pytest.raises(rows.InvalidCustomer, match="9000001 bytes as JSON"):
+        rows.to_customer_row(USER, rows.Lineage(message_id="m" * (padding + 1)))
+
+
+def test_the_partition_day_of_ingested_at_is_its_utc_day(away_from_utc):
+    """23:50 UTC on the day before the window opens is 05:20 on its first day in Kolkata."""
+    earliest, _ = tables.streaming_window(datetime.now(UTC).date())
+    late = datetime.combine(earliest - timedelta(days=1), time(23, 50), UTC)
+    with pytest.raises(rows.InvalidCustomer, match=f"partition {earliest - timedelta(days=1)} "):
+        rows.to_customer_row(USER, rows.Lineage(ingested_at=late))
