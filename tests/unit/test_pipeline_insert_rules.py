@@ -142,3 +142,114 @@ def test_row_size_limit():
     ]
     row["picture_url"] = row["picture_url"][:-100]
     assert insert_rules.insert_errors(row, tables.CUSTOMERS) == []
+
+
+# Each GoogleSQL type under both of its names (legacy and standard SQL, both of which a
+# schema may use), with values of the JSON form insert_rows_json sends that BigQuery takes and
+# refuses: cloud.google.com/bigquery/docs/reference/standard-sql/data-types.
+TYPE_VALUES = {
+    ("STRING",): (["", "caf\u00e9"], ["\ud800", 1, None]),
+    ("INTEGER", "INT64"): ([0, 2**63 - 1, -(2**63)], [2**63, -(2**63) - 1, True, "1", 1.0]),
+    ("FLOAT", "FLOAT64"): ([1.5, -2, 0.0], [float("inf"), float("nan"), True, "1.5"]),
+    ("BOOLEAN", "BOOL"): ([True, False], [1, "true"]),
+    ("DATE",): (["2024-02-29", "0001-01-01"], ["2023-02-29", "2024-1-01", 20240101]),
+    ("TIMESTAMP",): (["2024-01-01T00:00:00Z"], ["2024-01-01T00:00:00", 5]),
+    ("BYTES",): (["YWJj", ""], ["YWJj!", b"YWJj", 5]),
+}
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "valid"),
+    [
+        (kind, value, valid)
+        for kinds, (good, bad) in TYPE_VALUES.items()
+        for kind in kinds
+        for valid, values in ((True, good), (False, bad))
+        for value in values
+    ],
+)
+def test_each_type_takes_its_values_and_refuses_the_rest(kind, value, valid):
+    errors = insert_rules.row_errors(
+        {"c": value}, [{"name": "c", "type": kind, "mode": "REQUIRED"}]
+    )
+    if valid:
+        assert errors == []
+    elif value is None:
+        assert errors == ["c: REQUIRED column is null"]
+    else:
+        assert errors == [f"c: {value!r:.80} is not a valid {kind}"]
+
+
+def test_a_type_the_rules_do_not_know_is_an_error_not_a_pass():
+    with pytest.raises(ValueError, match=r"^unsupported column type GEOGRAPHY$"):
+        insert_rules.row_errors({"c": "POINT(0 0)"}, [{"name": "c", "type": "GEOGRAPHY"}])
+
+
+RECORD = {
+    "name": "r",
+    "type": "RECORD",
+    "mode": "REPEATED",
+    "fields": [{"name": "k", "type": "STRING", "mode": "REQUIRED"}],
+}
+
+
+@pytest.mark.parametrize(
+    ("row", "errors"),
+    [
+        ({"r": [{"k": "a"}, {"k": "b"}]}, []),
+        ({"r": []}, []),
+        ({"r": None}, ["r: REPEATED column is null"]),  # strict: a list, maybe empty
+        ({}, ["r: missing"]),
+        ({"r": {"k": "a"}}, ["r: REPEATED column is not a list"]),
+        ({"r": [{"k": "a"}, ["k"]]}, ["r: expected an object, got list"]),
+        ({"r": [{"k": None}, {}]}, ["r: k: REQUIRED column is null", "r: k: missing"]),
+        ({"r": [{"k": "a", "x": 1}]}, ["r: x: not a column"]),
+        ({"r": [], "s": 1}, ["s: not a column"]),
+    ],
+)
+def test_repeated_records_are_checked_element_by_element(row, errors):
+    assert insert_rules.row_errors(row, [RECORD]) == errors
+
+
+@pytest.mark.parametrize(
+    ("table", "row"),
+    [
+        ({"schema": {"fields": [{"name": "day", "type": "DATE"}]}}, {"day": "1990-01-01"}),
+        (
+            {
+                "timePartitioning": {"type": "DAY"},
+                "schema": {"fields": [{"name": "day", "type": "DATE"}]},
+            },
+            {"day": "1990-01-01"},
+        ),
+        (
+            {
+                "timePartitioning": {"type": "DAY", "field": "at"},
+                "schema": {"fields": [{"name": "at", "type": "TIMESTAMP"}]},
+            },
+            {"at": "yesterday"},
+        ),
+    ],
+    ids=["not partitioned", "ingestion-time partitioning", "a value that is no timestamp"],
+)
+def test_no_partition_error_without_a_partitioning_value(table, row):
+    assert insert_rules.partition_error(row, table, NOW) is None
+
+
+def test_a_timestamp_partition_falls_on_its_utc_day(away_from_utc):
+    """00:30 at +05:30 on the first day of the window is still the day before in UTC."""
+    table = {
+        "timePartitioning": {"type": "DAY", "field": "at"},
+        "schema": {"fields": [{"name": "at", "type": "TIMESTAMP"}]},
+    }
+    assert insert_rules.partition_error({"at": "2016-06-15T05:30:00+05:30"}, table, NOW) is None
+    assert insert_rules.partition_error({"at": "2016-06-15T05:29:59+05:30"}, table, NOW) == (
+        "at: partition 2016-06-14 is outside the streaming window 2016-06-15 to 2027-06-15 "
+        "(10 years back, 1 ahead)"
+    )
+
+
+def test_parse_date_takes_only_the_canonical_form():
+    assert insert_rules.parse_date("2024-02-29") == datetime.date(2024, 2, 29)
+    with pytest.raises(ValueError, match=r"^not a YYYY-MM-DD date: '2024-2-29'$"):
+        insert_rules.parse_date("2024-2-29")

@@ -200,6 +200,10 @@ def test_minimal_user_has_nulls_where_nothing_was_sent():
             "location.postcode is 3000 characters long; the limit is 2048",
         ),
         (
+            {**USER, "location": {"street": {"number": 1, "name": 5}}},
+            "location.street.name must be a string, got number",
+        ),
+        (
             {**USER, "location": {"street": {"number": 2**63}}},
             "location.street.number 9223372036854775808 does not fit in INT64",
         ),
