@@ -108,7 +108,7 @@ def _mutmut(where: Path, *args: str) -> str:
 
 
 def _results(where: Path) -> list[str]:
-    """`name: status` of every mutant not killed."""
+    """`name: status` of every mutant not killed (timeouts are listed, and count as killed)."""
     return [line.strip() for line in _mutmut(where, "results").splitlines() if line.strip()]
 
 
@@ -141,7 +141,7 @@ def main() -> None:
         killed, total, survivors = run(module, survivors_only=arguments.survivors)
         scores[module] = (killed, total)
         for survivor in survivors:
-            print(f"    survived: {survivor}", flush=True)
+            print(f"    {survivor}", flush=True)
     print("\n| module | killed | mutants | score |\n|---|---|---|---|")
     for module, (killed, total) in scores.items():
         print(f"| `{module}` | {killed} | {total} | {100 * killed / max(total, 1):.1f}% |")
