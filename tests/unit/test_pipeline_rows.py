@@ -362,6 +362,15 @@ def test_version_1_0_fields_map_once_a_uuid_is_there():
     assert row["country"] is None
 
 
+@pytest.mark.parametrize(
+    ("seconds", "stored"),
+    [(-62_135_596_800, "0001-01-01T00:00:00.000Z"), (253_402_300_799, "9999-12-31T23:59:59.000Z")],
+)
+def test_version_1_0_dates_at_the_ends_of_the_timestamp_range(seconds, stored):
+    user = {"login": {"uuid": CAPTURED["results"][0]["login"]["uuid"]}, "registered": seconds}
+    assert rows.to_customer_row(user)["registered_at"] == stored
+
+
 def test_version_1_1_dates_without_a_zone_are_read_as_utc():
     user = {**V11["results"][1], "login": {"uuid": CAPTURED["results"][0]["login"]["uuid"]}}
     row = _valid(rows.to_customer_row(user))
@@ -373,7 +382,13 @@ def test_version_1_1_dates_without_a_zone_are_read_as_utc():
 @pytest.mark.parametrize(
     ("value", "reason"),
     [
-        ("yesterday", "registered 'yesterday' is neither an object with a date"),
+        (
+            "yesterday",
+            "registered 'yesterday' is neither an object with a date (API 1.2+), a "
+            "'YYYY-MM-DD HH:MM:SS' string (1.1) nor Unix seconds (1.0)",
+        ),
+        (-62_135_596_801, "registered -62135596801 is neither"),
+        (253_402_300_800, "registered 253402300800 is neither"),
         ("2015-13-45 10:00:00", "registered '2015-13-45 10:00:00' is neither"),
         (10**20, "registered 100000000000000000000 is neither"),
         (True, "registered True is neither"),
@@ -381,8 +396,9 @@ def test_version_1_1_dates_without_a_zone_are_read_as_utc():
     ],
 )
 def test_legacy_dates_that_are_not_dates_are_rejected(value, reason):
+    """Unix seconds only within TIMESTAMP's range, 0001-01-01 to 9999-12-31."""
     user = {"login": {"uuid": CAPTURED["results"][0]["login"]["uuid"]}, "registered": value}
-    with pytest.raises(rows.InvalidCustomer, match="^" + reason):
+    with pytest.raises(rows.InvalidCustomer, match="^" + re.escape(reason)):
         rows.to_customer_row(user)
 
 
