@@ -200,6 +200,10 @@ def test_minimal_user_has_nulls_where_nothing_was_sent():
             "location.postcode is 3000 characters long; the limit is 2048",
         ),
         (
+            {**USER, "location": {"coordinates": "north"}},
+            "location.coordinates must be an object, got string",
+        ),
+        (
             {**USER, "location": {"street": "1 " + "x" * 3000}},
             "location.street is 3002 characters long; the limit is 2048",
         ),
