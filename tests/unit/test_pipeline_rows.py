@@ -714,3 +714,10 @@ def test_the_partition_day_of_ingested_at_is_its_utc_day(away_from_utc):
     late = datetime.combine(earliest - timedelta(days=1), time(23, 50), UTC)
     with pytest.raises(rows.InvalidCustomer, match=f"partition {earliest - timedelta(days=1)} "):
         rows.to_customer_row(USER, rows.Lineage(ingested_at=late))
+
+
+def test_any_mapping_is_a_user_as_a_dict_is():
+    user = MappingProxyType({**USER, "location": MappingProxyType(USER["location"])})
+    assert rows.to_customer_row(user, rows.Lineage(ingested_at=NOW)) == rows.to_customer_row(
+        USER, rows.Lineage(ingested_at=NOW)
+    )
