@@ -140,7 +140,9 @@ def test_row_size_limit():
         f"row is {tables.json_size(row)} bytes as JSON; "
         f"the limit is {tables.MAX_STREAMING_ROW_BYTES}"
     ]
-    row["picture_url"] = row["picture_url"][:-100]
+    row["picture_url"] = ""
+    row["picture_url"] = "x" * (tables.MAX_STREAMING_ROW_BYTES - tables.json_size(row))
+    assert tables.json_size(row) == tables.MAX_STREAMING_ROW_BYTES
     assert insert_rules.insert_errors(row, tables.CUSTOMERS) == []
 
 
@@ -185,12 +187,13 @@ def test_a_type_the_rules_do_not_know_is_an_error_not_a_pass():
         insert_rules.row_errors({"c": "POINT(0 0)"}, [{"name": "c", "type": "GEOGRAPHY"}])
 
 
-RECORD = {
-    "name": "r",
-    "type": "RECORD",
-    "mode": "REPEATED",
-    "fields": [{"name": "k", "type": "STRING", "mode": "REQUIRED"}],
-}
+def _record(kind: str) -> dict:
+    return {
+        "name": "r",
+        "type": kind,
+        "mode": "REPEATED",
+        "fields": [{"name": "k", "type": "STRING", "mode": "REQUIRED"}],
+    }
 
 
 @pytest.mark.parametrize(
@@ -204,11 +207,18 @@ RECORD = {
         ({"r": [{"k": "a"}, ["k"]]}, ["r: expected an object, got list"]),
         ({"r": [{"k": None}, {}]}, ["r: k: REQUIRED column is null", "r: k: missing"]),
         ({"r": [{"k": "a", "x": 1}]}, ["r: x: not a column"]),
+        ({"r": [{"k": None, "x": 1}]}, ["r: x: not a column; k: REQUIRED column is null"]),
         ({"r": [], "s": 1}, ["s: not a column"]),
     ],
 )
 def test_repeated_records_are_checked_element_by_element(row, errors):
-    assert insert_rules.row_errors(row, [RECORD]) == errors
+    for kind in ("RECORD", "STRUCT"):
+        assert insert_rules.row_errors(row, [_record(kind)]) == errors
+
+
+def test_a_field_without_a_mode_is_nullable():
+    """BigQuery's default mode: cloud.google.com/bigquery/docs/schemas#modes."""
+    assert insert_rules.row_errors({"c": None}, [{"name": "c", "type": "STRING"}]) == []
 
 
 @pytest.mark.parametrize(
