@@ -343,3 +343,23 @@ def test_each_bad_message_is_its_rows_and_one_dead_letter_with_its_reason(name):
     assert letter["stage"] == name.split("-", 1)[0]
     assert letter["errorMessage"].startswith(CORPUS_REASONS[name])
     assert outcome.dead_letters[0]["errorMessage"] == letter["errorMessage"]
+
+
+def test_a_user_with_an_error_field_is_a_user_not_an_api_error():
+    (row,) = messages.process_message(json.dumps({**USER, "error": "x"}).encode()).rows
+    assert row["customer_id"] == USER["login"]["uuid"]
+
+
+def test_an_api_error_response_is_quoted_up_to_200_characters():
+    (letter,) = messages.process_message(json.dumps({"error": "e" * 300}).encode()).dead_letters
+    assert letter["errorMessage"] == "payload is an API error response: '" + "e" * 199
+
+
+def test_a_stack_trace_that_cannot_be_rendered_is_said_so(monkeypatch):
+    def unrenderable():
+        raise RecursionError
+
+    monkeypatch.setattr(messages, "to_customer_row", _broken)
+    monkeypatch.setattr(messages.traceback, "format_exc", unrenderable)
+    (letter,) = messages.process_message(json.dumps(USER).encode()).dead_letters
+    assert letter["stacktrace"] == "(the stack trace could not be rendered)"
