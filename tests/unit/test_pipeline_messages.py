@@ -72,6 +72,7 @@ def test_good_users_of_an_envelope_are_rows_and_the_bad_ones_share_one_dead_lett
 def test_a_single_user_dead_letter_keeps_its_plain_reason():
     letter = _one_bounded_letter(json.dumps({**USERS[0], "email": 5}).encode())
     assert letter["errorMessage"] == "email must be a string, got number"
+    assert letter["stacktrace"] is None  # an expected reason needs no stack trace
 
 
 def test_unexpected_errors_keep_one_clipped_stack_trace(monkeypatch):
