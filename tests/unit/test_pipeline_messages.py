@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import contract
-from pipeline import dead_letters, messages, tables
+from pipeline import dead_letters, messages, rows, tables
 from tests import bigquery_rules
 from tests.strategies import ELEMENT_CODER, SECRETS, hostile_text, payloads
 from tests.support import BAD_MESSAGE_CORPUS, FIXTURES, dead_letter_bound
@@ -208,6 +208,12 @@ def test_unexpected_errors_become_dead_letters_with_a_stack_trace(monkeypatch, b
         b'{"results": [{}, {"a": "\x01"}]}',
         b'{"results": [{},',
         b'{"results": [{} ,  ',
+        b"{1: 2}",
+        b'{"a" 1}',
+        b'{"a": 1 "b": 2}',
+        b'{"a": 1',
+        b'{"a": 1 ',
+        b'{} "results"',
     ],
 )
 def test_a_broken_envelope_names_the_fault_as_json_loads_does(payload):
@@ -364,3 +370,41 @@ def test_a_stack_trace_that_cannot_be_rendered_is_said_so(monkeypatch):
     monkeypatch.setattr(messages.traceback, "format_exc", unrenderable)
     (letter,) = messages.process_message(json.dumps(USER).encode()).dead_letters
     assert letter["stacktrace"] == "(the stack trace could not be rendered)"
+
+
+def test_json_nested_too_deep_for_the_decoder_is_named():
+    """json.loads raises RecursionError here; the scanner says where, as for any other fault."""
+    (letter,) = messages.process_message(b'{"a": ' + b"[" * 100_000).dead_letters
+    assert (
+        letter["errorMessage"] == "payload is not JSON: Nesting too deep: line 1 column 7 (char 6)"
+    )
+
+
+@pytest.mark.parametrize(
+    "key",
+    [b'"\\u0072esults"', b'"results"'],
+    ids=["spelt with an escape", "plain"],
+)
+def test_an_envelope_is_an_envelope_however_its_results_key_is_spelt(key):
+    payload = b"{" + key + b": [" + json.dumps(USER).encode() + b"]}"
+    (row,) = messages.process_message(payload).rows
+    assert row["customer_id"] == USER["login"]["uuid"]
+
+
+@pytest.mark.parametrize(
+    ("length", "reason"),
+    [
+        (dead_letters.MAX_REASON_LENGTH, "r" * dead_letters.MAX_REASON_LENGTH),
+        (
+            dead_letters.MAX_REASON_LENGTH + 1,
+            "r" * dead_letters.MAX_REASON_LENGTH + "... [1 more characters]",
+        ),
+    ],
+)
+def test_a_reason_is_kept_whole_up_to_its_limit_and_cut_after(monkeypatch, length, reason):
+    def invalid(user, lineage):
+        raise rows.InvalidCustomer("r" * length)
+
+    monkeypatch.setattr(messages, "to_customer_row", invalid)
+    (letter,) = messages.process_message(json.dumps(USER).encode()).dead_letters
+    assert letter["errorMessage"] == reason
