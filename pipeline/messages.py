@@ -75,6 +75,10 @@ class _Scanner:
         self.index = _WHITESPACE.match(self.text, self.index).end()
         return self.text.startswith(token, self.index)
 
+    def skip(self) -> None:
+        """Consumes the one-character token `at` has just found (so it cannot be missing)."""
+        self.index += 1
+
     def take(self, tokens: str, expecting: str) -> str:
         """Consumes the next non-space character, which must be one of `tokens`."""
         self.index = _WHITESPACE.match(self.text, self.index).end()
@@ -101,10 +105,10 @@ class _Scanner:
         return key
 
     def elements(self) -> Iterator[Any]:
-        """The array's elements, decoded one at a time."""
-        self.take("[", "Expecting '['")
+        """The array's elements, decoded one at a time; `at("[")` has found the array."""
+        self.skip()
         if self.at("]"):
-            self.take("]", "Expecting ']'")
+            self.skip()
             return
         # The loop of `value` and `take` inlined: the C scanner and one regex per element, so an
         # envelope of millions of tiny elements costs about a microsecond each. Any fault is
@@ -158,12 +162,12 @@ def iter_users(payload: bytes | None) -> Iterator[tuple[int | None, Any]]:
     if (document := _plain_object(payload, scan.text)) is not None:
         yield None, _single_user(document)
         return
-    scan.take("{", "Expecting '{'")
+    scan.skip()  # the "{" found above
     document: dict[str, Any] = {}
     envelope_users: int | None = None
     more = not scan.at("}")
     if not more:
-        scan.take("}", "Expecting '}'")
+        scan.skip()
     while more:
         key = scan.key()
         if key == "results" and scan.at("["):

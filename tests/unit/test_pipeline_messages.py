@@ -408,3 +408,14 @@ def test_a_reason_is_kept_whole_up_to_its_limit_and_cut_after(monkeypatch, lengt
     monkeypatch.setattr(messages, "to_customer_row", invalid)
     (letter,) = messages.process_message(json.dumps(USER).encode()).dead_letters
     assert letter["errorMessage"] == reason
+
+
+def test_each_row_of_a_message_carries_its_publish_time_and_ingestion_time():
+    outcome = messages.process_message(
+        json.dumps(USER).encode(), message_id="m", publish_time="2024-05-01T11:00:00Z", now=NOW
+    )
+    (row,) = outcome.rows
+    assert (row["publish_time"], row["ingested_at"]) == (
+        "2024-05-01T11:00:00.000Z",
+        "2024-05-01T12:00:00.000Z",
+    )
