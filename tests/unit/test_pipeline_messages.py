@@ -214,6 +214,8 @@ def test_unexpected_errors_become_dead_letters_with_a_stack_trace(monkeypatch, b
         b'{"a": 1',
         b'{"a": 1 ',
         b'{} "results"',
+        b'{"a" X1}',
+        b'{"a": 1X "b": 2}',
     ],
 )
 def test_a_broken_envelope_names_the_fault_as_json_loads_does(payload):
