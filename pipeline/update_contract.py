@@ -79,7 +79,7 @@ def _stateful_step(components: runner_api.Components, step: runner_api.PTransfor
     }
     if step.spec.urn == GROUP_BY_KEY:
         return entry
-    from apache_beam.portability.api import beam_runner_api_pb2 as runner_api
+    from apache_beam.portability.api import beam_runner_api_pb2 as runner_api  # noqa: PLC0415
 
     payload = runner_api.ParDoPayload.FromString(step.spec.payload)
     if not payload.state_specs and not payload.timer_family_specs:
@@ -109,10 +109,10 @@ def contract_of(pipeline: beam.Pipeline) -> Contract:
 
 def current_contract() -> Contract:
     """The contract of `build_pipeline` in this tree."""
-    import apache_beam as beam
+    import apache_beam as beam  # noqa: PLC0415 - a graph is built only here
 
-    from pipeline.main import build_pipeline, parse_options
-    from pipeline.options import CustomerPipelineOptions
+    from pipeline.main import build_pipeline, parse_options  # noqa: PLC0415
+    from pipeline.options import CustomerPipelineOptions  # noqa: PLC0415
 
     options = parse_options(GRAPH_ARGS)
     pipeline = beam.Pipeline(options=options)

@@ -1,4 +1,5 @@
-"""`make deploy` as typed, the real gcloud against the Dataflow fake: start, update, replace, rollback.
+"""`make deploy` as typed, the real gcloud against the Dataflow fake: start, update, replace,
+rollback.
 
 The job has one name (`customers`); a second `make deploy` updates it in place with
 `gcloud dataflow flex-template run --update` ("Launch a replacement job",
@@ -92,7 +93,9 @@ def test_the_first_deploy_starts_the_job_labelled_with_its_build(cloud):
     done = deployed(cloud, A)
     (job,) = active(cloud)
     assert (job["name"], job["labels"], job["currentState"]) == (
-        "customers", {"commit": A}, "JOB_STATE_RUNNING"
+        "customers",
+        {"commit": A},
+        "JOB_STATE_RUNNING",
     )
     (launch,) = launches(cloud)
     assert "update" not in launch
@@ -108,7 +111,7 @@ def test_a_second_deploy_updates_the_job_in_place_with_the_mappings(cloud):
     (first,) = active(cloud)
     renamed_build(cloud, B)
     done = deployed(cloud, B)
-    start, update = launches(cloud)
+    _, update = launches(cloud)
     assert update["update"] is True and update["jobName"] == "customers"
     assert update["transformNameMappings"] == RENAMED
     (job,) = active(cloud)
@@ -127,7 +130,7 @@ def test_an_update_without_a_renamed_step_sends_no_mappings_and_the_same_build_i
     deployed(cloud, B)
     again = deployed(cloud, B)
     assert "runs build " + B + " already: nothing to do" in again.stdout
-    start, update = launches(cloud)
+    _, update = launches(cloud)
     assert update["update"] is True and not update.get("transformNameMappings")
     assert len(active(cloud)) == 1
 
@@ -178,7 +181,7 @@ def test_replace_drains_the_running_job_until_drained_then_starts_the_new_one(cl
     drain = next(i for i, r in enumerate(records) if r.request.method == "PUT")
     starts = [i for i, r in enumerate(records) if r.request.path.endswith("/flexTemplates:launch")]
     assert starts[0] < drain < starts[1]
-    start, replacement = launches(cloud)
+    _, replacement = launches(cloud)
     assert "update" not in replacement
     assert cloud.google.dataflow.jobs[old["id"]].state == "JOB_STATE_DRAINED"
     (job,) = active(cloud)

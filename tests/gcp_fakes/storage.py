@@ -216,7 +216,8 @@ class Storage(Service):
     def download_object(self, request: Request, bucket: str, name: str) -> Answer:
         bucket, name = unquote(bucket), unquote(name)
         self.bucket(bucket)
-        return Answer(self.read(bucket, name), content_type=self.objects[(bucket, name)].content_type)
+        data = self.read(bucket, name)
+        return Answer(data, content_type=self.objects[(bucket, name)].content_type)
 
     @route("DELETE", r"/storage/v1/b/(?P<bucket>[^/]+)/o/(?P<name>.+)")
     def delete_object(self, request: Request, bucket: str, name: str) -> Answer:

@@ -294,7 +294,7 @@ def deploy_step_env(build: dict, tmp_path: Path, deploy: str) -> dict[str, str] 
     for name in build["substitutions"]:
         values.setdefault(name, f"v{name}")
     for name, value in values.items():
-        text = text.replace("${%s}" % name, value).replace(f"${name}", value)
+        text = text.replace("${" + name + "}", value).replace(f"${name}", value)
     text = text.replace("$$", "$")
     (tmp_path / "scripts").mkdir()
     recorder = tmp_path / "scripts" / "deploy.sh"
