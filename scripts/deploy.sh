@@ -174,6 +174,10 @@ fi
 case $status in
   0) echo "==> $job ($new_id) is running build $TAG" ;;
   3) echo "error: $job ($new_id) not running after DEPLOY_TIMEOUT=$timeout s: see the Dataflow console" >&2 ;;
-  *) echo "error: $job ($new_id) did not start (its state is above): see its logs in the Dataflow console" >&2 ;;
+  *)
+    echo "error: $job ($new_id) did not start (its state is above): see its logs in the Dataflow console" >&2
+    # Dataflow's own compatibility check fails the replacement, and the old job goes on.
+    [ "$action" = updated ] && echo "    an update that fails leaves $running_id running its build" >&2
+    ;;
 esac
 exit "$status"

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 import json
 
-from tests.cloud.cloud_support import PROJECT, REGION, install_docker_stand_in, terraform_outputs
+from tests.cloud.cloud_support import (
+    PROJECT,
+    REGION,
+    install_docker_stand_in,
+    terraform_defaults,
+    terraform_outputs,
+)
 from tests.support import ROOT
 
 TAG = "89abcdef0123456789abcdef0123456789abcdef"
@@ -96,3 +102,39 @@ def test_make_producer_mounts_a_relative_key_by_its_absolute_path(cloud):
     (run,) = [json.loads(line) for line in calls]
     (mount,) = [run[i + 1] for i, arg in enumerate(run) if arg == "-v"]
     assert mount == f"{clone / 'sa-key.json'}:/var/secrets/google.json:ro"
+
+
+def test_continuous_delivery_deploys_what_the_build_built(cloud):
+    """The trigger's substitutions with `_DEPLOY=update` (terraform/cloudbuild.tf): the build's
+    deploy step runs scripts/deploy.sh, which starts the job of the commit just built."""
+    cloud.provision()
+    clone = cloud.checkout()
+    commit = cloud.run("git rev-parse HEAD", cwd=clone).stdout.strip()
+    substitutions = {
+        "_REGION": REGION,
+        "_REPOSITORY": OUT["repository"],
+        "_BUCKET": OUT["bucket"],
+        "COMMIT_SHA": commit,
+        "_DEPLOY": "update",
+        "_SUBSCRIPTION": OUT["subscription"],
+        "_OUTPUT_TABLE": OUT["output_table"],
+        "_DLQ_TABLE": OUT["dlq_table"],
+        "_DATAFLOW_SA": OUT["dataflow_service_account"],
+        "_MACHINE_TYPE": terraform_defaults()["machine_type"],
+        "_MAX_WORKERS": str(terraform_defaults()["max_workers"]),
+    }
+    built = cloud.run(
+        f"gcloud builds submit . --project={PROJECT} --config=cloudbuild.yaml "
+        f"--service-account={OUT['cloudbuild_service_account']} "
+        f"--gcs-source-staging-dir=gs://{OUT['bucket']}/source "
+        "--substitutions=" + ",".join(f"{k}={v}" for k, v in substitutions.items()),
+        cwd=clone,
+        timeout=600,
+    )
+    assert built.returncode == 0, built.stdout + built.stderr + cloud.refusals()
+    runs = {run.step_id: run for run in cloud.google.cloudbuild.runs}
+    assert f"is running build {commit}" in runs["deploy"].output
+    (job,) = cloud.google.dataflow.jobs.values()
+    assert (job.resource["name"], job.resource["labels"]) == ("customers", {"commit": commit})
+    assert job.resource["parameters"]["sdk_container_image"] == f"{OUT['pipeline_image']}:{commit}"
+    assert not cloud.google.refusals(), cloud.refusals()
