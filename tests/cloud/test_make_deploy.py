@@ -158,7 +158,7 @@ def test_an_update_the_contracts_refuse_changes_nothing_and_says_replace(cloud):
     deployed(cloud, A)
     (job,) = active(cloud)
     refused = deploy(cloud, C)
-    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert refused.returncode != 0, refused.stdout + refused.stderr
     assert f"build {C} cannot update customers in place" in refused.stderr
     assert DEDUPE in refused.stderr and "STRATEGY=replace" in refused.stderr
     assert len(launches(cloud)) == 1 and not drains(cloud)
@@ -196,7 +196,7 @@ def test_a_job_of_an_older_name_on_the_subscription_is_drained_only_by_replace(c
     built(cloud, A)
     legacy = cloud.google.dataflow.add_job(PROJECT, "europe-west1", "customers-20261206-101010")
     refused = deploy(cloud, A)
-    assert refused.returncode == 2
+    assert refused.returncode != 0
     assert "customers-20261206-101010 reads" in refused.stderr
     assert not launches(cloud)
     deployed(cloud, A, "STRATEGY=replace")
@@ -208,6 +208,26 @@ def test_deploy_refuses_an_unknown_strategy(cloud):
     cloud.provision()
     built(cloud, A)
     refused = deploy(cloud, A, "STRATEGY=blue-green")
-    assert refused.returncode == 2
+    assert refused.returncode != 0
     assert "STRATEGY=blue-green: it is update (the default) or replace" in refused.stderr
     assert not launches(cloud)
+
+
+def test_replace_starts_nothing_while_the_old_job_has_not_drained(cloud):
+    """A drain longer than STOP_TIMEOUT: the old job still reads the subscription, so the new one
+    is not started (two jobs would split it, each with its own dedupe state)."""
+    cloud.provision()
+    built(cloud, A)
+    incompatible_build(cloud, C)
+    deployed(cloud, A)
+    (old,) = active(cloud)
+    stuck = deploy(cloud, C, "STRATEGY=replace STOP_TIMEOUT=0")
+    assert stuck.returncode != 0, stuck.stdout + stuck.stderr
+    assert "has not drained" in stuck.stderr and "customers was not started" in stuck.stderr
+    assert drains(cloud) == ["JOB_STATE_DRAINED"] and len(launches(cloud)) == 1
+    assert [job["id"] for job in active(cloud)] == [old["id"]]
+    # Run again, as the message says, once the old job has drained: the new job starts.
+    deployed(cloud, C, "STRATEGY=replace")
+    assert cloud.google.dataflow.jobs[old["id"]].state == "JOB_STATE_DRAINED"
+    (job,) = active(cloud)
+    assert job["labels"] == {"commit": C}
