@@ -302,11 +302,31 @@ def stack_names(outputs: dict[str, str]) -> StackNames:
 @dataclass
 class Emulated:
     """The data `make infra` would hold, on the real emulators: `.names`, `.bigquery` (a client
-    of the emulator), `.pubsub_address`."""
+    of the emulator), `.pubsub_address`, `.bigquery_endpoint`."""
 
     names: StackNames
     bigquery: bigquery.Client
     pubsub_address: str
+    bigquery_endpoint: str
+
+    def aim_client_libraries(self, cloud: Cloud) -> None:
+        """`cloud.env` pointed at the emulators the way the client libraries allow, with no
+        flag a user would not type: google-cloud-pubsub reads `PUBSUB_EMULATOR_HOST` (and
+        needs no credentials then); google-cloud-bigquery reads `BIGQUERY_EMULATOR_HOST`, its
+        own variable (google/cloud/bigquery/_helpers.py, `_get_bigquery_host`), and still takes
+        Application Default Credentials: a service-account key whose token the OAuth fake
+        issues (`GOOGLE_APPLICATION_CREDENTIALS`)."""
+        key = cloud.home / "operator-key.json"
+        account = f"operator@{self.names.project}.iam.gserviceaccount.com"
+        token_uri = cloud.google.servers["oauth"].url + "token"
+        made = cloud.google.oauth.service_account_key(account, self.names.project, token_uri)
+        key.write_text(json.dumps(made), encoding="utf-8")
+        key.chmod(0o600)
+        cloud.env.update(
+            PUBSUB_EMULATOR_HOST=self.pubsub_address,
+            BIGQUERY_EMULATOR_HOST=self.bigquery_endpoint,
+            GOOGLE_APPLICATION_CREDENTIALS=str(key),
+        )
 
     def delete(self) -> None:
         self.bigquery.delete_dataset(self.names.dataset, delete_contents=True, not_found_ok=True)
@@ -318,17 +338,9 @@ class Emulated:
 
 def emulate(cloud: Cloud, pubsub_address: str, bigquery_endpoint: str) -> Emulated:
     """Topic, subscription, dataset, tables and views as `make infra` names them, on the real
-    Pub/Sub and BigQuery emulators, and `cloud.env` pointed at them the way the client libraries
-    and bq allow, with no flag a user would not type:
-
-    - google-cloud-pubsub: `PUBSUB_EMULATOR_HOST` (no credentials then);
-    - google-cloud-bigquery: `BIGQUERY_EMULATOR_HOST`, the library's own variable
-      (google/cloud/bigquery/_helpers.py, `_get_bigquery_host`); the client still takes
-      Application Default Credentials, so a test gives it a service-account key whose token the
-      OAuth fake issues (`GOOGLE_APPLICATION_CREDENTIALS`);
-    - bq: `~/.bigqueryrc`, the file bq reads default flags from: `--api` (the emulator) and
-      `--discovery_file` (the Cloud SDK's copy: the emulator serves no discovery document).
-    """
+    Pub/Sub and BigQuery emulators; and `~/.bigqueryrc`, the file bq reads default flags from,
+    naming the emulator (`--api`) and the Cloud SDK's copy of BigQuery's discovery document
+    (`--discovery_file`: the emulator serves none), so that `bq` runs as typed."""
     names = stack_names(terraform_outputs())
     create_pubsub(names)  # with tests/conftest.py's PUBSUB_EMULATOR_HOST
     client = bigquery_client.client(names.project, bigquery_endpoint)
@@ -338,17 +350,4 @@ def emulate(cloud: Cloud, pubsub_address: str, bigquery_endpoint: str) -> Emulat
     (cloud.home / ".bigqueryrc").write_text(
         f"--api={bigquery_endpoint}\n--discovery_file={discovery}\n", encoding="utf-8"
     )
-    key = cloud.home / "operator-key.json"
-    account = f"operator@{names.project}.iam.gserviceaccount.com"
-    token_uri = cloud.google.servers["oauth"].url + "token"
-    key.write_text(
-        json.dumps(cloud.google.oauth.service_account_key(account, names.project, token_uri)),
-        encoding="utf-8",
-    )
-    key.chmod(0o600)
-    cloud.env.update(
-        PUBSUB_EMULATOR_HOST=pubsub_address,
-        BIGQUERY_EMULATOR_HOST=bigquery_endpoint,
-        GOOGLE_APPLICATION_CREDENTIALS=str(key),
-    )
-    return Emulated(names, client, pubsub_address)
+    return Emulated(names, client, pubsub_address, bigquery_endpoint)

@@ -4,8 +4,9 @@ Each test gets its own fakes (tests/gcp_fakes) and its own throwaway gcloud conf
 HOME (`cloud.env`); `cloud.run("make deploy PROJECT=...")` runs a command as typed. The test
 fails when gcloud is not installed (with how to install it), and when any request reached an
 API no fake serves. `emulated` adds the data plane: the topic, subscription and tables on the
-real Pub/Sub and BigQuery emulators (tests/conftest.py starts them once per run), with
-`cloud.env` pointed at them (cloud_support.emulate).
+real Pub/Sub and BigQuery emulators (tests/conftest.py starts them once per run), and bq
+pointed at them (cloud_support.emulate; `.aim_client_libraries(cloud)` points the Python
+clients too).
 """
 
 from __future__ import annotations

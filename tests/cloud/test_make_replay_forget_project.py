@@ -2,11 +2,12 @@
 
 The Makefile's cloud branch takes the topic and tables from `terraform output` (the stand-in's
 answers) and runs `python -m replay` with Application Default Credentials and no endpoint flag,
-as it does against Google. Only the environment differs (cloud_support.emulate): Pub/Sub's
-client reads `PUBSUB_EMULATOR_HOST`, BigQuery's its own `BIGQUERY_EMULATOR_HOST`, and the
-credentials are a service-account key whose token the OAuth fake issues, so the token exchange
-runs too. What is asserted is what the emulators hold afterwards: the messages on the
-pipeline's subscription, the rows of `customers_dlq_replays`, `erasure_requests` and `customers`.
+as it does against Google. Only the environment differs (cloud_support's
+`Emulated.aim_client_libraries`): Pub/Sub's client reads `PUBSUB_EMULATOR_HOST`, BigQuery's its
+own `BIGQUERY_EMULATOR_HOST`, and the credentials are a service-account key whose token the
+OAuth fake issues, so the token exchange runs too. What is asserted is what the emulators hold
+afterwards: the messages on the pipeline's subscription, the rows of `customers_dlq_replays`,
+`erasure_requests` and `customers`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from google.api_core.exceptions import DeadlineExceeded
 from google.cloud import pubsub_v1
 
@@ -24,6 +26,13 @@ from tests.support import FIXTURES
 
 USERS = json.loads((FIXTURES / "08_api_v1.4_results2.json").read_text())["results"]
 SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+
+
+@pytest.fixture
+def aimed(emulated, cloud):
+    """The emulated data, with the Python clients of `cloud.run` pointed at it."""
+    emulated.aim_client_libraries(cloud)
+    return emulated
 
 
 def _insert(emulated, table: str, rows_: list[dict]) -> None:
@@ -51,7 +60,8 @@ def _count(emulated, table: str) -> int:
     return count
 
 
-def test_make_replay_project_republishes_a_dead_letter(cloud, emulated):
+def test_make_replay_project_republishes_a_dead_letter(cloud, aimed):
+    emulated = aimed
     names = emulated.names
     payload = dead_letters.redact_credentials(json.dumps(USERS[0]).encode())
     letter = dead_letters.dead_letter(
@@ -86,7 +96,8 @@ def test_make_replay_project_republishes_a_dead_letter(cloud, emulated):
     assert SCOPE in cloud.google.oauth.scopes  # the key's token: ADC as on Google
 
 
-def test_make_forget_project_erases_a_customer_and_records_the_request(cloud, emulated):
+def test_make_forget_project_erases_a_customer_and_records_the_request(cloud, aimed):
+    emulated = aimed
     names, erased, kept = emulated.names, USERS[0], USERS[1]
     customer = erased["login"]["uuid"]
     old = datetime.now(UTC) - timedelta(hours=3)  # out of the streaming buffer
