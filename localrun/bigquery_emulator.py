@@ -84,9 +84,13 @@ def schema_change_error(
         if name not in new:
             return f"{mismatch} Field {name} is missing in new schema"
         if _type(old) != _type(new[name]):
-            return f"{mismatch} Field {name} has changed type from {_type(old)} to {_type(new[name])}"
+            return (
+                f"{mismatch} Field {name} has changed type from {_type(old)} to {_type(new[name])}"
+            )
         if _mode(old) != _mode(new[name]) and (_mode(old), _mode(new[name])) != _RELAXED:
-            return f"{mismatch} Field {name} has changed mode from {_mode(old)} to {_mode(new[name])}"
+            return (
+                f"{mismatch} Field {name} has changed mode from {_mode(old)} to {_mode(new[name])}"
+            )
     known = {field["name"] for field in before}
     for field in after:
         if field["name"] not in known and _mode(field) == "REQUIRED":
@@ -112,11 +116,18 @@ def _table_fields(meta: Any) -> list[dict[str, Any]]:
 
 
 def _add_columns(ctx: AppContext, project_id: str, dataset_id: str, table_id: str, fields) -> None:
-    """Add to the DuckDB table each of `fields` it lacks (NULL in every row it holds)."""
+    """Add to the DuckDB table each of `fields` it lacks (NULL in every row it holds).
+
+    `quoted_table_ref` checks the ids (bqemulator/storage/sql_identifiers.py), as its own DDL
+    does; a column name is quoted as an SQL identifier.
+    """
     target = quoted_table_ref(project_id, dataset_id, table_id)
-    stored = {column[0] for column in ctx.engine.execute(f"SELECT * FROM {target} LIMIT 0").description}
-    for name, duckdb_type in bq_schema_to_duckdb_columns([f for f in fields if f["name"] not in stored]):
-        ctx.engine.execute(f'ALTER TABLE {target} ADD COLUMN "{name}" {duckdb_type}')
+    described = ctx.engine.execute(f"SELECT * FROM {target} LIMIT 0").description  # noqa: S608
+    stored = {column[0] for column in described}
+    missing = [field for field in fields if field["name"] not in stored]
+    for name, duckdb_type in bq_schema_to_duckdb_columns(missing):
+        column = name.replace('"', '""')
+        ctx.engine.execute(f'ALTER TABLE {target} ADD COLUMN "{column}" {duckdb_type}')
 
 
 def keeping_rows(original: Endpoint) -> Endpoint:
@@ -149,7 +160,12 @@ def unknown_field_errors(rows: Sequence[Any], columns: set[str]) -> dict[int, li
         unknown = [name for name in values if name not in columns]
         if unknown:
             found[index] = [
-                {"reason": "invalid", "location": name, "debugInfo": "", "message": f"no such field: {name}."}
+                {
+                    "reason": "invalid",
+                    "location": name,
+                    "debugInfo": "",
+                    "message": f"no such field: {name}.",
+                }
                 for name in unknown
             ]
     return found
