@@ -14,6 +14,7 @@ write dead letters, which `make replay`'s command inserts once the table has the
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import signal
 import subprocess
@@ -117,10 +118,13 @@ def _accounting(rows: list[dict], letters: list[dict], published: list[str]) -> 
     return {customer: landed[customer] for customer in published}
 
 
-def _switch(tree: Path | None) -> None:
-    """`make deploy-local` (TREE=...), as typed: drain, wait, start on the same subscription."""
+def _switch(tree: Path | None) -> str:
+    """`make deploy-local` (TREE=...), as typed: drain, wait, start on the same subscription;
+    how long the drain took."""
     out = make("deploy-local", *([f"TREE={tree}"] if tree else []), timeout=240)
-    assert "drained in" in out and "deployed" in out, out
+    drained = re.search(r"drained in ([\d.]+s)", out)
+    assert drained and "deployed" in out, out
+    return drained.group(1)
 
 
 def test_add_a_column_under_traffic_switching_twice(tmp_path, report):
@@ -144,11 +148,11 @@ def test_add_a_column_under_traffic_switching_twice(tmp_path, report):
         added_at = counts(client, names).rows
         _wait(lambda: counts(client, names).rows >= added_at + PER_PHASE, "A's rows after it")
 
-        _switch(tree_b)
+        drains = [_switch(tree_b)]
         filled = lambda: sum(row[COLUMN] is not None for row in _rows(client, names))  # noqa: E731
         _wait(lambda: filled() >= PER_PHASE, "version B's rows, the column filled")
 
-        _switch(None)
+        drains.append(_switch(None))
         back = datetime.now(UTC)
         back_at = counts(client, names).rows
         _wait(lambda: counts(client, names).rows >= back_at + PER_PHASE, "A's rows, back")
@@ -171,12 +175,15 @@ def test_add_a_column_under_traffic_switching_twice(tmp_path, report):
     twice = [c for c, n in per_customer.items() if n > 1]
     ours = [row for row in rows if row["customer_id"] in per_customer]
     with_column = [row for row in ours if row[COLUMN] is not None]
-    reasons = Counter((letter["stage"], letter["errorMessage"][:48]) for letter in letters)
+    stages = Counter(letter["stage"] for letter in letters)
+    no_such_field = sum("no such field" in letter["errorMessage"] for letter in letters)
     report(
-        f"add a column under traffic ({RATE}/s): published {len(published)}, rows {len(ours)} "
-        f"({len(with_column)} with {COLUMN} filled), lost {len(lost)}, duplicated {len(twice)}; "
-        f"make run's own: {before.rows} rows, {before.dead_letters} dead letters; dead letters "
-        f"by reason: {dict(reasons) or 'none'}"
+        f"add a column under traffic ({RATE}/s, A -> column added -> B -> A): published "
+        f"{len(published)}, rows {len(ours)} ({len(with_column)} with {COLUMN} filled), lost "
+        f"{len(lost)}, duplicated {len(twice)}; drains {', '.join(drains)}; dead letters "
+        f"{len(letters)} (make run's {before.dead_letters} malformed messages; by stage: "
+        f"{', '.join(f'{k} {v}' for k, v in sorted(stages.items()))}; no such field: "
+        f"{no_such_field})"
     )
     assert (lost, twice) == ([], []), "every published customer exactly once"
     assert len(rows) + len(letters) == before.rows + before.dead_letters + len(published)
