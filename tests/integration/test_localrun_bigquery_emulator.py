@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from bqemulator.api.routes import tabledata, tables
 from bqemulator.versioning.snapshots import SnapshotManager
 from google.api_core import exceptions
 from google.api_core import retry as retries
@@ -53,10 +54,23 @@ def test_time_travel_and_user_snapshots_are_still_captured(captured, retention, 
     assert captured == [(("p", "d", "t"), kind)]
 
 
-def test_install_replaces_the_emulators_capture(monkeypatch):
+def test_install_replaces_the_capture_and_three_routes_in_place(monkeypatch):
     monkeypatch.setattr(SnapshotManager, "capture", SnapshotManager.capture)
+    for router in (tables.router, tabledata.router):
+        monkeypatch.setattr(router, "routes", list(router.routes))
+    before = [
+        (r.path, sorted(r.methods)) for r in [*tables.router.routes, *tabledata.router.routes]
+    ]
     bigquery_emulator.install()
     assert SnapshotManager.capture is bigquery_emulator.capture_unless_time_travel_is_off
+    after = {r.name: r for r in [*tables.router.routes, *tabledata.router.routes]}
+    assert [(r.path, sorted(r.methods)) for r in after.values()] == before, "same paths, same order"
+    for name, wrap in [
+        ("patch_table", "keeping_rows"),
+        ("update_table", "keeping_rows"),
+        ("insert_all", "refusing_unknown_fields"),
+    ]:
+        assert after[name].endpoint.__qualname__ == f"{wrap}.<locals>.endpoint"
 
 
 @pytest.fixture
