@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -127,8 +128,47 @@ def _switch(tree: Path | None) -> str:
     return drained.group(1)
 
 
-def test_add_a_column_under_traffic_switching_twice(tmp_path, report):
-    tree_b = version_b(tmp_path)
+@dataclass
+class Traffic:
+    """What one run under traffic left: the tables, what was published, when each step was."""
+
+    before: Counts  # make run's own customers and malformed messages
+    published: list[str]
+    rows: list[dict]
+    letters: list[dict]
+    column_added: datetime
+    back: datetime
+    drains: list[str]
+
+
+def _steps(tree_b: Path, record: Path, producer, *, client, names, before: Counts) -> Traffic:
+    """Version A; the column added; version B; version A again; then the producer stopped."""
+    _wait(lambda: counts(client, names).rows >= before.rows + PER_PHASE, "version A's rows")
+    assert update_tables(client, names, [customers_table(tree_b)]) == [f"customers.{COLUMN}"]
+    column_added = datetime.now(UTC)
+    added_at = counts(client, names).rows
+    _wait(lambda: counts(client, names).rows >= added_at + PER_PHASE, "A's rows after it")
+
+    drains = [_switch(tree_b)]
+    filled = lambda: sum(row[COLUMN] is not None for row in _rows(client, names))  # noqa: E731
+    _wait(lambda: filled() >= PER_PHASE, "version B's rows, the column filled")
+
+    drains.append(_switch(None))
+    back = datetime.now(UTC)
+    back_at = counts(client, names).rows
+    _wait(lambda: counts(client, names).rows >= back_at + PER_PHASE, "A's rows, back")
+
+    producer.signal(signal.SIGTERM)
+    assert producer.wait(30) == 0, producer.log_tail()
+    published = _published(record)
+    wait_for(client, names, Counts(before.rows + len(published), before.dead_letters), 120)
+    time.sleep(3)  # a duplicate, or a redelivery, would show now
+    rows, letters = _rows(client, names), _letters(client, names)
+    return Traffic(before, published, rows, letters, column_added, back, drains)
+
+
+def _under_traffic(tmp_path: Path, tree_b: Path) -> Traffic:
+    """`make run KEEP=1`, a producer at RATE throughout the steps, `make stop`."""
     make("run", "N=20", "KEEP=1", timeout=240)
     record = tmp_path / "published.jsonl"
     producer = None
@@ -136,41 +176,23 @@ def test_add_a_column_under_traffic_switching_twice(tmp_path, report):
         kept = kept_stack.load()
         names = kept_stack.names(kept)
         client = bigquery_client.client(names.project, kept["bigquery_endpoint"])
-        before = counts(client, names)  # make run's own customers and malformed messages
+        before = counts(client, names)
         producer = start_producer(
             names, kept["pubsub_emulator_host"], tmp_path, 100_000, "fake",
             f"--rate={RATE}", f"--record={record}", "--seed=add-column",
         )  # fmt: skip
-        _wait(lambda: counts(client, names).rows >= before.rows + PER_PHASE, "version A's rows")
-
-        assert update_tables(client, names, [customers_table(tree_b)]) == [f"customers.{COLUMN}"]
-        column_added = datetime.now(UTC)
-        added_at = counts(client, names).rows
-        _wait(lambda: counts(client, names).rows >= added_at + PER_PHASE, "A's rows after it")
-
-        drains = [_switch(tree_b)]
-        filled = lambda: sum(row[COLUMN] is not None for row in _rows(client, names))  # noqa: E731
-        _wait(lambda: filled() >= PER_PHASE, "version B's rows, the column filled")
-
-        drains.append(_switch(None))
-        back = datetime.now(UTC)
-        back_at = counts(client, names).rows
-        _wait(lambda: counts(client, names).rows >= back_at + PER_PHASE, "A's rows, back")
-
-        producer.signal(signal.SIGTERM)
-        assert producer.wait(30) == 0, producer.log_tail()
-        published = _published(record)
-        wanted = Counts(before.rows + len(published), before.dead_letters)
-        wait_for(client, names, wanted, 120)
-        time.sleep(3)  # a duplicate, or a redelivery, would show now
-        rows, letters = _rows(client, names), _letters(client, names)
+        return _steps(tree_b, record, producer, client=client, names=names, before=before)
     finally:
         if producer is not None:
             producer.stop()
-        stopped = make("stop")
-    assert "stopped the local stack" in stopped
+        assert "stopped the local stack" in make("stop")
 
-    per_customer = _accounting(rows, letters, published)
+
+def test_add_a_column_under_traffic_switching_twice(tmp_path, report):
+    tree_b = version_b(tmp_path)
+    run = _under_traffic(tmp_path, tree_b)
+    rows, letters, before = run.rows, run.letters, run.before
+    per_customer = _accounting(rows, letters, run.published)
     lost = [c for c, n in per_customer.items() if n == 0]
     twice = [c for c, n in per_customer.items() if n > 1]
     ours = [row for row in rows if row["customer_id"] in per_customer]
@@ -179,24 +201,22 @@ def test_add_a_column_under_traffic_switching_twice(tmp_path, report):
     no_such_field = sum("no such field" in letter["errorMessage"] for letter in letters)
     report(
         f"add a column under traffic ({RATE}/s, A -> column added -> B -> A): published "
-        f"{len(published)}, rows {len(ours)} ({len(with_column)} with {COLUMN} filled), lost "
-        f"{len(lost)}, duplicated {len(twice)}; drains {', '.join(drains)}; dead letters "
-        f"{len(letters)} (make run's {before.dead_letters} malformed messages; by stage: "
-        f"{', '.join(f'{k} {v}' for k, v in sorted(stages.items()))}; no such field: "
+        f"{len(run.published)}, rows {len(ours)} ({len(with_column)} with {COLUMN} filled), "
+        f"lost {len(lost)}, duplicated {len(twice)}; drains {', '.join(run.drains)}; dead "
+        f"letters {len(letters)} (make run's {before.dead_letters} malformed messages; by "
+        f"stage: {', '.join(f'{k} {v}' for k, v in sorted(stages.items()))}; no such field: "
         f"{no_such_field})"
     )
     assert (lost, twice) == ([], []), "every published customer exactly once"
-    assert len(rows) + len(letters) == before.rows + before.dead_letters + len(published)
+    assert len(rows) + len(letters) == before.rows + before.dead_letters + len(run.published)
     assert with_column and all(row[COLUMN].startswith("https://") for row in with_column)
     # The table has the column, the job does not: version A's rows land with it NULL.
-    assert sum(row["ingested_at"] > column_added and row[COLUMN] is None for row in ours) > 0
-    assert all(row[COLUMN] is None for row in ours if row["ingested_at"] > back)
-    assert all(row[COLUMN] is None for row in ours if row["ingested_at"] < column_added)
+    assert sum(row["ingested_at"] > run.column_added and row[COLUMN] is None for row in ours)
+    assert all(row[COLUMN] is None for row in ours if row["ingested_at"] > run.back)
+    assert all(row[COLUMN] is None for row in ours if row["ingested_at"] < run.column_added)
     assert len(letters) == before.dead_letters, "no write dead letter: the table was ahead"
-    refused = [
-        e for row in rows for e in bigquery_rules.stored_errors(row, customers_table(tree_b))
-    ]
-    assert refused == []
+    table_b = customers_table(tree_b)
+    assert [e for row in rows for e in bigquery_rules.stored_errors(row, table_b)] == []
 
 
 def _replay(r, tree: Path, *args: str) -> str:
