@@ -70,7 +70,7 @@ def test_make_replay_project_republishes_a_dead_letter(cloud, aimed):
         now=datetime.now(UTC) - timedelta(hours=1),
     )  # fmt: skip
     _insert(emulated, names.customers_dlq, [letter])
-    command = f"make replay PROJECT={PROJECT} ARGS='--stage validate"
+    command = f"make replay PROJECT={PROJECT} ARGS='--stage validate --since 1d"  # replay/README
 
     dry = cloud.run(command + "'")
     assert dry.returncode == 0, dry.stdout + dry.stderr
