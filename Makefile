@@ -108,6 +108,9 @@ drain-local: venv ## Drain the pipeline of a kept stack (make run KEEP=1): it wr
 deploy-local: venv ## Drain the kept stack's pipeline, start this working tree's on the same subscription (TREE=path)
 	@$(PY) -m localrun.deploy $(if $(TREE),--tree "$(TREE)")
 
+tables-local: venv ## Give the kept stack's tables the columns of this tree's schema files, in place (TREE=path)
+	@$(PY) -m localrun.deploy --tables $(if $(TREE),--tree "$(TREE)")
+
 stop: venv ## Stop a local stack left up by make run KEEP=1
 	@$(PY) -m localrun --stop
 
@@ -260,6 +263,6 @@ stop-job: ## Drain the project's streaming job(s) and wait until drained (FORCE=
 destroy: stop-job ## make stop-job, then delete what make infra created but the data (DELETE_DATA=1: that too, after a typed confirmation)
 	@DELETE_DATA=$(DELETE_DATA) AUTO_APPROVE=$(AUTO_APPROVE) scripts/destroy.sh "$(PROJECT)" "$(REGION)" "$(STATE_BUCKET)" "$(LOCAL_STATE)"
 
-.PHONY: help venv dev run drain-local deploy-local stop replay forget docker test test-unit test-integration test-container test-static mutants lint format bench \
+.PHONY: help venv dev run drain-local deploy-local tables-local stop replay forget docker test test-unit test-integration test-container test-static mutants lint format bench \
         bench-publish bench-pipeline bench-parse-floor bench-pipeline-floor bench-run capacity generate update-contract lock clean \
         test-cloud images tools infra-bootstrap infra build template deploy producer stop-job destroy

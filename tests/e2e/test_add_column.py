@@ -1,9 +1,10 @@
 """docs/operate.md "Add a column", under traffic and in flight.
 
 Under traffic, as a user types it: `make run KEEP=1`, a producer publishing at a steady rate the
-whole time, the column added to the kept stack's table in place (what Terraform does in the
-cloud), `make deploy-local TREE=<version B>` (this tree with the column in its schema file and
-filled by the row builder), then `make deploy-local` back to this tree. Every customer the
+whole time, `make tables-local TREE=<version B>` (the column added to the kept stack's table in
+place, as `make infra` does in the cloud), `make deploy-local TREE=<version B>` (this tree with
+the column in its schema file and filled by the row builder), then `make deploy-local` back to
+this tree. Every customer the
 producer published is exactly one row or one dead letter across both switches.
 
 In flight, each way round: the table has the column and the job does not (its rows land, the
@@ -14,6 +15,7 @@ write dead letters, which `make replay`'s command inserts once the table has the
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import signal
@@ -54,14 +56,27 @@ FIELD = {
     "mode": "NULLABLE",
     "description": "picture.thumbnail: the portrait's smallest URL",
 }
-ROWS_ANCHOR = '    _column("picture_url", "picture.large"),\n'
-ROWS_ADDED = f'    _column("{COLUMN}", "picture.thumbnail"),\n'
+ENTRY = {"class": "direct", "masking": "ALWAYS_NULL", "why": "a photograph of the person"}
+# Step 1's text edits: (file, the line after which, the line added).
+EDITS = (
+    (
+        "pipeline/rows.py",
+        '    _column("picture_url", "picture.large"),\n',
+        f'    _column("{COLUMN}", "picture.thumbnail"),\n',
+    ),
+    (
+        "docs/privacy.md",
+        "| customers | picture_url | direct | ALWAYS_NULL | a photograph of the person |\n",
+        f"| customers | {COLUMN} | direct | ALWAYS_NULL | a photograph of the person |\n",
+    ),
+)
 RATE = 10  # customers per second, all the while
 PER_PHASE = 25  # rows each version writes before the next step
 
 
 def version_b(tmp_path: Path) -> Path:
-    """This working tree (what git tracks or would), with the column added."""
+    """This working tree (what git tracks or would), with step 1 done: the column appended to
+    the schema file, classified (classification.json, docs/privacy.md), filled by the rows."""
     tree = tmp_path / "version-b"
     listed = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
@@ -75,11 +90,25 @@ def version_b(tmp_path: Path) -> Path:
     table = json.loads(schema.read_text())
     table["schema"]["fields"].append(FIELD)
     schema.write_text(json.dumps(table, indent=2) + "\n")
-    rows = tree / "pipeline" / "rows.py"
-    source = rows.read_text()
-    assert source.count(ROWS_ANCHOR) == 1, "pipeline/rows.py changed: update ROWS_ANCHOR"
-    rows.write_text(source.replace(ROWS_ANCHOR, ROWS_ANCHOR + ROWS_ADDED))
+    classes = tree / "pipeline" / "schemas" / "classification.json"
+    classified = json.loads(classes.read_text())
+    classified["tables"]["customers"][COLUMN] = ENTRY
+    classes.write_text(json.dumps(classified, indent=2) + "\n")
+    for name, anchor, added in EDITS:
+        text = (tree / name).read_text()
+        assert text.count(anchor) == 1, f"{name} changed: update EDITS"
+        (tree / name).write_text(text.replace(anchor, anchor + added))
     return tree
+
+
+def test_version_b_passes_the_checks_step_one_names(tmp_path):
+    """The patch is the whole of step 1: version B's own classification test passes."""
+    tree = version_b(tmp_path)
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    test = "tests/unit/test_pipeline_classification.py"
+    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test]
+    done = subprocess.run(argv, cwd=tree, env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout[-3000:]
 
 
 def customers_table(tree: Path) -> dict:
@@ -144,7 +173,8 @@ class Traffic:
 def _steps(tree_b: Path, record: Path, producer, *, client, names, before: Counts) -> Traffic:
     """Version A; the column added; version B; version A again; then the producer stopped."""
     _wait(lambda: counts(client, names).rows >= before.rows + PER_PHASE, "version A's rows")
-    assert update_tables(client, names, [customers_table(tree_b)]) == [f"customers.{COLUMN}"]
+    added = make("tables-local", f"TREE={tree_b}")
+    assert f"added customers.{COLUMN} in place, every row kept" in added, added
     column_added = datetime.now(UTC)
     added_at = counts(client, names).rows
     _wait(lambda: counts(client, names).rows >= added_at + PER_PHASE, "A's rows after it")
