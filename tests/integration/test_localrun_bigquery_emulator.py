@@ -7,6 +7,8 @@ bqemulator 1.4 (HTTP 500 after a column is added; an unknown field silently drop
 
 from __future__ import annotations
 
+import json
+import urllib.request
 import uuid
 
 import pytest
@@ -109,6 +111,26 @@ def test_a_nullable_column_added_in_place_keeps_the_rows_and_takes_values(table)
         ("c", 41, "filled"),
         ("d", None, None),
     ]
+
+
+def test_tables_update_adds_the_column_too(table, bigquery_emulator):
+    """tables.update (PUT, the whole resource) as well as tables.patch: clients use either."""
+    client, customers = table
+    resource = client.get_table(customers).to_api_repr()
+    resource["schema"]["fields"].append(NULLABLE_NOTE.to_api_repr())
+    url = (
+        f"{bigquery_emulator.endpoint}/bigquery/v2/projects/{customers.project}"
+        f"/datasets/{customers.dataset_id}/tables/customers"
+    )
+    put = urllib.request.Request(url, data=json.dumps(resource).encode(), method="PUT")
+    put.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(put, timeout=10) as answer:
+        assert answer.status == 200
+    assert (
+        client.insert_rows_json(customers, [{"customer_id": "c", "note": "n"}], retry=NO_RETRY)
+        == []
+    )
+    assert ("c", None, "n") in _rows(client, customers)
 
 
 def test_a_column_given_in_the_middle_lands_at_the_end(table):
