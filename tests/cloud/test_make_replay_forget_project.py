@@ -70,7 +70,7 @@ def test_make_replay_project_republishes_a_dead_letter(cloud, aimed):
         now=datetime.now(UTC) - timedelta(hours=1),
     )  # fmt: skip
     _insert(emulated, names.customers_dlq, [letter])
-    command = f"make replay PROJECT={PROJECT} ARGS='--stage validate"
+    command = f"make replay PROJECT={PROJECT} ARGS='--stage validate --since 1d"  # replay/README
 
     dry = cloud.run(command + "'")
     assert dry.returncode == 0, dry.stdout + dry.stderr
@@ -126,3 +126,19 @@ def test_make_forget_project_erases_a_customer_and_records_the_request(cloud, ai
         f"SELECT status, customer_id FROM `{names.erasure_requests}`",
     )
     assert (status, recorded) == ("done", customer)
+
+
+def test_without_usable_credentials_each_says_how_to_get_them(cloud, aimed):
+    """No Application Default Credentials at all, then a key the token endpoint refuses: one
+    line naming the fix, not google-auth's traceback."""
+    key = cloud.env.pop("GOOGLE_APPLICATION_CREDENTIALS")  # and no ADC file in CLOUDSDK_CONFIG
+    replay = cloud.run(f"make replay PROJECT={PROJECT} ARGS='--stage validate'")
+    cloud.google.oauth.public_keys.clear()  # the key is no longer the account's
+    cloud.env["GOOGLE_APPLICATION_CREDENTIALS"] = key
+    forget = cloud.run(f"make forget PROJECT={PROJECT} CUSTOMER={USERS[0]['login']['uuid']}")
+    for made, name in ((replay, "python -m replay"), (forget, "python -m replay forget")):
+        assert made.returncode != 0, made.stdout
+        assert "Traceback" not in made.stderr, made.stderr
+        (line,) = [line for line in made.stderr.splitlines() if line.startswith(f"{name}: error")]
+        assert "gcloud auth application-default login" in line, made.stderr
+    assert "RefreshError: invalid_grant: no key of 'operator@" in forget.stderr

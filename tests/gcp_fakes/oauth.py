@@ -30,6 +30,10 @@ JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 AUDIENCE = "https://oauth2.googleapis.com/token"
 
 
+def refused(code: str, description: str) -> Refused:
+    return Refused(400, f"{code}: {description}", {"error": code, "error_description": description})
+
+
 def segment(value: dict) -> str:
     return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
 
@@ -69,13 +73,13 @@ class OAuth(Service):
         """The assertion's claims, once its signature, issuer, audience and scope hold."""
         issuer = jwt.decode(assertion, verify=False).get("iss", "")
         if issuer not in self.public_keys:
-            raise Refused(400, f"invalid_grant: no key of {issuer!r}")
+            raise refused("invalid_grant", f"no key of {issuer!r}")
         try:
             claims = jwt.decode(assertion, certs=self.public_keys[issuer], audience=AUDIENCE)
         except (exceptions.GoogleAuthError, ValueError) as error:
-            raise Refused(400, f"invalid_grant: {error}") from error
+            raise refused("invalid_grant", str(error)) from error
         if not claims.get("scope"):
-            raise Refused(400, "invalid_scope: the assertion asks for no scope")
+            raise refused("invalid_scope", "the assertion asks for no scope")
         return claims
 
     @route("POST", r"/token")
@@ -85,10 +89,12 @@ class OAuth(Service):
         if grant == JWT_BEARER:
             self.scopes.append(self._assertion(form.get("assertion", ""))["scope"])
             return {"access_token": "ya29.local-sa", "expires_in": 3600, "token_type": "Bearer"}
-        if grant not in {"authorization_code", "refresh_token"} or not form.get("client_id"):
-            raise Refused(400, f"unsupported_grant_type or no client_id: {grant!r}")
+        if grant not in {"authorization_code", "refresh_token"}:
+            raise refused("unsupported_grant_type", repr(grant))
+        if not form.get("client_id"):
+            raise refused("invalid_request", "no client_id")
         if grant == "authorization_code" and not form.get("code"):
-            raise Refused(400, "invalid_grant: no code")
+            raise refused("invalid_grant", "no code")
         claims = {
             "iss": "https://accounts.google.com",
             "aud": form["client_id"],
