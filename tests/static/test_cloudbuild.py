@@ -455,3 +455,18 @@ def test_test_step_installs_only_from_hashed_locks_without_build_isolation(build
 )  # fmt: skip
 def test_install_check_catches_unlocked_installs(script, problem):
     assert any(problem in found for found in install_problems(script)), install_problems(script)
+
+
+def _default_seconds(script: str, variable: str) -> int:
+    text = (ROOT / "scripts" / script).read_text(encoding="utf-8")
+    return int(re.search(rf"\${{{variable}:-(\d+)}}", text).group(1))
+
+
+def test_the_build_outlives_a_replace_by_continuous_delivery(build):
+    # Cloud Build stops a build at its `timeout` (https://cloud.google.com/build/docs/build-config-file-schema#timeout_2);
+    # a replace by the deploy step drains for up to STOP_TIMEOUT, then waits DEPLOY_TIMEOUT for
+    # the new job, after the tests, the images and the spec (about half an hour on the default
+    # pool): cut short, the build would fail with the job drained and none started.
+    drain = _default_seconds("stop-job.sh", "STOP_TIMEOUT")
+    start = _default_seconds("deploy.sh", "DEPLOY_TIMEOUT")
+    assert int(build["timeout"].removesuffix("s")) >= 1800 + drain + start
