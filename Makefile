@@ -38,17 +38,18 @@ KEY         ?=
 STATE_BUCKET ?= $(PROJECT)-customer-stream-tfstate
 LOCAL_STATE  ?= 0
 # make stop-job / make destroy: the jobs they stop are named customers or customers-* (make deploy)
-# and customer-stream (Terraform's deploy_job, var.name); FORCE=1 cancels instead of draining.
+# (older make deploys: customers-<time>) and customer-stream (Terraform's deploy_job, var.name);
+# FORCE=1 cancels instead of draining.
 JOB_NAMES    := customers customer-stream
 STOP_TIMEOUT ?= 1800
 FORCE        ?= 0
 DELETE_DATA  ?= 0
 TF          := terraform -chdir=terraform
-# The job's name, computed once (`:=`): a recursive variable would run `date` at each use, and
-# the name printed could differ from the name launched.
-ifeq ($(origin JOB),undefined)
-JOB         := customers-$(shell date -u +%Y%m%d-%H%M%S)
-endif
+# make deploy: the job's one stable name (an in-place update replaces a job of the same name:
+# scripts/deploy.sh), and STRATEGY=update (default: in place, if the update contracts allow it)
+# or replace (drain the running job, then start the new one).
+JOB         ?= customers
+STRATEGY    ?= update
 TF_VARS      = -var=project_id=$(PROJECT) -var=region=$(REGION)
 # One Terraform output; a value is one word, so anything longer is terraform's "no outputs" warning.
 one_word     = $(if $(word 2,$(1)),,$(1))
@@ -84,7 +85,7 @@ BASE_ARG        = $(foreach arg,PYTHON_BASE BEAM_SDK_IMAGE LAUNCHER_IMAGE,$(if $
 help: ## List every target with its description
 	@awk 'BEGIN {FS = ":.*## "} /^##@/ {printf "\n%s\n", substr($$0, 5)} /^[a-zA-Z0-9_-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo
-	@echo "  Variables: N=$(N) SOURCE=$(SOURCE) KEEP=$(KEEP) (make run), ARGS (make replay, make forget, make mutants), CUSTOMER (make forget), PROJECT, REGION, RATE=$(RATE) MESSAGE_BYTES=$(MESSAGE_BYTES) (make capacity), TAG=<commit> (cloud targets), STATE_BUCKET, LOCAL_STATE=1 (make infra, make destroy), FORCE=1, STOP_TIMEOUT (make stop-job), DELETE_DATA=1 (make destroy)"
+	@echo "  Variables: N=$(N) SOURCE=$(SOURCE) KEEP=$(KEEP) (make run), ARGS (make replay, make forget, make mutants), CUSTOMER (make forget), PROJECT, REGION, RATE=$(RATE) MESSAGE_BYTES=$(MESSAGE_BYTES) (make capacity), TAG=<commit> (cloud targets), STRATEGY=update|replace (make deploy), STATE_BUCKET, LOCAL_STATE=1 (make infra, make destroy), FORCE=1, STOP_TIMEOUT (make stop-job), DELETE_DATA=1 (make destroy)"
 
 venv: $(VENV)/.installed ## Create or update .venv with what make run needs (requirements/run.txt, by uv)
 
@@ -107,6 +108,9 @@ drain-local: venv ## Drain the pipeline of a kept stack (make run KEEP=1): it wr
 
 deploy-local: venv ## Drain the kept stack's pipeline, start this working tree's on the same subscription (TREE=path)
 	@$(PY) -m localrun.deploy $(if $(TREE),--tree "$(TREE)")
+
+tables-local: venv ## Give the kept stack's tables the columns of this tree's schema files, in place (TREE=path)
+	@$(PY) -m localrun.deploy --tables $(if $(TREE),--tree "$(TREE)")
 
 stop: venv ## Stop a local stack left up by make run KEEP=1
 	@$(PY) -m localrun --stop
@@ -232,21 +236,14 @@ template: ## Write only the Flex Template spec of a build already pushed (TAG=<c
 	@echo "==> Flex Template spec $(TEMPLATE) -> $(JOB_IMAGE)"
 	scripts/flex-template.sh $(TEMPLATE) $(JOB_IMAGE) $(PROJECT)
 
-deploy: ## Start the streaming job of one build: its spec and its image (TAG=<commit>, default HEAD)
+deploy: ## Run build TAG as the one streaming job: start it, update it in place, or STRATEGY=replace (drain, then start); TAG=<older commit> rolls back
 	$(call require,PROJECT)
 	$(call commit_sha,TAG)
-	@echo "==> Dataflow job $(JOB) in $(PROJECT)/$(REGION): $(SUBSCRIPTION) -> $(OUTPUT_TABLE)"
-	@echo "    launcher and workers: $(JOB_IMAGE)"
-	@gcloud storage objects describe $(TEMPLATE) --project=$(PROJECT) >/dev/null 2>&1 || { echo "error: no Flex Template spec $(TEMPLATE): commit $(TAG) was not built; run make build (or pass TAG=<a built commit>)" >&2; exit 2; }
-	gcloud dataflow flex-template run "$(JOB)" --project=$(PROJECT) --region=$(REGION) \
-	  --template-file-gcs-location=$(TEMPLATE) \
-	  --service-account-email=$(DATAFLOW_SA) \
-	  --temp-location=gs://$(BUCKET)/temp --staging-location=gs://$(BUCKET)/staging \
-	  --enable-streaming-engine --worker-machine-type=$(MACHINE_TYPE) --max-workers=$(MAX_WORKERS) \
-	  --parameters=input_subscription=$(SUBSCRIPTION) \
-	  --parameters=output_table=$(OUTPUT_TABLE),dlq_table=$(DLQ_TABLE) \
-	  --parameters=create_disposition=CREATE_NEVER \
-	  --parameters=sdk_container_image=$(JOB_IMAGE)
+	@PROJECT=$(PROJECT) REGION=$(REGION) JOB=$(JOB) TAG=$(TAG) STRATEGY=$(STRATEGY) \
+	  TEMPLATES=gs://$(BUCKET)/templates JOB_IMAGE=$(JOB_IMAGE) SERVICE_ACCOUNT=$(DATAFLOW_SA) \
+	  BUCKET=$(BUCKET) SUBSCRIPTION=$(SUBSCRIPTION) OUTPUT_TABLE=$(OUTPUT_TABLE) DLQ_TABLE=$(DLQ_TABLE) \
+	  MACHINE_TYPE=$(MACHINE_TYPE) MAX_WORKERS=$(MAX_WORKERS) STOP_TIMEOUT=$(STOP_TIMEOUT) \
+	  scripts/deploy.sh
 
 producer: ## Run the producer image against the project's topic (N=500 SOURCE=fake KEY=sa-key.json TAG=<commit>)
 	$(call require,PROJECT)
@@ -267,6 +264,6 @@ stop-job: ## Drain the project's streaming job(s) and wait until drained (FORCE=
 destroy: stop-job ## make stop-job, then delete what make infra created but the data (DELETE_DATA=1: that too, after a typed confirmation)
 	@DELETE_DATA=$(DELETE_DATA) AUTO_APPROVE=$(AUTO_APPROVE) scripts/destroy.sh "$(PROJECT)" "$(REGION)" "$(STATE_BUCKET)" "$(LOCAL_STATE)"
 
-.PHONY: help venv dev run drain-local deploy-local stop replay forget docker test test-unit test-integration test-container test-static mutants lint format bench \
+.PHONY: help venv dev run drain-local deploy-local tables-local stop replay forget docker test test-unit test-integration test-container test-static mutants lint format bench \
         bench-publish bench-pipeline bench-parse-floor bench-pipeline-floor bench-run capacity generate update-contract lock clean \
         test-cloud images tools infra-bootstrap infra build template deploy producer stop-job destroy

@@ -37,11 +37,11 @@ from localrun.stack import (
     start_producer,
     wait_for,
 )
-from localrun.summary import collect, pace, render, render_pace
+from localrun.summary import built_times, collect, pace, render, render_pace
 from pipeline import bigquery_client
 from producer.config import ConfigError, require_input
 
-# How often the row counts are polled: it bounds the throughput and pace figures' error.
+# How often the row counts are polled: it bounds the throughput figure's error.
 WAIT_INTERVAL = 0.5
 
 
@@ -67,15 +67,12 @@ class Progress:
     def __init__(self) -> None:
         self.start = time.monotonic()
         self._last_counts: tuple[Counts, float] | None = None
-        # (seconds, rows landed) at every poll of the tables: the run's pace (summary.pace).
-        self.polls: list[tuple[float, int]] = []
 
     def say(self, message: str) -> None:
         print(f"[{time.monotonic() - self.start:6.1f}s] {message}", flush=True)
 
     def counts(self, expected: Counts | None):
         def show(now: Counts) -> None:
-            self.polls.append((time.monotonic() - self.start, now.rows))
             last = self._last_counts
             if last and (last[0] == now or time.monotonic() - last[1] < 3):
                 return
@@ -186,7 +183,7 @@ def run(args: argparse.Namespace) -> int:
             f"{seconds:.1f}s, from the first publish to the last row in BigQuery)",
             flush=True,
         )
-        run_pace = pace(out.polls)
+        run_pace = pace(built_times(client, names))
         if run_pace:
             print(render_pace(run_pace), flush=True)
         if args.keep:

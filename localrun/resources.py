@@ -7,6 +7,7 @@ The tables come from `pipeline/schemas/*.json` (via `pipeline.tables`) and the v
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from google.cloud import bigquery, pubsub_v1
@@ -105,6 +106,30 @@ def create_bigquery(client: bigquery.Client, names: StackNames) -> None:
         view.view_query = views.render(name, names.project, names.dataset)
         view.description = views.description(name)
         client.create_table(view, exists_ok=True, retry=SHORT_RETRY, timeout=TIMEOUT)
+
+
+def _columns(fields) -> list[tuple[str, str, str]]:
+    return [(f.name, f.field_type, f.mode) for f in fields]
+
+
+def update_tables(
+    client: bigquery.Client, names: StackNames, resources: Sequence[dict] = TABLES
+) -> list[str]:
+    """Give each table of `names` the columns of its resource (a schema file, maybe of another
+    tree), in place, as Terraform's update does in the cloud: BigQuery appends a new NULLABLE
+    column and keeps every row, and refuses what it cannot change in place (a dropped or
+    retyped column, a REQUIRED one added). The columns added, as `table.column`."""
+    added = []
+    for resource in resources:
+        table = client.get_table(names.table(resource), retry=SHORT_RETRY, timeout=TIMEOUT)
+        wanted = [bigquery.SchemaField.from_api_repr(f) for f in resource["schema"]["fields"]]
+        if _columns(table.schema) == _columns(wanted):
+            continue
+        known = {field.name for field in table.schema}
+        added += [f"{table.table_id}.{f.name}" for f in wanted if f.name not in known]
+        table.schema = wanted
+        client.update_table(table, ["schema"], retry=SHORT_RETRY, timeout=TIMEOUT)
+    return added
 
 
 def with_tables(sql: str, names: StackNames) -> str:

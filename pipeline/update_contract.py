@@ -33,13 +33,13 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import apache_beam as beam
-from apache_beam.portability.api import beam_runner_api_pb2 as runner_api
-
-from pipeline.main import build_pipeline, parse_options
-from pipeline.options import CustomerPipelineOptions
+# Beam is imported only where a graph is built: the verdict of `--against FILE --target FILE`
+# runs without it (scripts/deploy.sh, also in Cloud Build's gcloud image, which has no Beam).
+if TYPE_CHECKING:
+    import apache_beam as beam
+    from apache_beam.portability.api import beam_runner_api_pb2 as runner_api
 
 HERE = Path(__file__).resolve().parent
 CONTRACT_FILE = HERE / "update_contract.json"
@@ -79,6 +79,8 @@ def _stateful_step(components: runner_api.Components, step: runner_api.PTransfor
     }
     if step.spec.urn == GROUP_BY_KEY:
         return entry
+    from apache_beam.portability.api import beam_runner_api_pb2 as runner_api  # noqa: PLC0415
+
     payload = runner_api.ParDoPayload.FromString(step.spec.payload)
     if not payload.state_specs and not payload.timer_family_specs:
         return None
@@ -107,6 +109,11 @@ def contract_of(pipeline: beam.Pipeline) -> Contract:
 
 def current_contract() -> Contract:
     """The contract of `build_pipeline` in this tree."""
+    import apache_beam as beam  # noqa: PLC0415 - a graph is built only here
+
+    from pipeline.main import build_pipeline, parse_options  # noqa: PLC0415
+    from pipeline.options import CustomerPipelineOptions  # noqa: PLC0415
+
     options = parse_options(GRAPH_ARGS)
     pipeline = beam.Pipeline(options=options)
     build_pipeline(pipeline, options.view_as(CustomerPipelineOptions))

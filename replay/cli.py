@@ -9,6 +9,7 @@ from collections import Counter
 from datetime import UTC, datetime
 
 from google.api_core import exceptions
+from google.auth.exceptions import GoogleAuthError
 
 from contract import topic_path
 from pipeline.dead_letters import STAGES
@@ -196,6 +197,9 @@ def main(argv: list[str] | None = None, prog: str = "python -m replay") -> int:
     except ValueError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 2
+    except GoogleAuthError as error:  # no credentials, or a refresh refused: a request's cause
+        print(f"{prog}: error: {tables.credentials_problem(error)}", file=sys.stderr)
+        return 1
     except exceptions.GoogleAPIError as error:  # the first line; the rest is the job's id
         print(f"{prog}: error: {type(error).__name__}: {_first_line(error)}", file=sys.stderr)
         return 1

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from google.api_core import exceptions
+from google.auth.exceptions import GoogleAuthError
 from google.cloud import bigquery
 
 from pipeline import bigquery_client
@@ -221,6 +222,9 @@ def main(argv: list[str] | None = None, prog: str = "python -m replay forget") -
     except ValueError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 2
+    except GoogleAuthError as error:  # no credentials, or a refresh refused: a request's cause
+        print(f"{prog}: error: {tables.credentials_problem(error)}", file=sys.stderr)
+        return 1
     except exceptions.GoogleAPIError as error:  # the first line; the rest is the job's id
         first = next(iter(str(error).splitlines()), "")
         print(f"{prog}: error: {type(error).__name__}: {first}", file=sys.stderr)

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from google.auth.exceptions import GoogleAuthError
 from google.cloud import bigquery
 
 from pipeline import bigquery_client
@@ -20,6 +21,11 @@ from replay import erasure
 from replay.plan import DeadLetter
 from replay.selection import Selection
 
+# Where Application Default Credentials come from
+# (https://cloud.google.com/docs/authentication/application-default-credentials).
+ADC_FIX = (
+    "run `gcloud auth application-default login`, or set GOOGLE_APPLICATION_CREDENTIALS to a key"
+)
 INSERT_BATCH = 500  # rows per streaming insert of `insert_rows`
 _COLUMNS = "message_id, stage, payloadBytes, payloadString, attributes, payload_state, errorMessage"
 
@@ -82,6 +88,13 @@ def from_flags(args: argparse.Namespace) -> Tables:
         sql_table(args.replays_table or f"{dead_letters}_replays"),
         sql_table(args.erasures_table or f"{dataset}.erasure_requests"),
     )
+
+
+def credentials_problem(error: GoogleAuthError) -> str:
+    """One line for credentials google-auth found none of, or could not refresh, with the fix
+    (its own message is a paragraph, and a refusal's is the token endpoint's whole answer)."""
+    first = next(iter(str(error.args[0] if error.args else error).splitlines()), "")[:300]
+    return f"no usable Google credentials ({type(error).__name__}: {first}): {ADC_FIX}"
 
 
 def client(args: argparse.Namespace, names: Tables) -> bigquery.Client:

@@ -8,6 +8,9 @@
 # lib/googlecloudsdk/api_lib/dataflow/apis.py, `_BuildTemplateMetadata`), although the spec's
 # metadata is Dataflow's TemplateMetadata, which has them. So the spec is gcloud's own
 # (`--print-only`), with every metadata.json field gcloud left out put back, then uploaded.
+# The build's update contract (pipeline/update_contract.json and update_mappings.json) goes
+# beside it, to NAME.update/: scripts/deploy.sh reads it to tell whether this build can update a
+# job running another one in place.
 set -euo pipefail
 [ $# -eq 3 ] || { echo "usage: $0 gs://BUCKET/templates/NAME.json IMAGE PROJECT" >&2; exit 2; }
 template=$1 image=$2 project=$3
@@ -28,3 +31,5 @@ print(f"metadata fields gcloud dropped, put back: {', '.join(sorted(dropped)) or
 json.dump(spec, sys.stdout, indent=2, sort_keys=True)
 PY
 gcloud storage cp "$work/spec.json" "$template" --project="$project" --content-type=application/json
+gcloud storage cp pipeline/update_contract.json pipeline/update_mappings.json \
+  "${template%.json}.update/" --project="$project" --content-type=application/json

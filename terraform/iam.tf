@@ -190,3 +190,23 @@ resource "google_project_iam_member" "cloudbuild_logs" {
   role    = "roles/logging.logWriter"
   member  = google_service_account.cloudbuild.member
 }
+
+# Continuous delivery (continuous_delivery = update or replace): cloudbuild.yaml's deploy step runs
+# scripts/deploy.sh as the build account, which then lists, launches, updates and drains the job
+# (roles/dataflow.developer: "Provides the permissions necessary to execute and manipulate
+# Dataflow jobs", granted per project only) and launches it as the worker account (actAs:
+# https://cloud.google.com/dataflow/docs/concepts/security-and-permissions#worker-service-account).
+# Neither exists while delivery is off.
+resource "google_project_iam_member" "cloudbuild_dataflow_developer" {
+  count   = var.continuous_delivery == "off" ? 0 : 1
+  project = var.project_id
+  role    = "roles/dataflow.developer"
+  member  = google_service_account.cloudbuild.member
+}
+
+resource "google_service_account_iam_member" "cloudbuild_acts_as_dataflow" {
+  count              = var.continuous_delivery == "off" ? 0 : 1
+  service_account_id = google_service_account.dataflow.name
+  role               = "roles/iam.serviceAccountUser"
+  member             = google_service_account.cloudbuild.member
+}

@@ -197,6 +197,17 @@ variable "trigger_branch" {
   }
 }
 
+variable "continuous_delivery" {
+  description = "What the Cloud Build trigger does with what it built: off (build only), update (make deploy's in-place update of the running job) or replace (drain it, then start the new one). Not off: the build service account may launch, update and drain Dataflow jobs (roles/dataflow.developer) and run them as the worker account (roles/iam.serviceAccountUser on it)."
+  type        = string
+  default     = "off"
+
+  validation {
+    condition     = contains(["off", "update", "replace"], var.continuous_delivery)
+    error_message = "continuous_delivery is off, update or replace."
+  }
+}
+
 variable "deploy_job" {
   description = "Also run the pipeline as a Dataflow Flex Template job from Terraform (needs the images and the template built first: make build)."
   type        = bool
@@ -217,13 +228,13 @@ variable "image_tag" {
 }
 
 variable "machine_type" {
-  description = "Worker machine type of the Terraform-managed job: pipeline/options.py's MACHINE_TYPE, the capacity model's choice (docs/cost.md)."
+  description = "Worker machine type of the Terraform-managed job and of continuous delivery: pipeline/options.py's MACHINE_TYPE, the capacity model's choice (docs/cost.md)."
   type        = string
   default     = "n1-standard-2"
 }
 
 variable "max_workers" {
-  description = "Upper bound of Dataflow autoscaling for the Terraform-managed job: pipeline/options.py's MAX_WORKERS, the capacity model's choice (docs/cost.md)."
+  description = "Upper bound of Dataflow autoscaling for the Terraform-managed job and continuous delivery: pipeline/options.py's MAX_WORKERS, the capacity model's choice (docs/cost.md)."
   type        = number
   default     = 2
 

@@ -27,6 +27,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from google.cloud import bigquery, pubsub_v1
+
+from localrun.resources import StackNames, create_bigquery, create_pubsub
+from pipeline import bigquery_client
 from tests.gcp_fakes import FakeGoogle
 from tests.static.terraform_files import parse
 from tests.support import ROOT
@@ -34,8 +38,12 @@ from tests.support import ROOT
 # The project and region every cloud test deploys to (README's example project id).
 PROJECT = "my-project-id"
 REGION = "europe-west1"
-# Variables a user's environment may carry that would send gcloud elsewhere or change a target.
-CLEARED = ("CLOUDSDK_", "GOOGLE_", "PROJECT", "REGION", "TAG", "JOB", "KEY", "BUCKET")
+# Variables a user's environment may carry that would send gcloud or a client library elsewhere
+# or change a target.
+CLEARED = (
+    "CLOUDSDK_", "GOOGLE_", "PUBSUB_", "BIGQUERY_", "PROJECT", "REGION", "TAG", "JOB", "KEY",
+    "BUCKET",
+)  # fmt: skip
 
 
 def terraform_defaults() -> dict[str, object]:
@@ -282,3 +290,64 @@ class Cloud:
         )  # fmt: skip
         assert built.returncode == 0, built.stderr
         return template
+
+
+def stack_names(outputs: dict[str, str]) -> StackNames:
+    """The topic, subscription and dataset `terraform output` names, as the emulators name them."""
+    dataset = outputs["output_table"].split(":", 1)[1].split(".", 1)[0]
+    subscription = outputs["subscription"].rsplit("/", 1)[1]
+    return StackNames(outputs["project_id"], outputs["topic_name"], subscription, dataset)
+
+
+@dataclass
+class Emulated:
+    """The data `make infra` would hold, on the real emulators: `.names`, `.bigquery` (a client
+    of the emulator), `.pubsub_address`, `.bigquery_endpoint`."""
+
+    names: StackNames
+    bigquery: bigquery.Client
+    pubsub_address: str
+    bigquery_endpoint: str
+
+    def aim_client_libraries(self, cloud: Cloud) -> None:
+        """`cloud.env` pointed at the emulators the way the client libraries allow, with no
+        flag a user would not type: google-cloud-pubsub reads `PUBSUB_EMULATOR_HOST` (and
+        needs no credentials then); google-cloud-bigquery reads `BIGQUERY_EMULATOR_HOST`, its
+        own variable (google/cloud/bigquery/_helpers.py, `_get_bigquery_host`), and still takes
+        Application Default Credentials: a service-account key whose token the OAuth fake
+        issues (`GOOGLE_APPLICATION_CREDENTIALS`)."""
+        key = cloud.home / "operator-key.json"
+        account = f"operator@{self.names.project}.iam.gserviceaccount.com"
+        token_uri = cloud.google.servers["oauth"].url + "token"
+        made = cloud.google.oauth.service_account_key(account, self.names.project, token_uri)
+        key.write_text(json.dumps(made), encoding="utf-8")
+        key.chmod(0o600)
+        cloud.env.update(
+            PUBSUB_EMULATOR_HOST=self.pubsub_address,
+            BIGQUERY_EMULATOR_HOST=self.bigquery_endpoint,
+            GOOGLE_APPLICATION_CREDENTIALS=str(key),
+        )
+
+    def delete(self) -> None:
+        self.bigquery.delete_dataset(self.names.dataset, delete_contents=True, not_found_ok=True)
+        with pubsub_v1.SubscriberClient() as subscriber:
+            subscriber.delete_subscription(subscription=self.names.subscription_path)
+        with pubsub_v1.PublisherClient() as publisher:  # type: ignore[attr-defined]
+            publisher.delete_topic(topic=self.names.topic_path)
+
+
+def emulate(cloud: Cloud, pubsub_address: str, bigquery_endpoint: str) -> Emulated:
+    """Topic, subscription, dataset, tables and views as `make infra` names them, on the real
+    Pub/Sub and BigQuery emulators; and `~/.bigqueryrc`, the file bq reads default flags from,
+    naming the emulator (`--api`) and the Cloud SDK's copy of BigQuery's discovery document
+    (`--discovery_file`: the emulator serves none), so that `bq` runs as typed."""
+    names = stack_names(terraform_outputs())
+    create_pubsub(names)  # with tests/conftest.py's PUBSUB_EMULATOR_HOST
+    client = bigquery_client.client(names.project, bigquery_endpoint)
+    create_bigquery(client, names)
+    sdk = Path(os.path.realpath(shutil.which("gcloud") or "gcloud")).parent.parent
+    discovery = sdk / "platform" / "bq" / "discovery_next" / "bigquery.json"
+    (cloud.home / ".bigqueryrc").write_text(
+        f"--api={bigquery_endpoint}\n--discovery_file={discovery}\n", encoding="utf-8"
+    )
+    return Emulated(names, client, pubsub_address, bigquery_endpoint)

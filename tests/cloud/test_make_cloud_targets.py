@@ -8,7 +8,13 @@ from __future__ import annotations
 
 import json
 
-from tests.cloud.cloud_support import PROJECT, REGION, install_docker_stand_in, terraform_outputs
+from tests.cloud.cloud_support import (
+    PROJECT,
+    REGION,
+    install_docker_stand_in,
+    terraform_defaults,
+    terraform_outputs,
+)
 from tests.support import ROOT
 
 TAG = "89abcdef0123456789abcdef0123456789abcdef"
@@ -71,7 +77,9 @@ def test_make_build_submits_a_build_cloud_build_accepts_and_writes_the_spec(clou
     assert build["substitutions"]["COMMIT_SHA"] == commit
     assert build["serviceAccount"] == OUT["cloudbuild_service_account"]
     runs = {run.step_id: run for run in cloud.google.cloudbuild.runs}
-    assert list(runs) == ["registry", "build-pipeline", "build-producer", "template"]
+    assert list(runs) == ["registry", "build-pipeline", "build-producer", "template", "deploy"]
+    assert "_DEPLOY=off: built, not deployed" in runs["deploy"].output
+    assert not cloud.google.dataflow.jobs, "continuous delivery is off unless the trigger says"
     assert cloud.google.cloudbuild.not_run == ["test: python:3.11.13-slim-bookworm"]
     spec = json.loads(
         cloud.google.storage.read(OUT["bucket"], f"templates/customers-{commit}.json")
@@ -80,24 +88,6 @@ def test_make_build_submits_a_build_cloud_build_accepts_and_writes_the_spec(clou
     pushed = {key[1:] for key in cloud.google.artifactregistry.images}
     assert pushed == {("customer-pipeline", commit), ("customer-producer", commit)}
     assert not cloud.google.refusals(), cloud.refusals()
-
-
-def test_make_deploy_names_one_job_however_long_it_takes(cloud):
-    """JOB is computed once: the name make prints is the job it launches, even when `date`
-    answers differently on each call (a second ticking over between two expansions)."""
-    cloud.provision()
-    assert cloud.run(f"make template PROJECT={PROJECT} TAG={TAG}").returncode == 0
-    ticking = cloud.home / "bin" / "date"
-    ticking.write_text(
-        '#!/bin/sh\nn=$(cat "$HOME/ticks" 2>/dev/null || echo 0); echo $((n + 1)) > "$HOME/ticks"\n'
-        'echo "20260101-00000$n"\n',
-        encoding="utf-8",
-    )
-    ticking.chmod(0o755)
-    deployed = cloud.run(f"make deploy PROJECT={PROJECT} TAG={TAG}")
-    assert deployed.returncode == 0, deployed.stderr + cloud.refusals()
-    (job,) = cloud.google.dataflow.jobs.values()
-    assert f"==> Dataflow job {job.resource['name']} in" in deployed.stdout
 
 
 def test_make_producer_mounts_a_relative_key_by_its_absolute_path(cloud):
@@ -112,3 +102,39 @@ def test_make_producer_mounts_a_relative_key_by_its_absolute_path(cloud):
     (run,) = [json.loads(line) for line in calls]
     (mount,) = [run[i + 1] for i, arg in enumerate(run) if arg == "-v"]
     assert mount == f"{clone / 'sa-key.json'}:/var/secrets/google.json:ro"
+
+
+def test_continuous_delivery_deploys_what_the_build_built(cloud):
+    """The trigger's substitutions with `_DEPLOY=update` (terraform/cloudbuild.tf): the build's
+    deploy step runs scripts/deploy.sh, which starts the job of the commit just built."""
+    cloud.provision()
+    clone = cloud.checkout()
+    commit = cloud.run("git rev-parse HEAD", cwd=clone).stdout.strip()
+    substitutions = {
+        "_REGION": REGION,
+        "_REPOSITORY": OUT["repository"],
+        "_BUCKET": OUT["bucket"],
+        "COMMIT_SHA": commit,
+        "_DEPLOY": "update",
+        "_SUBSCRIPTION": OUT["subscription"],
+        "_OUTPUT_TABLE": OUT["output_table"],
+        "_DLQ_TABLE": OUT["dlq_table"],
+        "_DATAFLOW_SA": OUT["dataflow_service_account"],
+        "_MACHINE_TYPE": terraform_defaults()["machine_type"],
+        "_MAX_WORKERS": str(terraform_defaults()["max_workers"]),
+    }
+    built = cloud.run(
+        f"gcloud builds submit . --project={PROJECT} --config=cloudbuild.yaml "
+        f"--service-account={OUT['cloudbuild_service_account']} "
+        f"--gcs-source-staging-dir=gs://{OUT['bucket']}/source "
+        "--substitutions=" + ",".join(f"{k}={v}" for k, v in substitutions.items()),
+        cwd=clone,
+        timeout=600,
+    )
+    assert built.returncode == 0, built.stdout + built.stderr + cloud.refusals()
+    runs = {run.step_id: run for run in cloud.google.cloudbuild.runs}
+    assert f"is running build {commit}" in runs["deploy"].output
+    (job,) = cloud.google.dataflow.jobs.values()
+    assert (job.resource["name"], job.resource["labels"]) == ("customers", {"commit": commit})
+    assert job.resource["parameters"]["sdk_container_image"] == f"{OUT['pipeline_image']}:{commit}"
+    assert not cloud.google.refusals(), cloud.refusals()

@@ -1,23 +1,33 @@
 """The pipeline image: Flex Template launcher image and Dataflow SDK container in one.
 
-Exercised here: the dependencies (`pip check`), the launcher's entry file, `--help`, and a short
-streaming run of the image's own Python and code on Beam's direct runner against the emulators.
+Exercised here: the dependencies (`pip check`), the launcher's entry file, `--help`, a short
+streaming run of the image's own Python and code on Beam's direct runner against the emulators,
+and replay/README's `docker run ... IMAGE -m replay` as typed, with the mounted gcloud
+configuration's Application Default Credentials.
 Not exercised offline: Google's template launcher and Beam's boot binary (see conftest.py).
 """
 
 from __future__ import annotations
 
 import json
+import re
+import subprocess
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from google.cloud import pubsub_v1
 
 from contract import attributes_for, strip_credentials
 from localrun.emulators import OFFLINE_AUTH_ENV
+from localrun.resources import SHORT_RETRY, query
 from localrun.stack import counts, pipeline_argv
-from tests.support import FIXTURES
+from pipeline import dead_letters
+from tests.cloud.cloud_support import Cloud, emulate, terraform_outputs
+from tests.gcp_fakes import FakeGoogle
+from tests.support import FIXTURES, ROOT, pull_messages
 
 
 def image_config(docker_run, image: str) -> dict:
@@ -133,3 +143,84 @@ def test_streaming_run_on_the_emulators(pipeline_image, fresh_resources, docker_
         assert (now.rows, now.dead_letters) == (expected, 1)
     finally:
         docker_run("rm", "--force", name, check=False)
+
+
+def documented_replay() -> str:
+    """replay/README's command for the replay from the pipeline image, as the README has it."""
+    readme = (ROOT / "replay" / "README.md").read_text(encoding="utf-8")
+    (command,) = re.findall(r"`(docker run [^`]*-m replay [^`]*)`", readme)
+    return command
+
+
+@pytest.fixture
+def operator(tmp_path, pubsub_emulator, bigquery_emulator):
+    """A user's HOME whose gcloud configuration holds Application Default Credentials (a
+    service-account key the OAuth fake exchanges, cloud_support's `aim_client_libraries`), and
+    the data `make infra` would hold, on the emulators."""
+    with FakeGoogle() as google:
+        cloud = Cloud(google, tmp_path)
+        emulated = emulate(cloud, pubsub_emulator.address, bigquery_emulator.endpoint)
+        emulated.aim_client_libraries(cloud)
+        adc = tmp_path / ".config" / "gcloud" / "application_default_credentials.json"
+        adc.parent.mkdir(parents=True)
+        adc.write_bytes(Path(cloud.env["GOOGLE_APPLICATION_CREDENTIALS"]).read_bytes())
+        try:
+            yield cloud, emulated
+        finally:
+            emulated.delete()
+
+
+def test_replay_from_the_image_as_documented(pipeline_image, operator):
+    """replay/README "In the cloud": `docker run --rm --entrypoint python -v
+    $HOME/.config/gcloud:/root/.config/gcloud:ro IMAGE -m replay ...` as typed, with only IMAGE,
+    $HOME and the `...` values filled in. What the test adds, and a user in the cloud does not
+    need: `--network host` and the client libraries' own emulator variables (the emulators and
+    the OAuth fake listen on the host's 127.0.0.1). google-auth finds the mounted
+    `application_default_credentials.json` at root's well-known path
+    (https://cloud.google.com/docs/authentication/application-default-credentials#personal)."""
+    cloud, emulated = operator
+    names, outputs = emulated.names, terraform_outputs()
+    user = json.loads((FIXTURES / "08_api_v1.4_results2.json").read_text())["results"][0]
+    payload = dead_letters.redact_credentials(json.dumps(user).encode())
+    letter = dead_letters.dead_letter(
+        stage="validate", error="registered.date is missing", payload=payload,
+        attributes={"source": "randomuser"}, message_id="m-1",
+        now=datetime.now(UTC) - timedelta(hours=1),
+    )  # fmt: skip
+    errors = emulated.bigquery.insert_rows_json(names.customers_dlq, [letter], retry=SHORT_RETRY)
+    assert not errors
+    test_only = " ".join(
+        f"-e {name}={cloud.env[name]}"
+        for name in ("PUBSUB_EMULATOR_HOST", "BIGQUERY_EMULATOR_HOST")
+    )
+    command = (
+        documented_replay()
+        .replace("docker run ", f"docker run --network host {test_only} ", 1)
+        .replace("$HOME", str(cloud.home))
+        .replace(" IMAGE ", f" {pipeline_image} ")
+        .replace("--topic=...", f"--topic={outputs['topic']}")
+        .replace("--dlq-table=...", f"--dlq-table={outputs['dlq_table']}")
+    )
+    assert "..." not in command, command
+
+    def run(line: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["bash", "-c", line], capture_output=True, text=True, timeout=120, check=False
+        )
+
+    dry = run(command)
+    assert dry.returncode == 0, f"{command}\n{dry.stdout}{dry.stderr}"
+    assert "dry run: nothing published" in dry.stdout, dry.stdout
+    assert pull_messages(names.subscription_path, at_least=0) == []
+    replays = f"SELECT message_id, replay_message_id FROM `{names.customers_dlq_replays}`"
+    assert query(emulated.bigquery, replays) == []
+
+    done = run(command + " --execute")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"published 1/1 to {names.topic_path} with replay_of" in done.stdout, done.stdout
+    (message,) = pull_messages(names.subscription_path, at_least=1, timeout=30)
+    assert message.data == payload
+    assert dict(message.attributes) == {"source": "randomuser", "replay_of": "m-1"}
+    ((replayed, sent_as),) = query(emulated.bigquery, replays)
+    assert (replayed, sent_as) == ("m-1", message.message_id)
+    assert cloud.google.oauth.scopes  # the mounted credentials' token, exchanged as on Google

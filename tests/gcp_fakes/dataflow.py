@@ -7,8 +7,11 @@
   them with RE2/J: https://cloud.google.com/dataflow/docs/guides/templates/using-flex-templates,
   "Metadata"). With `launchParameter.update` it replaces the running job of that name,
   recording `transformNameMappings`, and refuses when none runs
-  (https://cloud.google.com/dataflow/docs/guides/updating-a-pipeline#Launching); without it, a
-  second active job of the same name is refused (a job name is unique among active jobs).
+  (https://cloud.google.com/dataflow/docs/guides/updating-a-pipeline#Launching;
+  LaunchFlexTemplateParameter.update: "When set, the job name should be the same as the running
+  job", https://cloud.google.com/dataflow/docs/reference/rest/v1b3/projects.locations.flexTemplates/launch);
+  without it, a second active job of the same name is refused (a job name is unique among
+  active jobs). The launch's `environment.additionalUserLabels` are the new job's `labels`.
 - `jobs` list (`filter=ACTIVE|TERMINATED|ALL`, `name=`), get and update. An update with
   `requestedState` JOB_STATE_DRAINED / JOB_STATE_CANCELLED moves a running job through
   JOB_STATE_DRAINING / JOB_STATE_CANCELLING to the final state, one step per later read of the
@@ -175,10 +178,13 @@ class Dataflow(Service):
         if errors:
             raise Refused(400, "The template parameters are invalid: " + "; ".join(errors))
         running = self.active(project, region, name)
+        environment = launch.get("environment", {})
         extra = {
-            "environment": launch.get("environment", {}),
+            "environment": environment,
             "parameters": launch.get("parameters", {}),
             "containerSpecGcsPath": launch["containerSpecGcsPath"],
+            # FlexTemplateRuntimeEnvironment.additionalUserLabels become the Job's `labels`.
+            "labels": environment.get("additionalUserLabels", {}),
         }
         if launch.get("update"):
             if not running:

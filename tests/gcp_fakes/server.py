@@ -23,10 +23,13 @@ from urllib.parse import parse_qs, urlsplit
 class Refused(Exception):  # noqa: N818 (an answer, not a bug: the service refuses the request)
     """The service's refusal of a request: an HTTP status and Google's error message."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, body: dict | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.body = (
+            body  # an API whose errors are not Google's usual shape (OAuth's token endpoint)
+        )
 
 
 @dataclass
@@ -157,7 +160,12 @@ def handler_class(service: Service) -> type[BaseHTTPRequestHandler]:
                 content_type, headers = answer.content_type, answer.headers
             except Refused as refusal:
                 record = Record(request, refusal.status, refusal.message)
-                body, content_type = error_body(refusal.status, refusal.message), "application/json"
+                body = (
+                    json.dumps(refusal.body).encode()
+                    if refusal.body is not None
+                    else error_body(refusal.status, refusal.message)
+                )
+                content_type = "application/json"
                 headers = {}
             with service.lock:
                 service.records.append(record)

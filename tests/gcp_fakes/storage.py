@@ -18,7 +18,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import google_crc32c
 
@@ -203,9 +203,21 @@ class Storage(Service):
         bucket, name = unquote(bucket), unquote(name)
         self.bucket(bucket)
         data = self.read(bucket, name)
+        stored = self.objects[(bucket, name)]
         if request.query.get("alt") == "media":
-            return Answer(data, content_type=self.objects[(bucket, name)].content_type)
-        return self.objects[(bucket, name)].resource()
+            return Answer(data, content_type=stored.content_type)
+        # Object.mediaLink: where the object's data is downloaded from (gcloud storage cat and
+        # cp read it; https://cloud.google.com/storage/docs/json_api/v1/objects#resource).
+        link = f"http://{request.headers['host']}/download/storage/v1/b/{quote(bucket)}/o/"
+        media = f"{link}{quote(name, safe='')}?generation={stored.generation}&alt=media"
+        return {**stored.resource(), "mediaLink": media}
+
+    @route("GET", r"/download/storage/v1/b/(?P<bucket>[^/]+)/o/(?P<name>.+)")
+    def download_object(self, request: Request, bucket: str, name: str) -> Answer:
+        bucket, name = unquote(bucket), unquote(name)
+        self.bucket(bucket)
+        data = self.read(bucket, name)
+        return Answer(data, content_type=self.objects[(bucket, name)].content_type)
 
     @route("DELETE", r"/storage/v1/b/(?P<bucket>[^/]+)/o/(?P<name>.+)")
     def delete_object(self, request: Request, bucket: str, name: str) -> Answer:

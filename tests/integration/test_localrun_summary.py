@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import pytest
 
@@ -40,22 +41,32 @@ def test_summary_counts_stages_countries_and_latency(fresh_resources):
     assert "p50 2.50s" in render(summary)
 
 
-def test_pace_is_the_rate_of_the_first_and_last_rows_to_land():
-    # 100 rows/s up to 1,000 rows, then 10 rows/s up to 1,500, polled every 0.5 s
-    polls = [(t / 2, min(50 * t, 1000)) for t in range(21)]
-    polls += [(10 + t / 2, 1000 + 5 * t) for t in range(1, 101)]
-    pace = summary_module.pace(polls, n=500)
+def test_pace_is_the_rate_of_the_first_and_last_rows_built():
+    # 1,000 rows at 100 rows/s, then 500 at 10 rows/s
+    built = [i / 100 for i in range(1000)] + [10 + i / 10 for i in range(500)]
+    pace = summary_module.pace(built, n=500)
     assert pace.first == pytest.approx(100)
     assert pace.last == pytest.approx(10)
-    assert summary_module.pace(polls, n=1501) is None  # fewer rows than the pace needs
+    assert summary_module.pace(built, n=1000).last == pytest.approx(999 / (59.9 - 5))
+    assert summary_module.pace(built, n=1501) is None  # fewer rows than the pace needs
     assert summary_module.pace([], n=500) is None
+    assert summary_module.pace([1.0] * 3, n=3) == summary_module.Pace(math.inf, math.inf)
 
 
-def test_pace_interpolates_between_polls():
-    # 0 rows at 0 s, 400 at 4 s, 1,000 at 10 s: the 1st row at 0.01 s, the 1,000th at 10 s
-    pace = summary_module.pace([(0.0, 0), (4.0, 400), (10.0, 1000)], n=1000)
-    assert pace.first == pytest.approx(999 / 9.99)
-    assert pace.last == pace.first
+def test_pace_reads_when_each_row_was_built(fresh_resources):
+    r = fresh_resources
+    built = dt.datetime(2024, 5, 1, 12, 0, 0, tzinfo=dt.UTC)
+    # inserted out of order, 10 ms apart for the first three rows then 1 s apart
+    offsets = [0.02, 0.0, 2.02, 0.01, 1.02]
+    rows = [
+        {"customer_id": f"c{i}", "ingested_at": (built + dt.timedelta(seconds=s)).isoformat()}
+        for i, s in enumerate(offsets)
+    ]
+    assert not r.bigquery.insert_rows_json(r.names.customers, rows, retry=SHORT_RETRY)
+    times = summary_module.built_times(r.bigquery, r.names)
+    assert times == pytest.approx([built.timestamp() + s for s in sorted(offsets)])
+    pace = summary_module.pace(times, n=3)
+    assert (pace.first, pace.last) == pytest.approx((100, 1))
 
 
 def test_the_pace_line_is_what_bench_run_growth_reads_back():

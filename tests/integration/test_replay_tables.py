@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from google.auth import exceptions as auth_exceptions
 
 from contract import ATTR_CUSTOMER_ID
 from localrun.resources import SHORT_RETRY, query
@@ -132,3 +133,25 @@ def test_table_names_are_checked_before_they_reach_sql():
     assert tables.sql_table("my-project.ds.t") == "my-project.ds.t"
     with pytest.raises(ValueError, match="is not a table"):
         tables.sql_table("my-project.ds.t` WHERE TRUE --")
+
+
+@pytest.mark.parametrize(
+    ("error", "shown"),
+    [
+        (
+            auth_exceptions.DefaultCredentialsError(
+                "Your default credentials were not found. To set up ADC, see\nhttps://x"
+            ),
+            "DefaultCredentialsError: Your default credentials were not found. To set up ADC, see",
+        ),
+        (
+            auth_exceptions.RefreshError("invalid_grant: Invalid JWT Signature.", {"error": "x"}),
+            "RefreshError: invalid_grant: Invalid JWT Signature.",
+        ),
+        (auth_exceptions.TransportError(), "TransportError: "),
+    ],
+)
+def test_a_credential_problem_is_one_line_with_the_fix(error, shown):
+    line = tables.credentials_problem(error)
+    assert line == f"no usable Google credentials ({shown}): {tables.ADC_FIX}"
+    assert "\n" not in line

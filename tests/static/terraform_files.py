@@ -1,19 +1,45 @@
-"""terraform/ as Python data: each .tf file parsed by python-hcl2, with HCL's quotes dropped.
+"""terraform/ as Python data: each .tf file parsed by python-hcl2, with HCL's quotes dropped;
+and terraform/modules/personal_data evaluated by the real terraform, offline.
 
-The one loader the static Terraform tests share (structure tests and the provider-schema check).
+The one loader the static Terraform tests share (structure tests, the provider-schema check,
+the schemas Terraform gives the tables).
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
 import hcl2
+import pytest
 
-from tests.support import ROOT
+from tests.support import ROOT, run
 
 TERRAFORM = ROOT / "terraform"
+CLASSIFICATION = ROOT / "pipeline" / "schemas" / "classification.json"
+# privacy.tf's wiring of the module, with terraform_data for google_data_catalog_policy_tag.
+ROOT_MODULE = """
+variable "tables" { type = any }
+variable "classification" { type = any }
+module "personal_data" {
+  source         = "./personal_data"
+  tables         = var.tables
+  classification = var.classification
+  policy_tags    = { for key, tag in terraform_data.masked : key => tag.output }
+}
+resource "terraform_data" "masked" {
+  for_each = module.personal_data.masked_keys
+  input    = "projects/p/locations/eu/taxonomies/1/policyTags/${each.key}"
+}
+output "masked_keys" { value = module.personal_data.masked_keys }
+output "classes" { value = module.personal_data.classes }
+output "column_keys" { value = module.personal_data.column_keys }
+output "schemas" { value = module.personal_data.schemas }
+"""
 
 
 def unquote(value: Any, *, unescape: bool = False) -> Any:
@@ -64,3 +90,30 @@ def merged(directory: Path = TERRAFORM) -> dict[str, Any]:
                 else:
                     found.setdefault(kind, {}).update(block)
     return found
+
+
+def apply_module(
+    tmp_path: Path, tables: dict, classification: dict | None = None
+) -> tuple[int, dict, str]:
+    """terraform init + apply of the personal_data module under ROOT_MODULE, for `tables` (as
+    decoded from pipeline/schemas) and `classification` (default: the committed one):
+    (exit code, outputs, stderr)."""
+    terraform = shutil.which("terraform")
+    if not terraform:
+        pytest.fail("terraform is not installed: https://developer.hashicorp.com/terraform/install")
+    shutil.copytree(TERRAFORM / "modules" / "personal_data", tmp_path / "personal_data")
+    (tmp_path / "main.tf").write_text(ROOT_MODULE)
+    variables = {
+        "tables": tables,
+        "classification": classification or json.loads(CLASSIFICATION.read_text()),
+    }
+    (tmp_path / "terraform.tfvars.json").write_text(json.dumps(variables))
+    env = {**os.environ, "TF_DATA_DIR": str(tmp_path / ".terraform"), "TF_IN_AUTOMATION": "1"}
+    chdir = f"-chdir={tmp_path}"
+    init = run(terraform, chdir, "init", "-input=false", "-backend=false", "-no-color", env=env)
+    assert init.returncode == 0, init.stdout + init.stderr
+    applied = run(terraform, chdir, "apply", "-auto-approve", "-input=false", "-no-color", env=env)
+    if applied.returncode:
+        return applied.returncode, {}, applied.stdout + applied.stderr
+    output = run(terraform, chdir, "output", "-json", "-no-color", env=env)
+    return 0, {k: v["value"] for k, v in json.loads(output.stdout).items()}, ""

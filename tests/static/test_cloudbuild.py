@@ -222,15 +222,19 @@ def flag(args: list[str], name: str) -> list[str]:
     return [arg.split("=", 1)[1] for arg in args if arg.startswith(f"--{name}=")]
 
 
+def deploy_environment(output: str) -> dict[str, str]:
+    """The variables `make -n deploy` gives scripts/deploy.sh (VAR=value ... scripts/deploy.sh)."""
+    words = command_args(output, "PROJECT=")
+    assert words[-1] == "scripts/deploy.sh", words
+    return dict(word.split("=", 1) for word in words[:-1])
+
+
 def test_deploy_runs_one_image_as_launcher_and_workers(build):
     """`make deploy TAG=C` launches the spec cloudbuild.yaml wrote for commit C, whose launcher
     image is customer-pipeline:C, and passes that same image as sdk_container_image."""
     result = make_dry_run("deploy", TAG=SHA)
     assert result.returncode == 0, result.stderr
-    run = gcloud_args(result.stdout, "dataflow flex-template run")
-    parameters = dict(
-        p.split("=", 1) for value in flag(run, "parameters") for p in value.split(",")
-    )
+    deploy = deploy_environment(result.stdout)
     # What the build wrote for commit SHA, with the same names substituted.
     substitutions = {
         "${_BUCKET}": OUTPUTS["BUCKET"],
@@ -243,15 +247,19 @@ def test_deploy_runs_one_image_as_launcher_and_workers(build):
     for placeholder, value in substitutions.items():
         built = [arg.replace(placeholder, value) for arg in built]
     spec_image = built[2]
-    assert flag(run, "template-file-gcs-location") == [built[1]]
-    assert parameters["sdk_container_image"] == spec_image == f"{OUTPUTS['PIPELINE_IMAGE']}:{SHA}"
-    assert "write_method" not in parameters, "the template default STREAMING_INSERTS only"
+    # scripts/deploy.sh launches TEMPLATES/customers-TAG.json with sdk_container_image=JOB_IMAGE
+    assert f"{deploy['TEMPLATES']}/customers-{deploy['TAG']}.json" == built[1]
+    assert deploy["JOB_IMAGE"] == spec_image == f"{OUTPUTS['PIPELINE_IMAGE']}:{SHA}"
+    launch = (ROOT / "scripts" / "deploy.sh").read_text()
+    assert '--parameters="sdk_container_image=$JOB_IMAGE"' in launch
+    assert 'template="$TEMPLATES/customers-$TAG.json"' in launch
+    assert "write_method" not in launch, "the template default STREAMING_INSERTS only"
 
 
 def test_template_target_writes_the_spec_deploy_reads():
     template = command_args(make_dry_run("template", TAG=SHA).stdout, "scripts/flex-template.sh")
-    launch = gcloud_args(make_dry_run("deploy", TAG=SHA).stdout, "dataflow flex-template run")
-    assert flag(launch, "template-file-gcs-location") == [template[1]]
+    deploy = deploy_environment(make_dry_run("deploy", TAG=SHA).stdout)
+    assert f"{deploy['TEMPLATES']}/customers-{SHA}.json" == template[1]
     assert template[2:] == [f"{OUTPUTS['PIPELINE_IMAGE']}:{SHA}", OUTPUTS["PROJECT"]]
 
 
@@ -259,10 +267,76 @@ def test_cloud_targets_default_to_the_checked_out_commit():
     head = run("git", "rev-parse", "HEAD").stdout.strip()
     result = make_dry_run("deploy")
     assert result.returncode == 0, result.stderr
-    launch = gcloud_args(result.stdout, "dataflow flex-template run")
-    assert f"sdk_container_image={OUTPUTS['PIPELINE_IMAGE']}:{head}" in flag(launch, "parameters")
+    deploy = deploy_environment(result.stdout)
+    assert (deploy["TAG"], deploy["JOB_IMAGE"]) == (head, f"{OUTPUTS['PIPELINE_IMAGE']}:{head}")
     build = gcloud_args(make_dry_run("build").stdout, "builds submit")
     assert f"COMMIT_SHA={head}" in flag(build, "substitutions")[0].split(",")
+
+
+def test_deploy_has_one_stable_job_name_and_updates_by_default():
+    """An in-place update replaces the running job of the same name: the name never changes."""
+    deploy = deploy_environment(make_dry_run("deploy", TAG=SHA).stdout)
+    assert (deploy["JOB"], deploy["STRATEGY"]) == ("customers", "update")
+    later = deploy_environment(make_dry_run("deploy", TAG=SHA).stdout)
+    assert later["JOB"] == deploy["JOB"]
+
+
+# --- continuous delivery: the deploy step, off unless the trigger says update or replace ---------
+
+
+def deploy_step_env(build: dict, tmp_path: Path, deploy: str) -> dict[str, str] | None:
+    """Runs the deploy step's script with _DEPLOY=deploy (every other one v<NAME>),
+    with a scripts/deploy.sh that records its environment; returns it, or None if not run."""
+    (step,) = [s for s in build["steps"] if s["id"] == "deploy"]
+    assert step["entrypoint"] == "bash" and step["args"][0] == "-c"
+    text = step["args"][1]
+    values = {"PROJECT_ID": "p", "COMMIT_SHA": SHA, "_DEPLOY": deploy}
+    for name in build["substitutions"]:
+        values.setdefault(name, f"v{name}")
+    for name, value in values.items():
+        text = text.replace("${" + name + "}", value).replace(f"${name}", value)
+    text = text.replace("$$", "$")
+    (tmp_path / "scripts").mkdir()
+    recorder = tmp_path / "scripts" / "deploy.sh"
+    recorder.write_text(f"#!/bin/sh\nenv > {tmp_path / 'env'}\n")
+    recorder.chmod(0o755)
+    result = subprocess.run(
+        ["bash", "-c", text], capture_output=True, text=True, check=False, cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    if not (tmp_path / "env").exists():
+        return None
+    lines = (tmp_path / "env").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line)
+
+
+def test_continuous_delivery_is_off_by_default_and_then_deploys_nothing(build, tmp_path):
+    assert build["substitutions"]["_DEPLOY"] == "off"
+    assert deploy_step_env(build, tmp_path, "off") is None
+
+
+@pytest.mark.parametrize("strategy", ["update", "replace"])
+def test_continuous_delivery_runs_make_deploys_script_with_what_make_deploy_gives(
+    build, tmp_path, strategy
+):
+    """The deploy step is scripts/deploy.sh with the same variables as `make deploy`, the build's
+    commit as TAG and the build's spec and image; only JOB (its default) and STOP_TIMEOUT differ."""
+    env = deploy_step_env(build, tmp_path, strategy)
+    assert env is not None, "the deploy step did not run scripts/deploy.sh"
+    made = deploy_environment(make_dry_run("deploy", TAG=SHA).stdout)
+    assert set(made) - {"JOB", "STOP_TIMEOUT"} <= set(env)
+    assert (env["STRATEGY"], env["TAG"]) == (strategy, SHA)
+    assert env["TEMPLATES"] == "gs://v_BUCKET/templates"
+    built = template_step(build)[1].replace("${_BUCKET}", "v_BUCKET").replace("$COMMIT_SHA", SHA)
+    assert f"{env['TEMPLATES']}/customers-{env['TAG']}.json" == built
+    assert env["JOB_IMAGE"] == f"v_REGION-docker.pkg.dev/p/v_REPOSITORY/customer-pipeline:{SHA}"
+
+
+def test_the_deploy_step_runs_after_the_whole_build(build):
+    (step,) = [s for s in build["steps"] if s["id"] == "deploy"]
+    assert build["steps"][-1] is step
+    assert set(step["waitFor"]) == {"template", "build-producer"}
 
 
 @pytest.mark.parametrize("target", ["deploy", "template", "producer"])
@@ -381,3 +455,18 @@ def test_test_step_installs_only_from_hashed_locks_without_build_isolation(build
 )  # fmt: skip
 def test_install_check_catches_unlocked_installs(script, problem):
     assert any(problem in found for found in install_problems(script)), install_problems(script)
+
+
+def _default_seconds(script: str, variable: str) -> int:
+    text = (ROOT / "scripts" / script).read_text(encoding="utf-8")
+    return int(re.search(rf"\${{{variable}:-(\d+)}}", text).group(1))
+
+
+def test_the_build_outlives_a_replace_by_continuous_delivery(build):
+    # Cloud Build stops a build at its `timeout` (https://cloud.google.com/build/docs/build-config-file-schema#timeout_2);
+    # a replace by the deploy step drains for up to STOP_TIMEOUT, then waits DEPLOY_TIMEOUT for
+    # the new job, after the tests, the images and the spec (about half an hour on the default
+    # pool): cut short, the build would fail with the job drained and none started.
+    drain = _default_seconds("stop-job.sh", "STOP_TIMEOUT")
+    start = _default_seconds("deploy.sh", "DEPLOY_TIMEOUT")
+    assert int(build["timeout"].removesuffix("s")) >= 1800 + drain + start

@@ -63,3 +63,19 @@ def test_the_readme_has_logging_queries():
 @pytest.mark.parametrize("text", searched_texts())
 def test_each_searched_text_is_written_by_the_pipeline(text):
     assert text in MESSAGES, f"the pipeline never logs or raises {text!r}"
+
+
+def test_each_test_the_procedures_name_exists():
+    """docs/operate.md proves each procedure by naming its test (`test_...`, a file or a
+    function; `test_x_*` a family): a renamed or deleted test would leave a claim unproven."""
+    sources = "\n".join(path.read_text("utf-8") for path in (ROOT / "tests").rglob("test_*.py"))
+    files = {path.stem for path in (ROOT / "tests").rglob("test_*.py")}
+    named = set(re.findall(r"\b(test_\w+?)(?:\.py)?\b", RUNBOOK))
+    assert named
+    missing = [
+        name
+        for name in sorted(named)
+        if name not in files
+        and not re.search(rf"^def {name}{'' if name.endswith('_') else '[(]'}", sources, re.M)
+    ]
+    assert not missing, f"docs/operate.md names tests that do not exist: {missing}"

@@ -10,6 +10,7 @@ import re
 import shutil
 
 import pytest
+import yaml
 from terraform_files import TERRAFORM, merged
 
 from tests.support import ROOT, run
@@ -24,7 +25,14 @@ PROJECT_ROLES = {
     "roles/cloudbuild.serviceAgent",
     "roles/bigquerydatatransfer.serviceAgent",
     "roles/bigquery.jobUser",  # the erasure scheduled query's jobs: jobs exist per project
+    "roles/dataflow.developer",  # continuous delivery only (test_continuous_delivery_iam_...)
 }
+# What the build account gets only when continuous delivery is on (terraform/iam.tf).
+DELIVERY_ROLES = {
+    ("google_project_iam_member", "roles/dataflow.developer"),
+    ("google_service_account_iam_member", "roles/iam.serviceAccountUser"),
+}
+DELIVERY_COUNT = '${var.continuous_delivery == "off" ? 0 : 1}'
 
 
 @pytest.fixture(scope="module")
@@ -224,7 +232,7 @@ def test_dataflow_worker_roles(hcl):
 
 
 def test_cloudbuild_roles(hcl):
-    assert members_roles(hcl, "cloudbuild") == {
+    assert members_roles(hcl, "cloudbuild") - DELIVERY_ROLES == {
         ("google_artifact_registry_repository_iam_member", "roles/artifactregistry.writer"),
         ("google_storage_bucket_iam_member", "roles/storage.objectAdmin"),
         ("google_storage_bucket_iam_member", "roles/storage.objectViewer"),
@@ -234,7 +242,44 @@ def test_cloudbuild_roles(hcl):
     (trigger,) = resources(hcl, "google_cloudbuild_trigger").values()
     assert trigger["filename"] == "cloudbuild.yaml"
     assert trigger["service_account"] == "${google_service_account.cloudbuild.id}"
-    assert set(trigger["substitutions"]) == {"_REGION", "_REPOSITORY", "_BUCKET"}
+    build = yaml.safe_load((ROOT / "cloudbuild.yaml").read_text())
+    assert set(trigger["substitutions"]) == set(build["substitutions"]), "the trigger sets each"
+
+
+def test_continuous_delivery_is_off_by_default_and_grants_nothing_then(hcl):
+    variable = hcl["variable"]["continuous_delivery"]
+    assert variable["default"] == "off" and variable.get("validation")
+    (trigger,) = resources(hcl, "google_cloudbuild_trigger").values()
+    assert trigger["substitutions"]["_DEPLOY"] == "${var.continuous_delivery}"
+    delivery = [
+        (rtype, name, body)
+        for rtype, name, body in iam_bindings(hcl)
+        if (rtype, body["role"]) in DELIVERY_ROLES
+    ]
+    # No other binding of these roles, and each of these exists only when delivery is on.
+    assert {(rtype, body["role"]) for rtype, _, body in delivery} == DELIVERY_ROLES
+    for rtype, name, body in delivery:
+        assert body.get("count") == DELIVERY_COUNT, f"{rtype}.{name} exists with delivery off"
+    for rtype, name, body in iam_bindings(hcl):
+        if (rtype, body["role"]) not in DELIVERY_ROLES:
+            assert "continuous_delivery" not in str(body.get("count", "")), f"{rtype}.{name}"
+
+
+def test_continuous_delivery_grants_the_build_account_exactly_developer_and_act_as(hcl):
+    """On, the build account may launch, update and drain jobs and run them as the worker
+    account: roles/dataflow.developer on the project, roles/iam.serviceAccountUser on the worker
+    account only (never project-wide: that would let it act as every account)."""
+    build = "${google_service_account.cloudbuild.member}"
+    on = {
+        (rtype, body["role"])
+        for rtype, _, body in iam_bindings(hcl)
+        if body["member"] == build and body.get("count") == DELIVERY_COUNT
+    }
+    assert on == DELIVERY_ROLES
+    act_as = resources(hcl, "google_service_account_iam_member")["cloudbuild_acts_as_dataflow"]
+    assert act_as["service_account_id"] == "${google_service_account.dataflow.name}"
+    for body in resources(hcl, "google_project_iam_member").values():
+        assert body["role"] != "roles/iam.serviceAccountUser"
 
 
 def test_flex_template_job_is_optional_and_wired(hcl):

@@ -10,14 +10,11 @@ tags a real apply creates): the schemas it gives bigquery.tf are checked column 
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 from functools import cache
-from pathlib import Path
 
 import pytest
-from terraform_files import TERRAFORM, merged
+from terraform_files import apply_module, merged
 from terraform_schema import read_package
 
 from tests.support import (
@@ -26,7 +23,6 @@ from tests.support import (
     classification,
     leaf_fields,
     personal_columns,
-    run,
 )
 
 SCHEMAS = ROOT / "pipeline" / "schemas"
@@ -35,25 +31,6 @@ DATAFLOW = "${google_service_account.dataflow.member}"
 ERASURE = "${google_service_account.erasure.member}"
 FINE_GRAINED_READER = "roles/datacatalog.categoryFineGrainedReader"
 MASKED_READER = "roles/bigquerydatapolicy.maskedReader"
-# privacy.tf's wiring of the module, with terraform_data for google_data_catalog_policy_tag.
-ROOT_MODULE = """
-variable "tables" { type = any }
-variable "classification" { type = any }
-module "personal_data" {
-  source         = "./personal_data"
-  tables         = var.tables
-  classification = var.classification
-  policy_tags    = { for key, tag in terraform_data.masked : key => tag.output }
-}
-resource "terraform_data" "masked" {
-  for_each = module.personal_data.masked_keys
-  input    = "projects/p/locations/eu/taxonomies/1/policyTags/${each.key}"
-}
-output "masked_keys" { value = module.personal_data.masked_keys }
-output "classes" { value = module.personal_data.classes }
-output "column_keys" { value = module.personal_data.column_keys }
-output "schemas" { value = module.personal_data.schemas }
-"""
 
 
 @cache
@@ -63,29 +40,6 @@ def hcl() -> dict:
 
 def resources(rtype: str) -> dict:
     return hcl()["resource"].get(rtype, {})
-
-
-def apply_module(tmp_path: Path, tables: dict) -> tuple[int, dict, str]:
-    """terraform init + apply of the module under ROOT_MODULE: (exit code, outputs, stderr)."""
-    terraform = shutil.which("terraform")
-    if not terraform:
-        pytest.fail("terraform is not installed: https://developer.hashicorp.com/terraform/install")
-    shutil.copytree(TERRAFORM / "modules" / "personal_data", tmp_path / "personal_data")
-    (tmp_path / "main.tf").write_text(ROOT_MODULE)
-    variables = {
-        "tables": tables,
-        "classification": json.loads((SCHEMAS / "classification.json").read_text()),
-    }
-    (tmp_path / "terraform.tfvars.json").write_text(json.dumps(variables))
-    env = {**os.environ, "TF_DATA_DIR": str(tmp_path / ".terraform"), "TF_IN_AUTOMATION": "1"}
-    chdir = f"-chdir={tmp_path}"
-    init = run(terraform, chdir, "init", "-input=false", "-backend=false", "-no-color", env=env)
-    assert init.returncode == 0, init.stdout + init.stderr
-    applied = run(terraform, chdir, "apply", "-auto-approve", "-input=false", "-no-color", env=env)
-    if applied.returncode:
-        return applied.returncode, {}, applied.stdout + applied.stderr
-    output = run(terraform, chdir, "output", "-json", "-no-color", env=env)
-    return 0, {k: v["value"] for k, v in json.loads(output.stdout).items()}, ""
 
 
 def schema_files() -> dict:

@@ -156,7 +156,10 @@ def test_the_makefile_and_terraform_use_the_same_run_defaults():
     job = (ROOT / "terraform" / "dataflow.tf").read_text(encoding="utf-8")
     assert _default(makefile, r"^MACHINE_TYPE \?= (\S+)$") == opts.MACHINE_TYPE
     assert _default(makefile, r"^MAX_WORKERS \?= (\d+)$") == str(opts.MAX_WORKERS)
-    assert "--worker-machine-type=$(MACHINE_TYPE) --max-workers=$(MAX_WORKERS)" in makefile
+    # make deploy hands them to scripts/deploy.sh, which hands them to gcloud.
+    assert "MACHINE_TYPE=$(MACHINE_TYPE) MAX_WORKERS=$(MAX_WORKERS)" in makefile
+    deploy = (ROOT / "scripts" / "deploy.sh").read_text(encoding="utf-8")
+    assert '--worker-machine-type="$MACHINE_TYPE" --max-workers="$MAX_WORKERS"' in deploy
     tf_machine = r'variable "machine_type" \{[^}]*default\s+=\s+"([^"]+)"'
     tf_workers = r'variable "max_workers" \{[^}]*default\s+=\s+(\d+)'
     assert _default(variables, tf_machine) == opts.MACHINE_TYPE

@@ -11,6 +11,7 @@ import pytest
 
 from pipeline import dedupe, main, update_contract
 from pipeline.update_contract import REPLACE, UPDATE
+from tests.support import run_python
 
 COMMITTED = update_contract.load(update_contract.CONTRACT_FILE)
 RECORD = update_contract.load(update_contract.MAPPINGS_FILE)
@@ -155,3 +156,34 @@ def test_write_refuses_an_unmapped_rename(monkeypatch, tmp_path):
     record = update_contract.load(tmp_path / "update_mappings.json")
     assert record["transform_name_mappings"] == {old: new}
     assert update_contract.load(tmp_path / "update_contract.json") == COMMITTED
+
+
+# An interpreter in which `import apache_beam` fails, as in Cloud Build's gcloud image.
+NO_BEAM = """
+import sys
+class NoBeam:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "apache_beam":
+            raise ImportError("no Beam here")
+sys.meta_path.insert(0, NoBeam())
+sys.argv = ["update_contract", *sys.argv[1:]]
+import runpy
+runpy.run_module("pipeline.update_contract", run_name="__main__")
+"""
+
+
+def test_the_deploy_verdict_of_two_contract_files_runs_without_beam(tmp_path):
+    """scripts/deploy.sh asks for the verdict with the system's python3 (in Cloud Build, the
+    gcloud image's, which has no Beam): only building a graph may import Beam."""
+    renamed = json.loads(json.dumps(COMMITTED).replace("ToCustomerRows/Parse", "ParseCustomers"))
+    (tmp_path / "running").mkdir()
+    (tmp_path / "target").mkdir()
+    (tmp_path / "running" / "update_contract.json").write_text(json.dumps(COMMITTED))
+    (tmp_path / "target" / "update_contract.json").write_text(json.dumps(renamed))
+    (tmp_path / "target" / "update_mappings.json").write_text(
+        json.dumps({"transform_name_mappings": {"ToCustomerRows/Parse": "ParseCustomers"}})
+    )
+    files = [str(tmp_path / side / "update_contract.json") for side in ("running", "target")]
+    result = run_python("-c", NO_BEAM, "--against", files[0], "--target", files[1])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [UPDATE, '{"ToCustomerRows/Parse": "ParseCustomers"}']
