@@ -1,5 +1,5 @@
 """tests/README.md's last `make mutants` scores: every module the script mutates, each at the
-target of issue 26 (at least 95% of its mutants killed), each score the ratio it claims."""
+target (at least 95% of its mutants killed), each score the ratio it claims."""
 
 import importlib.util
 import re
