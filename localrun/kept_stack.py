@@ -122,5 +122,8 @@ Replay dead letters once their cause is fixed (a dry run; add --execute to publi
   make replay ARGS='--stage validate'
 Erase a customer everywhere (a dry run; add ARGS=--execute to delete):
   make forget CUSTOMER=<customer_id>
-Stop it:
+Ship a change into the running stack (docs/operate.md, "Changing the pipeline", "Add a column"):
+  make deploy-local [TREE=<checkout>]    drain the pipeline, then start this tree's
+  make tables-local [TREE=<checkout>]    add the tree's new NULLABLE columns to the tables
+Stop it (make stop does the same):
   .venv/bin/python -m localrun --stop"""

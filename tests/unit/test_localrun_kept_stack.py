@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from localrun import kept_stack
 from localrun.processes import group_alive, spawn
 from localrun.resources import StackNames
+from tests.support import ROOT
 
 NAMES = StackNames(project="p-1", topic="t", subscription="s", dataset="d")
 
@@ -70,3 +72,7 @@ def test_the_help_shows_how_to_query_and_connect():
     assert "export PUBSUB_EMULATOR_HOST=127.0.0.1:8085" in text
     assert "--topic projects/p-1/topics/t" in text
     assert all(query in text for query in kept_stack.EXAMPLE_QUERIES)
+    # every make target it names exists
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    for target in re.findall(r"make ([a-z-]+)", text):
+        assert re.search(rf"^{target}:", makefile, re.MULTILINE), target
