@@ -55,13 +55,8 @@ case $strategy in
   *) refuse "STRATEGY=$strategy: it is update (the default) or replace" ;;
 esac
 
-is_ours() {
-  local name=$1 prefix
-  for prefix in "${ours[@]}"; do
-    [[ $name == "$prefix" || $name == "$prefix"-* ]] && return 0
-  done
-  return 1
-}
+# shellcheck source=scripts/dataflow-jobs.sh
+. "$here/scripts/dataflow-jobs.sh"
 
 # The update verdict of TAG onto a job running commit $1: the gcloud mappings on stdout, or
 # status 1 with the reasons in $work/verdict.err.
@@ -105,7 +100,7 @@ launch() {
 wait_running() {
   local id=$1 state start=$SECONDS
   while :; do
-    state=$(gcloud dataflow jobs describe "$id" "${where[@]}" --format='value(currentState)')
+    state=$(job_state "$id")
     echo "    [$((SECONDS - start)) s] $id $job: $state"
     case $state in
       JOB_STATE_RUNNING) return 0 ;;
@@ -126,7 +121,7 @@ listed=$(gcloud dataflow jobs list "${where[@]}" --status=active \
   refuse "could not list the Dataflow jobs of $PROJECT in $REGION (above)"
 running_id='' running_state='' others=()
 while IFS='|' read -r id name state; do
-  [ -n "$id" ] && is_ours "$name" || continue
+  [ -n "$id" ] && job_is_ours "$name" "${ours[@]}" || continue
   echo "    active: $id $name $state"
   if [ "$name" = "$job" ]; then running_id=$id running_state=$state; else others+=("$id $name"); fi
 done <<<"$listed"
@@ -169,7 +164,7 @@ echo "==> $action: $job is job $new_id (build $TAG); waiting until it runs (DEPL
 wait_running "$new_id"
 status=$?
 if [ "$action" = updated ]; then
-  echo "    replaced job $running_id: $(gcloud dataflow jobs describe "$running_id" "${where[@]}" --format='value(currentState)')"
+  echo "    replaced job $running_id: $(job_state "$running_id")"
 fi
 case $status in
   0) echo "==> $job ($new_id) is running build $TAG" ;;

@@ -28,17 +28,8 @@ force=${FORCE:-0}
 where=(--project="$project" --region="$region")
 terminal='JOB_STATE_(DONE|FAILED|CANCELLED|UPDATED|DRAINED)'
 
-ours() {
-  local name=$1 prefix
-  for prefix in "${names[@]}"; do
-    [[ $name == "$prefix" || $name == "$prefix"-* ]] && return 0
-  done
-  return 1
-}
-
-state_of() {
-  gcloud dataflow jobs describe "$1" "${where[@]}" --format='value(currentState)'
-}
+# shellcheck source=scripts/dataflow-jobs.sh
+. "$(dirname "$0")/dataflow-jobs.sh"
 
 # Ask for the stop of one job; echo what was asked (drain, cancel, or wait if one is under way).
 stop_one() {
@@ -61,7 +52,7 @@ declare -a ids=()
 declare -A name_of was action_of now_of
 while IFS='|' read -r id name state created; do
   [ -n "$id" ] || continue
-  if ours "$name"; then
+  if job_is_ours "$name" "${names[@]}"; then
     ids+=("$id")
     name_of[$id]=$name was[$id]=$state
     echo "==> active: $id $name $state (created $created UTC)"
@@ -96,7 +87,7 @@ while :; do
   for id in "${ids[@]}"; do
     [ "${action_of[$id]}" = refused ] && continue
     [[ ${now_of[$id]:-} =~ ^$terminal$ ]] && continue
-    now_of[$id]=$(state_of "$id") || now_of[$id]=unknown
+    now_of[$id]=$(job_state "$id") || now_of[$id]=unknown
     echo "    [$((SECONDS - start)) s] $id ${name_of[$id]}: ${now_of[$id]}"
     [[ ${now_of[$id]} =~ ^$terminal$ ]] || waiting=$((waiting + 1))
   done
